@@ -1,0 +1,1 @@
+"""Developer tooling: local services (Azurite, MailDev), the `make run` orchestrator, sample data."""

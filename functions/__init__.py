@@ -1,0 +1,1 @@
+"""HTTP, queue and timer adapters: one blueprint per area. No business rules here."""

@@ -1,0 +1,82 @@
+"""The one place that maps between HTTP and the help desk: problem JSON, JSON bodies,
+principal extraction and error mapping for every HTTP function."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import azure.functions as func
+from pydantic import BaseModel
+
+from shared.auth import Principal, parse_principal, require
+from shared.errors import HelpdeskError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+
+
+def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> func.HttpResponse:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json()
+    else:
+        text = json.dumps(body, default=str)
+    return func.HttpResponse(text, status_code=status, headers=headers,
+                             mimetype="application/json", charset="utf-8")
+
+
+def problem_response(error: HelpdeskError, req: func.HttpRequest) -> func.HttpResponse:
+    headers = {"Cache-Control": "no-store"}
+    if "retry_after" in error.extra:
+        headers["Retry-After"] = str(error.extra["retry_after"])
+    return func.HttpResponse(
+        json.dumps(error.to_problem(instance=_path(req.url))),
+        status_code=error.status,
+        headers=headers,
+        mimetype="application/problem+json",
+        charset="utf-8",
+    )
+
+
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
+def principal(req: func.HttpRequest) -> Principal | None:
+    return parse_principal(
+        req.headers.get("x-ms-client-principal"),
+        user_id=req.headers.get("x-ms-client-principal-id"),
+    )
+
+
+def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
+    """The signed-in agent; raises 401/403 as problem JSON through `handles_errors`."""
+    return require(principal(req), role)
+
+
+def wants_html(req: func.HttpRequest) -> bool:
+    accept = req.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+def handles_errors(handler: Handler) -> Handler:
+    """Turn `HelpdeskError` into problem JSON and anything else into a logged, generic 500."""
+
+    @functools.wraps(handler)
+    async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return await handler(req)
+        except HelpdeskError as error:
+            return problem_response(error, req)
+        except Exception:
+            log.exception("unhandled error in %s", handler.__name__)
+            return problem_response(HelpdeskError("Something went wrong on our side."), req)
+
+    return wrapper

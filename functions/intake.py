@@ -1,0 +1,118 @@
+"""Intake over HTTP: `POST /api/tickets` from the web form and JSON clients."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import binascii
+from typing import Any
+
+import azure.functions as func
+
+from functions import web
+from functions.deps import helpdesk
+from functions.http import handles_errors, json_response, wants_html
+from shared.errors import BadRequest, HelpdeskError, PayloadTooLarge, UnsupportedMediaType
+from shared.intake import submit_ticket
+from shared.models import AttachmentUpload
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+FIELDS = ("name", "email", "subject", "description", "priority", "category")
+
+
+def _json_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[AttachmentUpload]]:
+    try:
+        body = req.get_json()
+    except ValueError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    raw_files = body.pop("attachments", None) or []
+    if not isinstance(raw_files, list):
+        raise BadRequest("`attachments` must be a list of {filename, content_type, data}.")
+    uploads = []
+    for i, item in enumerate(raw_files):
+        try:
+            uploads.append(AttachmentUpload(
+                filename=str(item["filename"]),
+                content_type=str(item.get("content_type") or "application/octet-stream"),
+                data=base64.b64decode(item["data"], validate=True),
+            ))
+        except (KeyError, TypeError, AttributeError, binascii.Error, ValueError):
+            raise BadRequest(
+                f"attachments[{i}] needs `filename` and base64 `data`.",
+                errors=[{"field": f"attachments.{i}", "message": "filename and base64 data"}],
+            ) from None
+    return body, uploads
+
+
+def _form_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[AttachmentUpload]]:
+    try:
+        form, files = req.form, req.files
+    except ValueError as exc:
+        raise BadRequest(f"The form data could not be read: {exc}") from None
+    raw = {name: form.get(name) for name in FIELDS if form.get(name) is not None}
+    uploads = []
+    for storage in files.getlist("attachments"):
+        data = storage.read()
+        if not storage.filename and not data:
+            continue  # a file input left empty by the browser
+        uploads.append(AttachmentUpload(
+            filename=storage.filename or "",
+            content_type=storage.mimetype or "application/octet-stream",
+            data=data,
+        ))
+    return raw, uploads
+
+
+def read_submission(req: func.HttpRequest, max_bytes: int
+                    ) -> tuple[dict[str, Any], list[AttachmentUpload]]:
+    if len(req.get_body()) > max_bytes:
+        raise PayloadTooLarge(f"The request may be at most {max_bytes} bytes.")
+    mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        return _json_fields(req)
+    if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return _form_fields(req)
+    raise UnsupportedMediaType(
+        "Send application/json, application/x-www-form-urlencoded or multipart/form-data."
+    )
+
+
+@bp.function_name("intake_create")
+@bp.route(route="tickets", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def intake_create(req: func.HttpRequest) -> func.HttpResponse:
+    if wants_html(req):
+        return await _create_from_browser(req)
+    return await _create_json(req)
+
+
+@handles_errors
+async def _create_json(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    raw, uploads = read_submission(req, desk.settings.limits.request_bytes)
+    created = await submit_ticket(
+        raw, uploads, desk=desk, idempotency_key=req.headers.get("idempotency-key"),
+    )
+    return json_response(created, status=201,
+                         headers={"Location": f"/api/tickets/{created.number}"})
+
+
+async def _create_from_browser(req: func.HttpRequest) -> func.HttpResponse:
+    """The no-JavaScript web form: a readable page for success and for each error."""
+    desk = await helpdesk()
+    raw: dict[str, Any] = {}
+    try:
+        raw, uploads = read_submission(req, desk.settings.limits.request_bytes)
+        created = await submit_ticket(
+            raw, uploads, desk=desk, idempotency_key=req.headers.get("idempotency-key"),
+        )
+    except HelpdeskError as error:
+        return web.form_page(desk.settings, values=raw, error=error)
+    except Exception:
+        log.exception("unhandled error in the web form's submission")
+        return web.form_page(desk.settings, values=raw,
+                             error=HelpdeskError("Something went wrong on our side."))
+    return web.created_page(desk.settings, created)

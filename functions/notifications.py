@@ -1,0 +1,21 @@
+"""Queue-triggered notifications: ticket events become emails."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.deps import helpdesk
+from shared.notify import handle_event
+from shared.storage.clients import EVENTS_QUEUE
+from shared.storage.events import TicketEvent
+
+bp = func.Blueprint()
+
+
+@bp.function_name("notifications_send")
+@bp.queue_trigger(arg_name="msg", queue_name=EVENTS_QUEUE, connection="AzureWebJobsStorage")
+async def notifications_send(msg: func.QueueMessage) -> None:
+    # A message that does not parse raises here; after maxDequeueCount tries the host
+    # moves it to the poison queue, where an admin can look at it.
+    event = TicketEvent.model_validate_json(msg.get_body())
+    await handle_event(event, desk=await helpdesk())

@@ -1,0 +1,65 @@
+"""The public web form: a plain HTML page that works without JavaScript."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import azure.functions as func
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from functions.deps import helpdesk
+from shared.errors import HelpdeskError
+from shared.models import Priority, TicketCreated
+from shared.settings import Settings
+
+bp = func.Blueprint()
+
+
+@cache
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("functions", "templates"),
+                       autoescape=select_autoescape(default=True))
+
+
+def _html(body: str, status: int = 200) -> func.HttpResponse:
+    return func.HttpResponse(
+        body, status_code=status, mimetype="text/html", charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def form_page(settings: Settings, *, values: dict[str, Any] | None = None,
+              error: HelpdeskError | None = None) -> func.HttpResponse:
+    field_errors: dict[str, str] = {}
+    for item in error.errors if error else []:
+        field_errors.setdefault(item["field"].split(".")[0], item["message"])
+    page = _env().get_template("form.html.j2").render(
+        helpdesk_name=settings.helpdesk_name,
+        categories=settings.categories,
+        default_category=settings.default_category,
+        priorities=[p.value for p in Priority],
+        values=values or {},
+        error=error,
+        field_errors=field_errors,
+        max_attachment_mb=settings.limits.attachment_bytes // (1024 * 1024),
+        max_attachments=settings.limits.attachments_per_ticket,
+    )
+    return _html(page, status=error.status if error else 200)
+
+
+def created_page(settings: Settings, created: TicketCreated) -> func.HttpResponse:
+    page = _env().get_template("created.html.j2").render(
+        helpdesk_name=settings.helpdesk_name, created=created)
+    return _html(page, status=201)
+
+
+@bp.function_name("web_form")
+@bp.route(route="form", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def web_form(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    return form_page(desk.settings)

@@ -1,0 +1,1 @@
+"""The help desk itself: domain, services and storage. Importable without azure.functions."""

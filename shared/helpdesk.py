@@ -1,0 +1,63 @@
+"""The composed help desk: settings, storage clients and the stores over them.
+
+Built once per process by the adapter (`functions/deps.py`) or by a test, and passed to
+services as a keyword argument; nothing in `shared/` holds a module-level singleton.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.mail import Mailer, SmtpMailer
+from shared.settings import Settings
+from shared.storage.attachments import AttachmentStore
+from shared.storage.clients import (
+    ATTACHMENTS_CONTAINER,
+    EVENTS_QUEUE,
+    IDEMPOTENCY_TABLE,
+    INDEX_TABLE,
+    TICKETS_TABLE,
+    StorageClients,
+)
+from shared.storage.events import EventQueue
+from shared.storage.tickets import IdempotencyStore, TicketStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Helpdesk:
+    settings: Settings
+    clients: StorageClients
+    tickets: TicketStore
+    attachments: AttachmentStore
+    idempotency: IdempotencyStore
+    events: EventQueue
+    mailer: Mailer
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, policies: list[Any] | None = None,
+                    mailer: Mailer | None = None,
+                    clock: Callable[[], datetime] = utc_now) -> Helpdesk:
+        clients = StorageClients.from_settings(settings.storage, policies=policies)
+        await clients.ensure_resources()
+        return cls(
+            settings=settings,
+            clients=clients,
+            tickets=TicketStore(tickets=clients.table(TICKETS_TABLE),
+                                index=clients.table(INDEX_TABLE)),
+            attachments=AttachmentStore(clients.container(ATTACHMENTS_CONTAINER)),
+            idempotency=IdempotencyStore(clients.table(IDEMPOTENCY_TABLE)),
+            events=EventQueue(clients.queue(EVENTS_QUEUE)),
+            mailer=mailer or SmtpMailer(settings.mail),
+            clock=clock,
+        )
+
+    async def close(self) -> None:
+        await self.clients.close()

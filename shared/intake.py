@@ -1,0 +1,226 @@
+"""Intake: turning a submission into a stored ticket, once.
+
+Order of writes, and why:
+1. the Idempotency-Key claim (if any), so two retries cannot both create a ticket;
+2. attachment blobs, so the ticket never points at a file that is not there;
+3. the ticket head, its `created` entry and attachment metadata, in one transaction
+   (the moment the ticket exists; everything before it is undone on failure);
+4. its queue-index rows and 5. the `created` event on the queue. Failures here do not
+   undo the ticket (it is accepted); the event carries what a handler needs to rebuild
+   the index rows, and the handler does so before it sends the acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core.exceptions import AzureError
+from pydantic import ValidationError
+
+from shared import numbering
+from shared.errors import (
+    Conflict,
+    PayloadTooLarge,
+    StorageUnavailable,
+    ValidationFailed,
+)
+from shared.helpdesk import Helpdesk
+from shared.lifecycle import INITIAL
+from shared.models import (
+    AttachmentInfo,
+    AttachmentUpload,
+    Channel,
+    EntryKind,
+    ThreadEntry,
+    Ticket,
+    TicketCreated,
+    TicketSubmission,
+)
+from shared.settings import Settings
+from shared.storage.events import TicketEvent
+from shared.storage.tickets import NumberTaken
+
+log = logging.getLogger(__name__)
+
+NUMBER_ATTEMPTS = 8
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+def validate_submission(raw: Mapping[str, Any], settings: Settings) -> TicketSubmission:
+    """Shape (pydantic) and configured limits, every bad field reported at once."""
+    errors: list[dict[str, str]] = []
+    try:
+        submission = TicketSubmission.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        submission = None
+    limits = settings.limits
+    for name, limit in (("name", limits.name_chars), ("subject", limits.subject_chars),
+                        ("description", limits.description_chars)):
+        value = raw.get(name)
+        if isinstance(value, str) and len(value.strip()) > limit:
+            errors.append({"field": name, "message": f"at most {limit} characters"})
+    category = raw.get("category")
+    if category not in (None, "") and category not in settings.categories:
+        errors.append({
+            "field": "category",
+            "message": f"unknown category; one of: {', '.join(settings.categories)}",
+        })
+    if errors or submission is None:
+        raise ValidationFailed("The ticket has invalid fields.", errors=errors)
+    if not submission.category:
+        submission.category = settings.default_category
+    return submission
+
+
+def check_attachments(uploads: list[AttachmentUpload], settings: Settings) -> None:
+    limits = settings.limits
+    if len(uploads) > limits.attachments_per_ticket:
+        raise PayloadTooLarge(
+            f"At most {limits.attachments_per_ticket} attachments per ticket.",
+            errors=[{"field": "attachments",
+                     "message": f"{len(uploads)} files; at most {limits.attachments_per_ticket}"}],
+        )
+    too_big = [u for u in uploads if len(u.data) > limits.attachment_bytes]
+    if too_big:
+        raise PayloadTooLarge(
+            f"Each attachment may be at most {limits.attachment_bytes} bytes.",
+            errors=[{"field": "attachments",
+                     "message": f"{u.filename}: {len(u.data)} bytes"} for u in too_big],
+        )
+    unnamed = [i for i, u in enumerate(uploads) if not u.filename.strip()]
+    if unnamed:
+        raise ValidationFailed(
+            "Every attachment needs a file name.",
+            errors=[{"field": f"attachments.{i}", "message": "missing file name"}
+                    for i in unnamed],
+        )
+
+
+def _fingerprint(submission: TicketSubmission, uploads: list[AttachmentUpload]) -> str:
+    payload = submission.model_dump(mode="json")
+    payload["attachments"] = [hashlib.sha256(u.data).hexdigest() for u in uploads]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def created_answer(ticket: Ticket, attachments: list[AttachmentInfo]) -> TicketCreated:
+    return TicketCreated(
+        number=ticket.number, status=ticket.status, subject=ticket.subject,
+        priority=ticket.priority, category=ticket.category,
+        created_at=ticket.created_at, attachments=attachments,
+    )
+
+
+async def submit_ticket(
+    raw: Mapping[str, Any],
+    uploads: list[AttachmentUpload],
+    *,
+    desk: Helpdesk,
+    channel: Channel = Channel.WEB,
+    idempotency_key: str | None = None,
+) -> TicketCreated:
+    """Validate, store and announce a new ticket. Raises a `HelpdeskError`."""
+    settings = desk.settings
+    submission = validate_submission(raw, settings)
+    check_attachments(uploads, settings)
+    number = numbering.new_number()
+
+    key_hash = None
+    if idempotency_key is not None:
+        key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        fingerprint = _fingerprint(submission, uploads)
+        try:
+            prior = await desk.idempotency.claim(key_hash, number=number,
+                                                 fingerprint=fingerprint)
+        except AzureError as exc:
+            raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
+        if prior is not None:
+            return await _replay(prior, fingerprint, desk=desk)
+
+    now = desk.clock()
+    blobs: list[str] = []
+    try:
+        stored = await asyncio.gather(
+            *(desk.attachments.put(u, number=number, entry=1) for u in uploads)
+        )
+        blobs = [blob for _, blob in stored]
+        for attempt in range(NUMBER_ATTEMPTS):
+            ticket = Ticket(
+                number=number, subject=submission.subject,
+                description=submission.description,
+                requester_name=submission.name, requester_email=str(submission.email),
+                priority=submission.priority, category=submission.category or "",
+                status=INITIAL.value, channel=channel,
+                created_at=now, updated_at=now, last_seq=1,
+            )
+            created = ThreadEntry(
+                seq=1, kind=EntryKind.CREATED, at=now, actor=ticket.requester_email,
+                public=True, body=ticket.description,
+                data={"channel": channel.value, "subject": ticket.subject},
+            )
+            try:
+                await desk.tickets.create(ticket, [created], list(stored))
+                break
+            except NumberTaken:
+                if attempt == NUMBER_ATTEMPTS - 1:
+                    raise
+                number = numbering.new_number()
+                if key_hash:
+                    await desk.idempotency.repoint(key_hash, number)
+    except (AzureError, NumberTaken) as exc:
+        log.warning("intake failed before the ticket was stored: %s", exc)
+        await _undo(blobs, key_hash, desk=desk)
+        raise StorageUnavailable("Could not store the ticket; nothing was stored. "
+                                 "Please try again.") from exc
+
+    await _announce(ticket, desk=desk)
+    return created_answer(ticket, [info for info, _ in stored])
+
+
+async def _announce(ticket: Ticket, *, desk: Helpdesk) -> None:
+    """Index and event: the ticket is accepted whatever happens here."""
+    try:
+        await desk.tickets.write_index(ticket, stale=[])
+    except AzureError:
+        log.exception("index write for %s failed; the created event will repair it",
+                      ticket.number)
+    event = TicketEvent(ticket=ticket.number, seq=1, kind=EntryKind.CREATED.value)
+    try:
+        await desk.events.publish(event)
+    except AzureError:
+        log.exception("could not queue the created event of %s", ticket.number)
+
+
+async def _undo(blobs: list[str], key_hash: str | None, *, desk: Helpdesk) -> None:
+    try:
+        await asyncio.gather(*(desk.attachments.delete(b) for b in blobs))
+        if key_hash:
+            await desk.idempotency.release(key_hash)
+    except AzureError:
+        log.exception("cleanup after a failed intake failed (orphaned blobs: %s)", blobs)
+
+
+async def _replay(prior: dict[str, Any], fingerprint: str, *, desk: Helpdesk) -> TicketCreated:
+    if prior.get("fingerprint") != fingerprint:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used for a different submission.",
+            errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}],
+        )
+    stored = await desk.tickets.get(prior["number"])
+    if stored is None:
+        raise Conflict(
+            "A submission with this Idempotency-Key is still being processed; retry shortly.",
+            extra={"retry_after": 1},
+        )
+    return created_answer(stored.ticket, stored.attachments)

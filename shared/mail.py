@@ -1,0 +1,82 @@
+"""Outbound email: composing MIME with the standard library, sending over SMTP.
+
+`Mailer` is the seam: the notification service hands it a finished `EmailMessage`.
+SMTP (MailDev locally) is the one implementation so far; Azure Communication Services
+Email plugs in here later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from typing import Protocol
+
+from shared.settings import MailSettings
+
+REPLY_MARKER = "##- Please type your reply above this line -##"
+
+
+class MailError(Exception):
+    """The message could not be handed to the mail server; the caller retries."""
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+def compose(
+    *,
+    settings: MailSettings,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((settings.sender_name, settings.sender))
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = " ".join(references)
+    # Tell other help desks and vacation responders not to answer us automatically.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+class SmtpMailer:
+    def __init__(self, settings: MailSettings) -> None:
+        self._settings = settings
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._send, message)
+
+    def _send(self, message: EmailMessage) -> None:
+        s = self._settings
+        try:
+            if s.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout_seconds,
+                    context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+            with smtp:
+                if s.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.username:
+                    smtp.login(s.username, s.password or "")
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"could not send mail via {s.host}:{s.port}: {exc}") from exc

@@ -1,0 +1,120 @@
+"""Pydantic models, one per role: what a requester submits, how a ticket is kept, what an
+agent sees. The storage entity is never the API shape (see `shared/storage/entities.py`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    EMAIL = "email"
+    CHAT = "chat"
+    PHONE = "phone"
+    API = "api"
+
+
+class EntryKind(StrEnum):
+    """What a thread entry is. Messages and notes are people talking; the rest are events."""
+
+    CREATED = "created"
+    MESSAGE = "message"
+    REPLY = "reply"
+    NOTE = "note"
+    EMAIL_SENT = "email_sent"
+
+
+class TicketSubmission(BaseModel):
+    """What the public web form (or a JSON client) sends. Limits are checked by the service,
+    since they are settings; the shapes here are fixed."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    email: EmailStr
+    subject: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    priority: Priority = Priority.NORMAL
+    category: str | None = None
+
+
+class AttachmentUpload(BaseModel):
+    """One uploaded file, before it is stored."""
+
+    filename: str
+    content_type: str = "application/octet-stream"
+    data: bytes
+
+
+class AttachmentInfo(BaseModel):
+    """An attachment as stored and as shown: metadata, never the bytes."""
+
+    id: str
+    filename: str
+    size: int
+    content_type: str
+    sha256: str
+    entry: int = Field(description="sequence number of the thread entry it belongs to")
+
+
+class ThreadEntry(BaseModel):
+    """One entry of a ticket's append-only history."""
+
+    seq: int
+    kind: EntryKind
+    at: datetime
+    actor: str
+    public: bool
+    body: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Ticket(BaseModel):
+    """A ticket as the domain knows it (the head of its thread)."""
+
+    number: str
+    subject: str
+    description: str
+    requester_name: str
+    requester_email: str
+    priority: Priority
+    category: str
+    status: str
+    channel: Channel
+    team: str | None = None
+    assignee: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    last_seq: int = Field(description="sequence number of the newest thread entry")
+
+
+class TicketCreated(BaseModel):
+    """The answer to a successful submission."""
+
+    number: str
+    status: str
+    subject: str
+    priority: Priority
+    category: str
+    created_at: datetime
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
+
+
+class AgentTicketView(BaseModel):
+    """A ticket as an agent reads it: the head, its whole thread and its attachments."""
+
+    ticket: Ticket
+    thread: list[ThreadEntry]
+    attachments: list[AttachmentInfo]
+    etag: str = Field(exclude=True)

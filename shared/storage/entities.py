@@ -1,0 +1,140 @@
+"""Converting domain models to table entities and back. The only place that knows
+property names in storage."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from shared.models import AttachmentInfo, Channel, EntryKind, Priority, ThreadEntry, Ticket
+
+HEAD = "ticket"
+ENTRY_PREFIX = "evt-"
+ATTACHMENT_PREFIX = "att-"
+MAIL_PREFIX = "mail-"
+
+
+def entry_key(seq: int) -> str:
+    return f"{ENTRY_PREFIX}{seq:06d}"
+
+
+def attachment_key(attachment_id: str) -> str:
+    return f"{ATTACHMENT_PREFIX}{attachment_id}"
+
+
+def mail_key(seq: int, purpose: str) -> str:
+    return f"{MAIL_PREFIX}{seq:06d}-{purpose}"
+
+
+def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
+    return {
+        "PartitionKey": ticket.number,
+        "RowKey": HEAD,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "requester_name": ticket.requester_name,
+        "requester_email": ticket.requester_email,
+        "priority": ticket.priority.value,
+        "category": ticket.category,
+        "status": ticket.status,
+        "channel": ticket.channel.value,
+        "team": ticket.team or "",
+        "assignee": ticket.assignee or "",
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "last_seq": ticket.last_seq,
+        "index_keys": json.dumps(index_keys),
+    }
+
+
+def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
+    return Ticket(
+        number=entity["PartitionKey"],
+        subject=entity["subject"],
+        description=entity["description"],
+        requester_name=entity["requester_name"],
+        requester_email=entity["requester_email"],
+        priority=Priority(entity["priority"]),
+        category=entity["category"],
+        status=entity["status"],
+        channel=Channel(entity["channel"]),
+        team=entity.get("team") or None,
+        assignee=entity.get("assignee") or None,
+        created_at=_aware(entity["created_at"]),
+        updated_at=_aware(entity["updated_at"]),
+        last_seq=int(entity["last_seq"]),
+    )
+
+
+def entry_entity(number: str, entry: ThreadEntry) -> dict[str, Any]:
+    return {
+        "PartitionKey": number,
+        "RowKey": entry_key(entry.seq),
+        "kind": entry.kind.value,
+        "at": entry.at,
+        "actor": entry.actor,
+        "public": entry.public,
+        "body": entry.body,
+        "data": json.dumps(entry.data),
+    }
+
+
+def entry_from_entity(entity: dict[str, Any]) -> ThreadEntry:
+    return ThreadEntry(
+        seq=int(entity["RowKey"][len(ENTRY_PREFIX):]),
+        kind=EntryKind(entity["kind"]),
+        at=_aware(entity["at"]),
+        actor=entity["actor"],
+        public=bool(entity["public"]),
+        body=entity.get("body", ""),
+        data=json.loads(entity.get("data") or "{}"),
+    )
+
+
+def attachment_entity(number: str, info: AttachmentInfo, *, blob_name: str) -> dict[str, Any]:
+    return {
+        "PartitionKey": number,
+        "RowKey": attachment_key(info.id),
+        "filename": info.filename,
+        "size": info.size,
+        "content_type": info.content_type,
+        "sha256": info.sha256,
+        "entry": info.entry,
+        "blob_name": blob_name,
+    }
+
+
+def attachment_from_entity(entity: dict[str, Any]) -> AttachmentInfo:
+    return AttachmentInfo(
+        id=entity["RowKey"][len(ATTACHMENT_PREFIX):],
+        filename=entity["filename"],
+        size=int(entity["size"]),
+        content_type=entity["content_type"],
+        sha256=entity["sha256"],
+        entry=int(entity["entry"]),
+    )
+
+
+def mail_entry(entity: dict[str, Any]) -> ThreadEntry:
+    """A sent email, shown in the thread as an event at the time it was sent."""
+    return ThreadEntry(
+        seq=int(entity["seq"]),
+        kind=EntryKind.EMAIL_SENT,
+        at=_aware(entity["sent_at"]),
+        actor="system",
+        public=False,
+        body=entity.get("subject", ""),
+        data={
+            "to": entity.get("to", ""),
+            "message_id": entity.get("message_id", ""),
+            "purpose": entity.get("purpose", ""),
+        },
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # The SDK returns TablesEntityDatetime (a datetime subclass, UTC); normalise it.
+    from datetime import UTC
+
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)

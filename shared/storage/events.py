@@ -1,0 +1,28 @@
+"""The ticket-events queue: one message per thread entry that needs a side effect."""
+
+from __future__ import annotations
+
+from azure.storage.queue.aio import QueueClient
+from pydantic import BaseModel, Field
+
+
+class TicketEvent(BaseModel):
+    """A queue message: which entry of which ticket happened, and the index rows the
+    ticket had before it, so a handler can repair the index if the inline write failed."""
+
+    ticket: str
+    seq: int
+    kind: str
+    stale_index_keys: list[str] = Field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.ticket}:{self.seq}"
+
+
+class EventQueue:
+    def __init__(self, queue: QueueClient) -> None:
+        self._queue = queue
+
+    async def publish(self, event: TicketEvent) -> None:
+        await self._queue.send_message(event.model_dump_json())

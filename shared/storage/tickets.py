@@ -1,0 +1,197 @@
+"""The ticket store: a ticket's partition (head, thread, attachment metadata, sent mail)
+and its rows in the queue index."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.indexing import INDEX_PARTITION, index_keys, summary
+from shared.models import AttachmentInfo, ThreadEntry, Ticket
+from shared.storage import entities as ent
+
+
+class NumberTaken(Exception):
+    """The drawn ticket number already exists; draw another."""
+
+
+@dataclass
+class StoredTicket:
+    ticket: Ticket
+    thread: list[ThreadEntry]
+    attachments: list[AttachmentInfo]
+    blob_names: dict[str, str]
+    index_keys: list[str]
+    etag: str
+
+
+class TicketStore:
+    def __init__(self, *, tickets: TableClient, index: TableClient) -> None:
+        self._tickets = tickets
+        self._index = index
+
+    async def create(
+        self,
+        ticket: Ticket,
+        entries: list[ThreadEntry],
+        attachments: list[tuple[AttachmentInfo, str]],
+    ) -> None:
+        """Write the head, its first entries and attachment metadata in one transaction."""
+        ops: list[tuple[str, dict[str, Any]]] = [
+            ("create", ent.ticket_entity(ticket, index_keys=index_keys(ticket)))
+        ]
+        ops += [("create", ent.entry_entity(ticket.number, e)) for e in entries]
+        ops += [
+            ("create", ent.attachment_entity(ticket.number, info, blob_name=blob))
+            for info, blob in attachments
+        ]
+        try:
+            await self._tickets.submit_transaction(ops)
+        except TableTransactionError as exc:
+            if exc.error_code == "EntityAlreadyExists":
+                raise NumberTaken(ticket.number) from exc
+            raise
+
+    async def get(self, number: str) -> StoredTicket | None:
+        """The whole partition in one query (paged by the SDK past 1,000 entities)."""
+        head: dict[str, Any] | None = None
+        thread: list[ThreadEntry] = []
+        attachments: list[AttachmentInfo] = []
+        blob_names: dict[str, str] = {}
+        async for entity in self._tickets.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": number}
+        ):
+            key = entity["RowKey"]
+            if key == ent.HEAD:
+                head = entity
+            elif key.startswith(ent.ENTRY_PREFIX):
+                thread.append(ent.entry_from_entity(entity))
+            elif key.startswith(ent.ATTACHMENT_PREFIX):
+                info = ent.attachment_from_entity(entity)
+                attachments.append(info)
+                blob_names[info.id] = entity["blob_name"]
+            elif key.startswith(ent.MAIL_PREFIX) and entity.get("state") == "sent":
+                thread.append(ent.mail_entry(entity))
+        if head is None:
+            return None
+        thread.sort(key=lambda e: (e.at, e.seq))
+        return StoredTicket(
+            ticket=ent.ticket_from_entity(head),
+            thread=thread,
+            attachments=attachments,
+            blob_names=blob_names,
+            index_keys=json.loads(head.get("index_keys") or "[]"),
+            etag=head.metadata["etag"],
+        )
+
+    async def get_attachment(self, number: str, attachment_id: str
+                             ) -> tuple[AttachmentInfo, str] | None:
+        try:
+            entity = await self._tickets.get_entity(number, ent.attachment_key(attachment_id))
+        except ResourceNotFoundError:
+            return None
+        return ent.attachment_from_entity(entity), entity["blob_name"]
+
+    # -- sent mail: the record that makes a notification idempotent -------------------
+
+    async def mail_sent(self, number: str, seq: int, purpose: str) -> bool:
+        try:
+            entity = await self._tickets.get_entity(number, ent.mail_key(seq, purpose))
+        except ResourceNotFoundError:
+            return False
+        return entity.get("state") == "sent"
+
+    async def record_mail(self, number: str, seq: int, purpose: str, **props: Any) -> None:
+        entity = {
+            "PartitionKey": number,
+            "RowKey": ent.mail_key(seq, purpose),
+            "seq": seq,
+            "purpose": purpose,
+            "state": "sent",
+            **props,
+        }
+        await self._tickets.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    # -- the queue index ---------------------------------------------------------------
+
+    async def write_index(self, ticket: Ticket, *, stale: list[str]) -> None:
+        """Make the ticket's index rows exactly `index_keys(ticket)`, removing `stale` ones.
+
+        One transaction in the index partition, so a ticket moves between queues
+        atomically. A stale row that is already gone fails the transaction (404); then
+        the same operations run one by one, ignoring rows that are already gone: the
+        write is idempotent, which is what lets a queue handler replay it as a repair.
+        """
+        wanted = index_keys(ticket)
+        props = summary(ticket)
+        ops: list[tuple[Any, ...]] = [
+            ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": key, **props},
+             {"mode": UpdateMode.REPLACE})
+            for key in wanted
+        ]
+        ops += [
+            ("delete", {"PartitionKey": INDEX_PARTITION, "RowKey": key})
+            for key in sorted(set(stale) - set(wanted))
+        ]
+        try:
+            await self._index.submit_transaction(ops)
+        except TableTransactionError as exc:
+            if exc.error_code != "ResourceNotFound":
+                raise
+            for op in ops:
+                if op[0] == "upsert":
+                    await self._index.upsert_entity(op[1], mode=UpdateMode.REPLACE)
+                else:
+                    await self._index.delete_entity(op[1]["PartitionKey"], op[1]["RowKey"])
+
+    async def list_index(self, prefix: str, *, limit: int) -> list[dict[str, Any]]:
+        low, high = prefix, prefix + "\x7f"
+        rows: list[dict[str, Any]] = []
+        query = self._index.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": INDEX_PARTITION, "low": low, "high": high},
+            results_per_page=limit,
+        )
+        async for row in query:
+            rows.append(dict(row))
+            if len(rows) >= limit:
+                break
+        return rows
+
+
+class IdempotencyStore:
+    """Idempotency-Key → the ticket it created. The insert is the lock: only one
+    request per key gets to create a ticket."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    async def claim(self, key_hash: str, *, number: str, fingerprint: str) -> dict[str, Any] | None:
+        """Claim the key for `number`; if it was claimed before, return that claim."""
+        entity = {"PartitionKey": key_hash, "RowKey": "", "number": number,
+                  "fingerprint": fingerprint}
+        try:
+            await self._table.create_entity(entity)
+            return None
+        except ResourceExistsError:
+            return dict(await self._table.get_entity(key_hash, ""))
+
+    async def repoint(self, key_hash: str, number: str) -> None:
+        entity = await self._table.get_entity(key_hash, "")
+        entity["number"] = number
+        await self._table.update_entity(
+            entity, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+        )
+
+    async def release(self, key_hash: str) -> None:
+        try:
+            await self._table.delete_entity(key_hash, "")
+        except ResourceNotFoundError:
+            pass

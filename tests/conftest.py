@@ -1,0 +1,89 @@
+"""Session-wide services for the tests: a real Azurite and a real MailDev, each started
+on free ports of its own (so the tests can run beside `make run`), checked to be the
+process that answers, and stopped at the end. Set HELPDESK_TEST_STORAGE and
+HELPDESK_TEST_MAILDEV (smtp port, web URL) to use running ones instead."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devtools import services
+from tests.support import MailDev
+
+
+@dataclass(frozen=True)
+class TestServices:
+    storage: str
+    smtp_port: int
+    maildev_url: str
+
+
+@pytest.fixture(scope="session")
+def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServices]:
+    storage = os.environ.get("HELPDESK_TEST_STORAGE")
+    maildev_spec = os.environ.get("HELPDESK_TEST_MAILDEV")  # "SMTP_PORT,http://host:port"
+    started: list[services.Service] = []
+    log_dir = tmp_path_factory.mktemp("services")
+    try:
+        if not storage:
+            ports = [services.free_port() for _ in range(3)]
+            azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2],
+                                       location=None, log_dir=log_dir)
+            azurite.start()
+            started.append(azurite)
+            storage = services.azurite_connection_string(
+                blob=ports[0], queue=ports[1], table=ports[2])
+        if maildev_spec:
+            smtp_text, web_url = maildev_spec.split(",", 1)
+            smtp_port = int(smtp_text)
+        else:
+            smtp_port, web_port = services.free_port(), services.free_port()
+            maildev = services.maildev(smtp=smtp_port, web=web_port, log_dir=log_dir)
+            maildev.start()
+            started.append(maildev)
+            web_url = f"http://127.0.0.1:{web_port}"
+        # Other conftests (the local host's own tests) read the storage from here.
+        os.environ["HELPDESK_TEST_STORAGE"] = storage
+        yield TestServices(storage=storage, smtp_port=smtp_port, maildev_url=web_url)
+        for service in started:
+            assert service.owns_ports(), f"{service.name} no longer owns its ports"
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+@pytest.fixture(scope="session")
+def storage_connection_string(test_services: TestServices) -> str:
+    return test_services.storage
+
+
+@pytest.fixture(scope="session")
+def maildev(test_services: TestServices) -> MailDev:
+    return MailDev(test_services.maildev_url)
+
+
+def app_env(test_services: TestServices, **overrides: str) -> dict[str, str]:
+    """The environment the function app runs with in tests."""
+    env = {
+        "AzureWebJobsStorage": test_services.storage,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(test_services.smtp_port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "helpdesk@example.com",
+        "HELPDESK_NAME": "Test Desk",
+    }
+    env.update(overrides)
+    return env
+
+
+def unique_email(tag: str = "user") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.org"
+
+
+ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,38 @@
+import base64
+import json
+
+import pytest
+
+from shared.auth import ROLE_CLAIM, parse_principal, require
+from shared.errors import Forbidden, Unauthorized
+
+
+def header(claims, **extra):
+    data = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": ROLE_CLAIM}
+    data.update(extra)
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def test_roles_and_name_come_from_the_claims():
+    p = parse_principal(header([
+        {"typ": "name", "val": "ada@example.com"},
+        {"typ": ROLE_CLAIM, "val": "agent"},
+        {"typ": ROLE_CLAIM, "val": "admin"},
+    ]), user_id="u1")
+    assert p is not None
+    assert p.user_id == "u1" and p.name == "ada@example.com"
+    assert p.roles == {"agent", "admin"}
+
+
+@pytest.mark.parametrize("value", [None, "", "not base64 !!", base64.b64encode(b"[1,2]").decode(),
+                                   base64.b64encode(b"{broken").decode(), header([])])
+def test_missing_or_unreadable_principal_is_none(value):
+    assert parse_principal(value) is None
+
+
+def test_require_answers_401_then_403():
+    with pytest.raises(Unauthorized):
+        require(None, "agent")
+    requester = parse_principal(header([{"typ": "name", "val": "x@example.com"}]))
+    with pytest.raises(Forbidden):
+        require(requester, "agent")

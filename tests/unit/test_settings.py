@@ -1,0 +1,22 @@
+import pytest
+
+from shared.settings import Settings, SettingsError
+
+
+def test_missing_storage_fails_fast_naming_the_setting():
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage"):
+        Settings.from_env({})
+
+
+def test_identity_based_storage_derives_service_urls():
+    s = Settings.from_env({"AzureWebJobsStorage__accountName": "acct"})
+    assert s.storage.table_uri == "https://acct.table.core.windows.net"
+    assert s.storage.queue_uri == "https://acct.queue.core.windows.net"
+
+
+def test_bad_values_are_reported():
+    with pytest.raises(SettingsError, match="port"):
+        Settings.from_env({"AzureWebJobsStorage": "x", "SMTP_PORT": "99999"})
+    with pytest.raises(SettingsError, match="default category"):
+        Settings.from_env({"AzureWebJobsStorage": "x", "HELPDESK_CATEGORIES": "a,b",
+                           "HELPDESK_DEFAULT_CATEGORY": "c"})
