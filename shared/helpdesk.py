@@ -42,10 +42,11 @@ class Helpdesk:
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
-    async def start(cls, settings: Settings, *, policies: list[Any] | None = None,
+    async def start(cls, settings: Settings, *,
+                    request_hook: Callable[[Any], None] | None = None,
                     mailer: Mailer | None = None,
                     clock: Callable[[], datetime] = utc_now) -> Helpdesk:
-        clients = StorageClients.from_settings(settings.storage, policies=policies)
+        clients = StorageClients.from_settings(settings.storage, request_hook=request_hook)
         await clients.ensure_resources()
         return cls(
             settings=settings,

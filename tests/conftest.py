@@ -18,14 +18,14 @@ from tests.support import MailDev
 
 
 @dataclass(frozen=True)
-class TestServices:
+class LocalServices:
     storage: str
     smtp_port: int
     maildev_url: str
 
 
 @pytest.fixture(scope="session")
-def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServices]:
+def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
     storage = os.environ.get("HELPDESK_TEST_STORAGE")
     maildev_spec = os.environ.get("HELPDESK_TEST_MAILDEV")  # "SMTP_PORT,http://host:port"
     started: list[services.Service] = []
@@ -50,7 +50,7 @@ def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServ
             web_url = f"http://127.0.0.1:{web_port}"
         # Other conftests (the local host's own tests) read the storage from here.
         os.environ["HELPDESK_TEST_STORAGE"] = storage
-        yield TestServices(storage=storage, smtp_port=smtp_port, maildev_url=web_url)
+        yield LocalServices(storage=storage, smtp_port=smtp_port, maildev_url=web_url)
         for service in started:
             assert service.owns_ports(), f"{service.name} no longer owns its ports"
     finally:
@@ -59,16 +59,16 @@ def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServ
 
 
 @pytest.fixture(scope="session")
-def storage_connection_string(test_services: TestServices) -> str:
+def storage_connection_string(test_services: LocalServices) -> str:
     return test_services.storage
 
 
 @pytest.fixture(scope="session")
-def maildev(test_services: TestServices) -> MailDev:
+def maildev(test_services: LocalServices) -> MailDev:
     return MailDev(test_services.maildev_url)
 
 
-def app_env(test_services: TestServices, **overrides: str) -> dict[str, str]:
+def app_env(test_services: LocalServices, **overrides: str) -> dict[str, str]:
     """The environment the function app runs with in tests."""
     env = {
         "AzureWebJobsStorage": test_services.storage,

@@ -2,13 +2,15 @@
 
 Building a client per request costs a connection pool and TLS handshakes each time; the
 Functions worker keeps one event loop per process, so one set of async clients serves
-all async invocations. `policies` lets a caller add SDK pipeline policies (the benchmark
-counts storage requests with one).
+all async invocations. `request_hook` is called with every request each client sends,
+retries included (the SDKs' `raw_request_hook`): the benchmark counts storage requests
+with it, and tests use it to make storage fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +41,9 @@ class StorageClients:
     _queue_clients: dict[str, QueueClient] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: StorageSettings, *, policies: list[Any] | None = None
-                      ) -> StorageClients:
-        extra: dict[str, Any] = {"per_call_policies": list(policies or [])}
+    def from_settings(cls, settings: StorageSettings, *,
+                      request_hook: Callable[[Any], None] | None = None) -> StorageClients:
+        extra: dict[str, Any] = {"raw_request_hook": request_hook} if request_hook else {}
         if settings.connection_string:
             conn = settings.connection_string
             return cls(

@@ -1,0 +1,83 @@
+"""The running help desk: the local host started as a subprocess against the session's
+Azurite and MailDev, driven over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from azure.data.tables import TableServiceClient
+
+from devtools import services
+from tests.conftest import ROOT, LocalServices, app_env
+from tests.support import wait_for
+
+LIMITS = {
+    "HELPDESK_LIMIT_ATTACHMENT_BYTES": str(1024 * 1024),
+    "HELPDESK_LIMIT_ATTACHMENTS_PER_TICKET": "3",
+    "HELPDESK_LIMIT_REQUEST_BYTES": str(4 * 1024 * 1024),
+}
+
+
+@dataclass(frozen=True)
+class RunningHost:
+    base_url: str
+    storage: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def signed_in(self, roles: str = "agent", user: str = "agent1",
+                  email: str = "agent1@example.com") -> httpx.Client:
+        client = self.client()
+        response = client.post("/.auth/login/dev", data={
+            "userId": user, "userDetails": email, "userRoles": roles,
+            "post_login_redirect_uri": "/api/health"})
+        assert response.status_code in (302, 303), response.text
+        assert client.get("/.auth/me").json(), "the dev sign-in did not stick"
+        return client
+
+    def tickets_of(self, email: str) -> list[dict]:
+        """What storage holds for a requester, read straight from the table."""
+        with TableServiceClient.from_connection_string(self.storage) as service:
+            table = service.get_table_client("tickets")
+            return list(table.query_entities("requester_email eq @e", parameters={"e": email}))
+
+
+@pytest.fixture(scope="session")
+def host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[RunningHost]:
+    port = services.free_port()
+    log_path = tmp_path_factory.mktemp("devhost") / "devhost.log"
+    env = {**os.environ, **app_env(test_services, HELPDESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                                   **LIMITS)}
+    keys = tmp_path_factory.mktemp("keys") / "keys.json"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "--port", str(port), "--keys-file", str(keys),
+             "--settings", str(ROOT / "local.settings.example.json")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"devhost exited: {log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{base}/api/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=60, interval=0.2, what="the local host to be healthy")
+        yield RunningHost(base_url=base, storage=test_services.storage)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()

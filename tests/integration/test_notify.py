@@ -1,0 +1,41 @@
+"""The acknowledgement email through a real SMTP sink (MailDev)."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+from shared import intake
+from shared.helpdesk import Helpdesk
+from shared.models import EntryKind
+from shared.notify import handle_event
+from shared.storage.events import TicketEvent
+from tests.conftest import unique_email
+from tests.support import MailDev
+
+
+async def test_acknowledgement_is_sent_once_and_recorded_in_the_thread(desk: Helpdesk,
+                                                                      maildev: MailDev):
+    email = unique_email("ack")
+    created = await intake.submit_ticket(
+        {"name": "Grace <Hopper>", "email": email, "subject": "VPN down",
+         "description": "Since 9:00 <b>nothing</b> works."}, [], desk=desk)
+    event = TicketEvent(ticket=created.number, seq=1, kind="created")
+
+    await handle_event(event, desk=desk)
+    await handle_event(event, desk=desk)  # the queue delivered it twice
+
+    [mail] = maildev.wait_to(email)
+    assert mail["subject"] == f"[#{created.number}] VPN down"
+    raw = message_from_bytes(maildev.raw(mail["id"]), policy=policy.default)
+    text = raw.get_body(("plain",)).get_content()
+    html = raw.get_body(("html",)).get_content()
+    assert created.number in text and "Since 9:00 <b>nothing</b> works." in text
+    assert "&lt;b&gt;nothing&lt;/b&gt;" in html and "<b>nothing</b>" not in html
+    assert raw["Auto-Submitted"] == "auto-generated"
+
+    stored = await desk.tickets.get(created.number)
+    assert stored is not None
+    sent = [e for e in stored.thread if e.kind == EntryKind.EMAIL_SENT]
+    assert len(sent) == 1
+    assert sent[0].data["message_id"] == raw["Message-ID"]
+    assert sent[0].data["to"] == email
