@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -32,9 +33,14 @@ class RunningHost:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
 
+    @contextmanager
     def signed_in(self, roles: str = "agent", user: str = "agent1",
-                  email: str = "agent1@example.com") -> httpx.Client:
-        client = self.client()
+                  email: str = "agent1@example.com") -> Iterator[httpx.Client]:
+        with self.client() as client:
+            yield self._sign_in(client, roles=roles, user=user, email=email)
+
+    def _sign_in(self, client: httpx.Client, *, roles: str, user: str, email: str
+                 ) -> httpx.Client:
         response = client.post("/.auth/login/dev", data={
             "userId": user, "userDetails": email, "userRoles": roles,
             "post_login_redirect_uri": "/api/health"})
