@@ -190,12 +190,15 @@ async def submit_ticket(
 
 async def _announce(ticket: Ticket, *, desk: Helpdesk) -> None:
     """Index and event: the ticket is accepted whatever happens here."""
+    indexed = False
     try:
         await desk.tickets.write_index(ticket, stale=[])
+        indexed = True
     except AzureError:
         log.exception("index write for %s failed; the created event will repair it",
                       ticket.number)
-    event = TicketEvent(ticket=ticket.number, seq=1, kind=EntryKind.CREATED.value)
+    event = TicketEvent(ticket=ticket.number, seq=1, kind=EntryKind.CREATED.value,
+                        indexed=indexed)
     try:
         await desk.events.publish(event)
     except AzureError:

@@ -40,11 +40,13 @@ def message_id(number: str, seq: int, purpose: str, sender: str) -> str:
 
 
 async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
-    """Repair the ticket's index rows, then send the email the event calls for."""
+    """Write the ticket's index rows if the request could not, then send the email the
+    event calls for."""
     stored = await desk.tickets.get(event.ticket)
     if stored is None:
         raise NotFound(f"ticket {event.ticket} of event {event.id} does not exist")
-    await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
+    if not event.indexed:
+        await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
     if event.kind == EntryKind.CREATED.value:
         await send_acknowledgement(stored, seq=event.seq, desk=desk)
 

@@ -7,12 +7,14 @@ from pydantic import BaseModel, Field
 
 
 class TicketEvent(BaseModel):
-    """A queue message: which entry of which ticket happened, and the index rows the
-    ticket had before it, so a handler can repair the index if the inline write failed."""
+    """A queue message: which entry of which ticket happened. `indexed` says whether the
+    request already wrote the ticket's index rows; when it could not, the handler writes
+    them, removing `stale_index_keys` (the rows the ticket had before)."""
 
     ticket: str
     seq: int
     kind: str
+    indexed: bool = False
     stale_index_keys: list[str] = Field(default_factory=list)
 
     @property

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,13 +129,13 @@ class RunningHost:
     queues: dict[str, str]
 
     @property
-    def keys(self) -> dict[str, object]:
+    def keys(self) -> dict[str, Any]:
         return dict(json.loads(self.keys_file.read_text()))
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def records(self, function: str) -> list[dict[str, object]]:
+    def records(self, function: str) -> list[dict[str, Any]]:
         path = self.record_dir / f"{function}.jsonl"
         if not path.exists():
             return []
@@ -214,3 +215,16 @@ def sample_host(devhost_storage: str, tmp_path_factory: pytest.TempPathFactory) 
         yield host
     finally:
         stop_host(host)
+
+
+@pytest.fixture
+def isolated_app_import() -> Iterator[None]:
+    """Undo what loading a test app in-process does: sys.path and sys.modules["function_app"]."""
+    saved_path = list(sys.path)
+    saved_module = sys.modules.get("function_app")
+    yield
+    sys.path[:] = saved_path
+    if saved_module is None:
+        sys.modules.pop("function_app", None)
+    else:
+        sys.modules["function_app"] = saved_module
