@@ -13,7 +13,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from shared.auth import Principal, parse_principal, require
-from shared.errors import HelpdeskError
+from shared.errors import BadRequest, HelpdeskError, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,23 @@ def principal(req: func.HttpRequest) -> Principal | None:
 def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
     """The signed-in agent; raises 401/403 as problem JSON through `handles_errors`."""
     return require(principal(req), role)
+
+
+def json_body(req: func.HttpRequest, *, optional: bool = False) -> dict[str, Any] | None:
+    """The request's JSON object; 415 for another media type, 400 if malformed."""
+    raw = req.get_body()
+    if not raw and optional:
+        return None
+    mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType("Send application/json.")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
 
 
 def wants_html(req: func.HttpRequest) -> bool:

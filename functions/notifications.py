@@ -5,8 +5,8 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.deps import helpdesk
-from shared.notify import handle_event
-from shared.storage.clients import EVENTS_QUEUE
+from shared.notify import handle_escalation, handle_event
+from shared.storage.clients import ESCALATIONS_QUEUE, EVENTS_QUEUE
 from shared.storage.events import TicketEvent
 
 bp = func.Blueprint()
@@ -19,3 +19,10 @@ async def notifications_send(msg: func.QueueMessage) -> None:
     # moves it to the poison queue, where an admin can look at it.
     event = TicketEvent.model_validate_json(msg.get_body())
     await handle_event(event, desk=await helpdesk())
+
+
+@bp.function_name("escalations_notify")
+@bp.queue_trigger(arg_name="msg", queue_name=ESCALATIONS_QUEUE, connection="AzureWebJobsStorage")
+async def escalations_notify(msg: func.QueueMessage) -> None:
+    event = TicketEvent.model_validate_json(msg.get_body())
+    await handle_escalation(event, desk=await helpdesk())

@@ -1,4 +1,4 @@
-"""Agents reading tickets: `GET /api/tickets/{number}` and its attachments."""
+"""Agents and tickets: reading one, listing queues, and acting on one."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from urllib.parse import quote
 import azure.functions as func
 
 from functions.deps import helpdesk
-from functions.http import agent, handles_errors, json_response
+from functions.http import agent, handles_errors, json_body, json_response
 from shared.errors import NotFound
 from shared.numbering import is_valid
+from shared.queues import list_queue, parse_query
 from shared.tickets import read_attachment, read_ticket
+from shared.workflow import act, parse_action, parse_body
 
 bp = func.Blueprint()
 
@@ -23,12 +25,36 @@ def _number(req: func.HttpRequest) -> str:
     return number
 
 
+@bp.function_name("tickets_list")
+@bp.route(route="tickets", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_list(req: func.HttpRequest) -> func.HttpResponse:
+    me = agent(req)
+    page = await list_queue(parse_query(dict(req.params)), me=me.user_id,
+                            desk=await helpdesk())
+    return json_response(page, headers={"Cache-Control": "no-store"})
+
+
 @bp.function_name("tickets_get")
 @bp.route(route="tickets/{number}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def tickets_get(req: func.HttpRequest) -> func.HttpResponse:
     agent(req)
     view = await read_ticket(_number(req), desk=await helpdesk())
+    return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
+
+
+@bp.function_name("tickets_act")
+@bp.route(route="tickets/{number}/{action}", methods=["POST"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
+    who = agent(req)
+    action = parse_action(req.route_params.get("action", ""))
+    number = _number(req)
+    body = parse_body(action, json_body(req, optional=True))
+    view = await act(number, action, body, actor=who.user_id, roles=who.roles,
+                     if_match=req.headers.get("if-match"), desk=await helpdesk())
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
 
@@ -53,6 +79,5 @@ async def tickets_attachment(req: func.HttpRequest) -> func.HttpResponse:
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox",
             "Cache-Control": "private, no-store",
-            "Digest": f"sha-256={info.sha256}",
         },
     )

@@ -16,12 +16,15 @@ from shared.settings import Settings
 from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (
     ATTACHMENTS_CONTAINER,
+    DIRECTORY_TABLE,
+    ESCALATIONS_QUEUE,
     EVENTS_QUEUE,
     IDEMPOTENCY_TABLE,
     INDEX_TABLE,
     TICKETS_TABLE,
     StorageClients,
 )
+from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue
 from shared.storage.tickets import IdempotencyStore, TicketStore
 
@@ -38,6 +41,8 @@ class Helpdesk:
     attachments: AttachmentStore
     idempotency: IdempotencyStore
     events: EventQueue
+    escalations: EventQueue
+    directory: DirectoryStore
     mailer: Mailer
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -48,6 +53,8 @@ class Helpdesk:
                     clock: Callable[[], datetime] = utc_now) -> Helpdesk:
         clients = StorageClients.from_settings(settings.storage, request_hook=request_hook)
         await clients.ensure_resources()
+        directory = DirectoryStore(clients.table(DIRECTORY_TABLE))
+        await directory.seed(settings.categories)
         return cls(
             settings=settings,
             clients=clients,
@@ -56,6 +63,8 @@ class Helpdesk:
             attachments=AttachmentStore(clients.container(ATTACHMENTS_CONTAINER)),
             idempotency=IdempotencyStore(clients.table(IDEMPOTENCY_TABLE)),
             events=EventQueue(clients.queue(EVENTS_QUEUE)),
+            escalations=EventQueue(clients.queue(ESCALATIONS_QUEUE)),
+            directory=directory,
             mailer=mailer or SmtpMailer(settings.mail),
             clock=clock,
         )

@@ -6,13 +6,19 @@ ticket's rows share that partition, which lets the storage layer replace a ticke
 rows by its new ones in a single entity group transaction: a ticket's index rows are
 always all old or all new, never a mix.
 
-A row key is `<index>|<value>|<sort>|<number>`; the sort part is the created time, so a
-range scan returns oldest first (first come, first served). A row carries the summary a
-queue page shows, so listing a queue reads no ticket partition.
+A row key is `<index>|<value>|<sort>|<sort key>|<number>`:
+- index/value: `status|open`, `team|senior-support`, `assignee|<agent id>` (or `~none`),
+  `all|*`, and `requester|<email>` (by created only: the portal's list);
+- sort: `created` (oldest first), `updated` (most recently changed first) and `due`
+  (soonest due first; tickets without a due time last).
+A row carries the summary a queue page shows, so listing a queue reads no ticket
+partition; other filters (priority, category, status within a team) are server-side
+filters on those properties within the one range.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.models import Ticket
@@ -20,29 +26,71 @@ from shared.storage.keys import join, key_part
 
 INDEX_PARTITION = "idx"
 UNASSIGNED = "~none"
+EVERYTHING = "*"
+SORTS = ("created", "updated", "due")
+QUEUE_INDEXES = ("status", "team", "assignee", "all")
+NO_DUE = "~"
+_MAX_MICROS = 10**17
 
 
-def _sort_part(ticket: Ticket) -> str:
-    return ticket.created_at.strftime("%Y%m%dT%H%M%S%fZ")
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _descending(at: datetime) -> str:
+    micros = int(at.timestamp() * 1_000_000)
+    return f"{_MAX_MICROS - micros:017d}"
+
+
+def sort_key(ticket: Ticket, sort: str) -> str:
+    if sort == "created":
+        return _stamp(ticket.created_at)
+    if sort == "updated":
+        return _descending(ticket.updated_at)
+    if sort == "due":
+        return _stamp(ticket.due_at) if ticket.due_at else NO_DUE
+    raise ValueError(f"unknown sort {sort!r}")
+
+
+def index_value(ticket: Ticket, index: str) -> str:
+    if index == "status":
+        return ticket.status
+    if index == "team":
+        return ticket.team or UNASSIGNED
+    if index == "assignee":
+        return ticket.assignee or UNASSIGNED
+    if index == "all":
+        return EVERYTHING
+    if index == "requester":
+        return ticket.requester_email.lower()
+    raise ValueError(f"unknown index {index!r}")
 
 
 def index_keys(ticket: Ticket) -> list[str]:
-    sort = _sort_part(ticket)
-    return [
-        join("status", key_part(ticket.status), sort, ticket.number),
-        join("team", key_part(ticket.team or UNASSIGNED), sort, ticket.number),
-        join("assignee", key_part(ticket.assignee or UNASSIGNED), sort, ticket.number),
-        join("requester", key_part(ticket.requester_email.lower()), sort, ticket.number),
+    keys = [
+        join(index, key_part(index_value(ticket, index)), sort, sort_key(ticket, sort),
+             ticket.number)
+        for index in QUEUE_INDEXES
+        for sort in SORTS
     ]
+    keys.append(join("requester", key_part(index_value(ticket, "requester")), "created",
+                     sort_key(ticket, "created"), ticket.number))
+    return keys
 
 
-def queue_prefix(index: str, value: str | None) -> str:
-    return join(index, key_part(value or UNASSIGNED), "")
+def queue_prefix(index: str, value: str | None, sort: str = "created") -> str:
+    if index not in (*QUEUE_INDEXES, "requester"):
+        raise ValueError(f"unknown index {index!r}")
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    if index == "all":
+        value = EVERYTHING
+    return join(index, key_part(value or UNASSIGNED), sort, "")
 
 
 def summary(ticket: Ticket) -> dict[str, Any]:
     """The properties of every index row of a ticket."""
-    return {
+    row: dict[str, Any] = {
         "number": ticket.number,
         "subject": ticket.subject[:200],
         "status": ticket.status,
@@ -56,3 +104,6 @@ def summary(ticket: Ticket) -> dict[str, Any]:
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
     }
+    if ticket.due_at:
+        row["due_at"] = ticket.due_at
+    return row

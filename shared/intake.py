@@ -23,6 +23,7 @@ from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
 from shared import numbering
+from shared.directory import CategoryDef
 from shared.errors import (
     Conflict,
     PayloadTooLarge,
@@ -57,8 +58,11 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-def validate_submission(raw: Mapping[str, Any], settings: Settings) -> TicketSubmission:
-    """Shape (pydantic) and configured limits, every bad field reported at once."""
+def validate_submission(raw: Mapping[str, Any], settings: Settings,
+                        categories: list[str] | tuple[str, ...] | None = None
+                        ) -> TicketSubmission:
+    """Shape (pydantic), configured limits and known categories, every bad field at once."""
+    categories = settings.categories if categories is None else categories
     errors: list[dict[str, str]] = []
     try:
         submission = TicketSubmission.model_validate(dict(raw))
@@ -72,10 +76,10 @@ def validate_submission(raw: Mapping[str, Any], settings: Settings) -> TicketSub
         if isinstance(value, str) and len(value.strip()) > limit:
             errors.append({"field": name, "message": f"at most {limit} characters"})
     category = raw.get("category")
-    if category not in (None, "") and category not in settings.categories:
+    if category not in (None, "") and category not in categories:
         errors.append({
             "field": "category",
-            "message": f"unknown category; one of: {', '.join(settings.categories)}",
+            "message": f"unknown category; one of: {', '.join(categories)}",
         })
     if errors or submission is None:
         raise ValidationFailed("The ticket has invalid fields.", errors=errors)
@@ -132,7 +136,8 @@ async def submit_ticket(
 ) -> TicketCreated:
     """Validate, store and announce a new ticket. Raises a `HelpdeskError`."""
     settings = desk.settings
-    submission = validate_submission(raw, settings)
+    categories = [c.id for c in await desk.directory.list(CategoryDef)]
+    submission = validate_submission(raw, settings, categories)
     check_attachments(uploads, settings)
     number = numbering.new_number()
 

@@ -1,21 +1,25 @@
-"""Ticket statuses and what they mean. Pure: no I/O.
+"""Ticket statuses, the actions that move between them, and who may take each. Pure: no I/O.
 
-Code asks questions of this table ("is this status active?") rather than comparing
-status strings. The transitions between statuses (which action, by which role) join
-this table with the lifecycle issue.
+Everything the help desk knows about the lifecycle is the two tables below, read by one
+function, `decide`. Code asks questions of the tables ("is this status active?", "which
+actions are allowed here?") rather than comparing status strings.
+
+Every accepted action writes exactly one thread entry, whose kind is the action's;
+a status change is recorded inside that entry (`from`/`to`), not as a second entry.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
 class Status(StrEnum):
-    NEW = "new"
-    OPEN = "open"
-    PENDING = "pending"
-    ESCALATED = "escalated"
-    RESOLVED = "resolved"
+    NEW = "new"              # not yet assigned
+    OPEN = "open"            # an agent or team owns it
+    PENDING = "pending"      # waiting on the requester
+    ESCALATED = "escalated"  # owned by a higher tier
+    RESOLVED = "resolved"    # resolution noted; the requester may still answer
     CLOSED = "closed"
 
 
@@ -37,6 +41,122 @@ STATUSES: dict[Status, Category] = {
 }
 
 INITIAL = Status.NEW
+
+
+class Action(StrEnum):
+    ASSIGN = "assign"
+    REPLY = "reply"
+    NOTE = "note"
+    REQUEST_INFO = "request-info"
+    ESCALATE = "escalate"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    REQUESTER_REPLY = "requester-reply"  # the requester answers (portal or email)
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+# Roles are cumulative: a supervisor may do what an agent may, an admin what both may.
+IMPLIED: dict[Role, frozenset[Role]] = {
+    Role.REQUESTER: frozenset({Role.REQUESTER}),
+    Role.AGENT: frozenset({Role.AGENT}),
+    Role.SUPERVISOR: frozenset({Role.AGENT, Role.SUPERVISOR}),
+    Role.ADMIN: frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN}),
+}
+
+SAME = None  # "the status does not change"
+
+_WORKING = (Status.NEW, Status.OPEN, Status.PENDING, Status.ESCALATED)
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: Action
+    source: Status
+    target: Status | None
+    role: Role
+
+
+def _rules() -> list[Rule]:
+    rules: list[Rule] = []
+
+    def allow(action: Action, sources, target, role: Role = Role.AGENT,
+              new_to_open: bool = False) -> None:
+        for source in sources:
+            to = Status.OPEN if new_to_open and source is Status.NEW else target
+            rules.append(Rule(action, source, to, role))
+
+    # Taking up or answering a new ticket opens it.
+    allow(Action.ASSIGN, _WORKING, SAME, new_to_open=True)
+    allow(Action.REPLY, _WORKING, SAME, new_to_open=True)
+    allow(Action.NOTE, tuple(Status), SAME)
+    allow(Action.REQUEST_INFO, (Status.NEW, Status.OPEN, Status.ESCALATED), Status.PENDING)
+    allow(Action.ESCALATE, _WORKING, Status.ESCALATED)
+    allow(Action.RESOLVE, _WORKING, Status.RESOLVED)
+    allow(Action.CLOSE, (Status.RESOLVED,), Status.CLOSED)
+    # Closing without a resolution (spam, duplicates) is a supervisor's call.
+    allow(Action.CLOSE, _WORKING, Status.CLOSED, role=Role.SUPERVISOR)
+    allow(Action.REOPEN, (Status.RESOLVED, Status.CLOSED), Status.OPEN)
+    # A requester's answer brings a waiting or resolved ticket back to the agents; on a
+    # ticket being worked it is simply added. A closed ticket is not reopened by mail.
+    allow(Action.REQUESTER_REPLY, (Status.PENDING, Status.RESOLVED), Status.OPEN,
+          role=Role.REQUESTER)
+    allow(Action.REQUESTER_REPLY, (Status.NEW, Status.OPEN, Status.ESCALATED), SAME,
+          role=Role.REQUESTER)
+    return rules
+
+
+RULES: tuple[Rule, ...] = tuple(_rules())
+_BY_KEY: dict[tuple[Action, Status], list[Rule]] = {}
+for _rule in RULES:
+    _BY_KEY.setdefault((_rule.action, _rule.source), []).append(_rule)
+
+
+class NotAllowed(Exception):
+    """The action is not allowed from this status for these roles."""
+
+    def __init__(self, action: Action, status: Status, allowed: list[Action],
+                 *, missing_role: Role | None = None) -> None:
+        self.action, self.status, self.allowed = action, status, allowed
+        self.missing_role = missing_role
+        if missing_role is not None:
+            reason = f"{action.value} on a {status.value} ticket needs the {missing_role.value} role"
+        else:
+            reason = f"{action.value} is not allowed on a {status.value} ticket"
+        super().__init__(reason)
+
+
+def effective_roles(roles: set[str] | frozenset[str]) -> frozenset[Role]:
+    result: set[Role] = set()
+    for name in roles:
+        if name in Role.__members__.values():
+            result |= IMPLIED[Role(name)]
+    return frozenset(result)
+
+
+def allowed_actions(status: Status | str, roles: set[str] | frozenset[str]) -> list[Action]:
+    have = effective_roles(roles)
+    status = Status(status)
+    return [a for a in Action if any(r.role in have for r in _BY_KEY.get((a, status), []))]
+
+
+def decide(action: Action | str, status: Status | str, roles: set[str] | frozenset[str]
+           ) -> Status:
+    """The status after `action`, or `NotAllowed`."""
+    action, status = Action(action), Status(status)
+    have = effective_roles(roles)
+    candidates = _BY_KEY.get((action, status), [])
+    for rule in candidates:
+        if rule.role in have:
+            return rule.target if rule.target is not None else status
+    missing = candidates[0].role if candidates else None
+    raise NotAllowed(action, status, allowed_actions(status, roles), missing_role=missing)
 
 
 def is_active(status: str) -> bool:

@@ -29,9 +29,15 @@ class EntryKind(StrEnum):
     """What a thread entry is. Messages and notes are people talking; the rest are events."""
 
     CREATED = "created"
-    MESSAGE = "message"
-    REPLY = "reply"
-    NOTE = "note"
+    MESSAGE = "message"            # from the requester
+    REPLY = "reply"                # an agent's public answer
+    NOTE = "note"                  # internal
+    ASSIGNED = "assigned"
+    INFO_REQUESTED = "info_requested"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
     EMAIL_SENT = "email_sent"
 
 
@@ -97,6 +103,11 @@ class Ticket(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_seq: int = Field(description="sequence number of the newest thread entry")
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    resolution: str | None = None
+    due_at: datetime | None = Field(None, description="when the next SLA target falls due")
 
 
 class TicketCreated(BaseModel):

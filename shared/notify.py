@@ -1,27 +1,50 @@
-"""Turning ticket events into emails (the ticket-events queue handler's service).
+"""Turning ticket events into emails (the queue handlers' service).
 
 At-least-once delivery means a message may arrive twice. Each email is keyed by the
 event that caused it (`mail-<seq>-<purpose>` in the ticket's partition): once that
 record says sent, a redelivery sends nothing. The Message-ID is derived from the same
 key, so even the rare duplicate (a crash between sending and recording) carries the
-same Message-ID, which mail clients collapse into one message.
+same Message-ID, which mail clients collapse into one message. Every email to the
+requester threads onto the ones before it (`In-Reply-To`, `References`).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
 from shared.mail import REPLY_MARKER, compose
-from shared.models import EntryKind
+from shared.models import EntryKind, ThreadEntry
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import StoredTicket
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequesterMail:
+    purpose: str
+    intro: str
+    outro: str = ""
+
+
+REQUESTER_MAILS: dict[EntryKind, RequesterMail] = {
+    EntryKind.REPLY: RequesterMail("reply", "{actor} answered your request:"),
+    EntryKind.INFO_REQUESTED: RequesterMail(
+        "info", "We need a little more information to go on with your request:",
+        "Please reply to this email with the answer; until then the ticket waits for you."),
+    EntryKind.RESOLVED: RequesterMail(
+        "resolved", "We have resolved your request. This is what we did:",
+        "If this did not solve your problem, just reply to this email and the ticket "
+        "opens again."),
+}
 
 
 @cache
@@ -39,43 +62,98 @@ def message_id(number: str, seq: int, purpose: str, sender: str) -> str:
     return f"<ticket-{number}.{seq}.{purpose}@{domain}>"
 
 
-async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
-    """Write the ticket's index rows if the request could not, then send the email the
-    event calls for."""
+def _render(name: str, context: dict[str, Any]) -> tuple[str, str]:
+    env = _templates()
+    return (env.get_template(f"{name}.txt.j2").render(context),
+            env.get_template(f"{name}.html.j2").render(context))
+
+
+async def _load(event: TicketEvent, *, desk: Helpdesk) -> StoredTicket:
     stored = await desk.tickets.get(event.ticket)
     if stored is None:
         raise NotFound(f"ticket {event.ticket} of event {event.id} does not exist")
+    return stored
+
+
+async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
+    """Write the ticket's index rows if the request could not, then send the email the
+    event calls for."""
+    stored = await _load(event, desk=desk)
     if not event.indexed:
         await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
     if event.kind == EntryKind.CREATED.value:
         await send_acknowledgement(stored, seq=event.seq, desk=desk)
+        return
+    entry = next((e for e in stored.thread
+                  if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
+    if entry is not None and entry.kind in REQUESTER_MAILS:
+        await send_requester_update(stored, entry, desk=desk)
+
+
+async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[str],
+                     subject: str, text: str, html: str, desk: Helpdesk,
+                     thread: bool) -> None:
+    number = stored.ticket.number
+    if await desk.tickets.mail_sent(number, seq, purpose):
+        log.info("mail %s for %s #%d already sent; redelivery ignored", purpose, number, seq)
+        return
+    earlier = [e.data["message_id"] for e in stored.thread
+               if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") != "escalation"
+               and e.data.get("message_id")] if thread else []
+    mid = message_id(number, seq, purpose, desk.settings.mail.sender)
+    message = compose(settings=desk.settings.mail, to=", ".join(to), subject=subject,
+                      text=text, html=html, message_id=mid,
+                      in_reply_to=earlier[-1] if earlier else None,
+                      references=earlier or None)
+    await desk.mailer.send(message)
+    await desk.tickets.record_mail(number, seq, purpose, to=", ".join(to), subject=subject,
+                                   message_id=mid, sent_at=desk.clock())
 
 
 async def send_acknowledgement(stored: StoredTicket, *, seq: int, desk: Helpdesk) -> None:
     ticket = stored.ticket
-    purpose = "ack"
-    if await desk.tickets.mail_sent(ticket.number, seq, purpose):
-        log.info("acknowledgement for %s already sent; redelivery ignored", ticket.number)
+    text, html = _render("acknowledgement", {
+        "ticket": ticket, "attachments": stored.attachments,
+        "helpdesk_name": desk.settings.helpdesk_name, "marker": REPLY_MARKER})
+    await _send_once(stored, seq, "ack", to=[ticket.requester_email],
+                     subject=f"[#{ticket.number}] {ticket.subject}", text=text, html=html,
+                     desk=desk, thread=False)
+
+
+async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,
+                                desk: Helpdesk) -> None:
+    ticket = stored.ticket
+    kind = REQUESTER_MAILS[entry.kind]
+    actor = entry.actor
+    if agent := await desk.directory.get(Agent, entry.actor):
+        actor = agent.name
+    text, html = _render("update", {
+        "ticket": ticket, "intro": kind.intro.format(actor=actor), "body": entry.body,
+        "outro": kind.outro, "helpdesk_name": desk.settings.helpdesk_name,
+        "marker": REPLY_MARKER})
+    await _send_once(stored, entry.seq, kind.purpose, to=[ticket.requester_email],
+                     subject=f"Re: [#{ticket.number}] {ticket.subject}", text=text, html=html,
+                     desk=desk, thread=True)
+
+
+async def handle_escalation(event: TicketEvent, *, desk: Helpdesk) -> None:
+    """Tell the members of the team a ticket was escalated to, once."""
+    stored = await _load(event, desk=desk)
+    entry = next((e for e in stored.thread
+                  if e.seq == event.seq and e.kind == EntryKind.ESCALATED), None)
+    if entry is None:
+        raise NotFound(f"event {event.id} is not an escalation")
+    team_id = entry.data.get("team", "")
+    team = await desk.directory.get(Team, team_id)
+    members = [a for a in await desk.directory.list(Agent)
+               if team_id in a.teams and a.available]
+    if team is None or not members:
+        log.warning("escalation %s: team %r has no available members to notify",
+                    event.id, team_id)
         return
-    env = _templates()
-    context = {
-        "ticket": ticket,
-        "attachments": stored.attachments,
-        "helpdesk_name": desk.settings.helpdesk_name,
-        "marker": REPLY_MARKER,
-    }
-    mid = message_id(ticket.number, seq, purpose, desk.settings.mail.sender)
-    subject = f"[#{ticket.number}] {ticket.subject}"
-    message = compose(
-        settings=desk.settings.mail,
-        to=ticket.requester_email,
-        subject=subject,
-        text=env.get_template("acknowledgement.txt.j2").render(context),
-        html=env.get_template("acknowledgement.html.j2").render(context),
-        message_id=mid,
-    )
-    await desk.mailer.send(message)
-    await desk.tickets.record_mail(
-        ticket.number, seq, purpose,
-        to=ticket.requester_email, subject=subject, message_id=mid, sent_at=desk.clock(),
-    )
+    ticket = stored.ticket
+    text, html = _render("escalation", {"ticket": ticket, "team": team, "entry": entry,
+                                        "helpdesk_name": desk.settings.helpdesk_name})
+    await _send_once(stored, entry.seq, "escalation", to=[a.email for a in members],
+                     subject=f"[#{ticket.number}] Escalated to {team.name}: {ticket.subject}",
+                     text=text, html=html, desk=desk, thread=False)

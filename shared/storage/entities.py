@@ -28,7 +28,8 @@ def mail_key(seq: int, purpose: str) -> str:
 
 
 def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
-    return {
+    """The head entity. Unset optional fields are left out (a Replace then removes them)."""
+    entity = {
         "PartitionKey": ticket.number,
         "RowKey": HEAD,
         "subject": ticket.subject,
@@ -45,7 +46,13 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
         "updated_at": ticket.updated_at,
         "last_seq": ticket.last_seq,
         "index_keys": json.dumps(index_keys),
+        "first_response_at": ticket.first_response_at,
+        "resolved_at": ticket.resolved_at,
+        "closed_at": ticket.closed_at,
+        "resolution": ticket.resolution,
+        "due_at": ticket.due_at,
     }
+    return {k: v for k, v in entity.items() if v is not None}
 
 
 def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
@@ -64,6 +71,11 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         created_at=_aware(entity["created_at"]),
         updated_at=_aware(entity["updated_at"]),
         last_seq=int(entity["last_seq"]),
+        first_response_at=_aware_or_none(entity.get("first_response_at")),
+        resolved_at=_aware_or_none(entity.get("resolved_at")),
+        closed_at=_aware_or_none(entity.get("closed_at")),
+        resolution=entity.get("resolution") or None,
+        due_at=_aware_or_none(entity.get("due_at")),
     )
 
 
@@ -131,6 +143,10 @@ def mail_entry(entity: dict[str, Any]) -> ThreadEntry:
             "purpose": entity.get("purpose", ""),
         },
     )
+
+
+def _aware_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
 
 
 def _aware(value: datetime) -> datetime:

@@ -21,6 +21,10 @@ class NumberTaken(Exception):
     """The drawn ticket number already exists; draw another."""
 
 
+class Stale(Exception):
+    """The ticket changed since it was read (its ETag no longer matches)."""
+
+
 @dataclass
 class StoredTicket:
     ticket: Ticket
@@ -57,6 +61,35 @@ class TicketStore:
             if exc.error_code == "EntityAlreadyExists":
                 raise NumberTaken(ticket.number) from exc
             raise
+
+    async def update(
+        self,
+        ticket: Ticket,
+        entry: ThreadEntry,
+        attachments: list[tuple[AttachmentInfo, str]],
+        *,
+        etag: str,
+    ) -> str:
+        """Replace the head (only if it still has `etag`) and add the entry, in one
+        transaction. Returns the new ETag; raises `Stale` if someone else changed it."""
+        head = ent.ticket_entity(ticket, index_keys=index_keys(ticket))
+        ops: list[tuple[Any, ...]] = [
+            ("update", head, {"mode": UpdateMode.REPLACE, "etag": etag,
+                              "match_condition": MatchConditions.IfNotModified}),
+            ("create", ent.entry_entity(ticket.number, entry)),
+        ]
+        ops += [
+            ("create", ent.attachment_entity(ticket.number, info, blob_name=blob))
+            for info, blob in attachments
+        ]
+        try:
+            results = await self._tickets.submit_transaction(ops)
+        except TableTransactionError as exc:
+            if exc.error_code in ("UpdateConditionNotSatisfied", "EntityAlreadyExists",
+                                  "ResourceNotFound") or exc.status_code == 412:
+                raise Stale(ticket.number) from exc
+            raise
+        return results[0]["etag"]
 
     async def get(self, number: str) -> StoredTicket | None:
         """The whole partition in one query (paged by the SDK past 1,000 entities)."""
@@ -150,14 +183,23 @@ class TicketStore:
                 else:
                     await self._index.delete_entity(op[1]["PartitionKey"], op[1]["RowKey"])
 
-    async def list_index(self, prefix: str, *, limit: int) -> list[dict[str, Any]]:
-        low, high = prefix, prefix + "\x7f"
+    async def list_index(self, prefix: str, *, limit: int, after: str | None = None,
+                         filters: list[tuple[str, str]] | None = None
+                         ) -> list[dict[str, Any]]:
+        """Up to `limit` rows of one index range, after the key `after`, optionally
+        narrowed by equality on summary properties (server-side)."""
+        clauses = ["PartitionKey eq @pk", "RowKey gt @low" if after else "RowKey ge @low",
+                   "RowKey lt @high"]
+        parameters: dict[str, Any] = {"pk": INDEX_PARTITION, "low": after or prefix,
+                                      "high": prefix + "\x7f"}
+        for i, (name, value) in enumerate(filters or []):
+            if not name.isidentifier():
+                raise ValueError(f"bad property name {name!r}")
+            clauses.append(f"{name} eq @f{i}")
+            parameters[f"f{i}"] = value
         rows: list[dict[str, Any]] = []
-        query = self._index.query_entities(
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": INDEX_PARTITION, "low": low, "high": high},
-            results_per_page=limit,
-        )
+        query = self._index.query_entities(" and ".join(clauses), parameters=parameters,
+                                           results_per_page=min(limit, 1000))
         async for row in query:
             rows.append(dict(row))
             if len(rows) >= limit:

@@ -1,0 +1,70 @@
+"""Agents, teams and categories: agents read them, admins change them; `GET /api/me`."""
+
+from __future__ import annotations
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from functions.deps import helpdesk
+from functions.http import agent, handles_errors, json_body, json_response
+from shared.directory import Agent, CategoryDef, Team
+from shared.errors import NotFound, ValidationFailed
+from shared.intake import field_errors
+
+bp = func.Blueprint()
+
+KINDS: dict[str, type[BaseModel]] = {"teams": Team, "agents": Agent, "categories": CategoryDef}
+
+
+def _kind(req: func.HttpRequest) -> type[BaseModel]:
+    kind = req.route_params.get("kind", "")
+    if kind not in KINDS:
+        raise NotFound(f"No list {kind!r}; one of: {', '.join(KINDS)}.")
+    return KINDS[kind]
+
+
+@bp.function_name("directory_list")
+@bp.route(route="directory/{kind}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def directory_list(req: func.HttpRequest) -> func.HttpResponse:
+    agent(req)
+    items = await (await helpdesk()).directory.list(_kind(req))
+    return json_response([i.model_dump(mode="json") for i in items])
+
+
+@bp.function_name("directory_put")
+@bp.route(route="directory/{kind}/{id}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def directory_put(req: func.HttpRequest) -> func.HttpResponse:
+    agent(req, "admin")
+    model = _kind(req)
+    raw = json_body(req) or {}
+    try:
+        item = model.model_validate({**raw, "id": req.route_params.get("id", "")})
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid fields.", errors=field_errors(exc)) from None
+    await (await helpdesk()).directory.put(item)
+    return json_response(item)
+
+
+@bp.function_name("directory_delete")
+@bp.route(route="directory/{kind}/{id}", methods=["DELETE"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def directory_delete(req: func.HttpRequest) -> func.HttpResponse:
+    agent(req, "admin")
+    model = _kind(req)
+    item_id = req.route_params.get("id", "")
+    if not await (await helpdesk()).directory.delete(model, item_id):
+        raise NotFound(f"No {req.route_params.get('kind')} entry {item_id!r}.")
+    return func.HttpResponse(status_code=204)
+
+
+@bp.function_name("directory_me")
+@bp.route(route="me", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def directory_me(req: func.HttpRequest) -> func.HttpResponse:
+    me = agent(req)
+    record = await (await helpdesk()).directory.get(Agent, me.user_id)
+    return json_response({"id": me.user_id, "name": me.name, "roles": sorted(me.roles),
+                          "agent": record.model_dump(mode="json") if record else None})

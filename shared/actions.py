@@ -1,0 +1,176 @@
+"""What each agent action carries and what it changes on a ticket. Pure: no I/O.
+
+`apply_action` takes a ticket, an action with its validated body and who acts, asks the
+lifecycle table for the new status, and returns the changed ticket and the one thread
+entry that records the action. Sending mail, queueing escalations and writing storage
+happen elsewhere (`shared/workflow.py`, `shared/notify.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.lifecycle import Action, Status, decide
+from shared.models import EntryKind, ThreadEntry, Ticket
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+ESCALATION_TIERS = {
+    "senior-support": "Senior Support",
+    "sysadmins-developers": "SysAdmins/Developers",
+    "vendor-support": "Vendor Support",
+}
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AttachmentBody(ActionBody):
+    filename: Short
+    content_type: str = "application/octet-stream"
+    data: str = Field(description="base64")
+
+
+class AssignBody(ActionBody):
+    agent: Short | None = Field(None, description="agent id, or omit")
+    team: Short | None = Field(None, description="team id, or omit")
+
+    @model_validator(mode="after")
+    def _something(self) -> AssignBody:
+        if self.agent is None and self.team is None:
+            raise ValueError("give an agent, a team, or both")
+        return self
+
+
+class ReplyBody(ActionBody):
+    body: Text
+    attachments: list[AttachmentBody] = Field(default_factory=list)
+
+
+class NoteBody(ActionBody):
+    body: Text
+
+
+class RequestInfoBody(ActionBody):
+    question: Text
+
+
+class EscalateBody(ActionBody):
+    tier: Literal["senior-support", "sysadmins-developers", "vendor-support"]
+    reason: Text
+    vendor_name: Short | None = None
+    vendor_reference: Short | None = None
+
+    @model_validator(mode="after")
+    def _vendor_named(self) -> EscalateBody:
+        if self.tier == "vendor-support" and not self.vendor_name:
+            raise ValueError("an escalation to Vendor Support needs vendor_name")
+        return self
+
+
+class ResolveBody(ActionBody):
+    resolution: Text
+
+
+class CommentBody(ActionBody):
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)] = ""
+
+
+class RequesterReplyBody(ActionBody):
+    body: Text
+
+
+BODIES: dict[Action, type[ActionBody]] = {
+    Action.ASSIGN: AssignBody,
+    Action.REPLY: ReplyBody,
+    Action.NOTE: NoteBody,
+    Action.REQUEST_INFO: RequestInfoBody,
+    Action.ESCALATE: EscalateBody,
+    Action.RESOLVE: ResolveBody,
+    Action.CLOSE: CommentBody,
+    Action.REOPEN: CommentBody,
+    Action.REQUESTER_REPLY: RequesterReplyBody,
+}
+
+ENTRY_KINDS: dict[Action, EntryKind] = {
+    Action.ASSIGN: EntryKind.ASSIGNED,
+    Action.REPLY: EntryKind.REPLY,
+    Action.NOTE: EntryKind.NOTE,
+    Action.REQUEST_INFO: EntryKind.INFO_REQUESTED,
+    Action.ESCALATE: EntryKind.ESCALATED,
+    Action.RESOLVE: EntryKind.RESOLVED,
+    Action.CLOSE: EntryKind.CLOSED,
+    Action.REOPEN: EntryKind.REOPENED,
+    Action.REQUESTER_REPLY: EntryKind.MESSAGE,
+}
+
+# Entries the requester sees (in the portal and by email); the rest are internal.
+PUBLIC = {Action.REPLY, Action.REQUEST_INFO, Action.RESOLVE, Action.CLOSE, Action.REOPEN,
+          Action.REQUESTER_REPLY}
+
+
+def apply_action(
+    ticket: Ticket,
+    action: Action,
+    body: ActionBody,
+    *,
+    actor: str,
+    roles: frozenset[str],
+    now: datetime,
+) -> tuple[Ticket, ThreadEntry]:
+    """The ticket after the action and the entry recording it; raises `NotAllowed`."""
+    before = Status(ticket.status)
+    after = decide(action, before, roles)
+    changes: dict[str, Any] = {"status": after.value, "updated_at": now,
+                               "last_seq": ticket.last_seq + 1}
+    text = ""
+    data: dict[str, Any] = {}
+    if isinstance(body, AssignBody):
+        if body.agent is not None:
+            changes["assignee"] = body.agent
+        if body.team is not None:
+            changes["team"] = body.team
+        data = {"agent": body.agent, "team": body.team,
+                "previous_agent": ticket.assignee, "previous_team": ticket.team}
+    elif isinstance(body, ReplyBody):
+        text = body.body
+        if ticket.first_response_at is None:
+            changes["first_response_at"] = now
+            data["first_response"] = True
+    elif isinstance(body, NoteBody | RequesterReplyBody):
+        text = body.body
+    elif isinstance(body, RequestInfoBody):
+        text = body.question
+    elif isinstance(body, EscalateBody):
+        text = body.reason
+        changes["team"] = body.tier
+        data = {"tier": body.tier, "team": body.tier, "previous_team": ticket.team,
+                "vendor_name": body.vendor_name, "vendor_reference": body.vendor_reference}
+    elif isinstance(body, ResolveBody):
+        text = body.resolution
+        changes["resolution"] = body.resolution
+        changes["resolved_at"] = now
+    elif isinstance(body, CommentBody):
+        text = body.comment
+        if action is Action.CLOSE:
+            changes["closed_at"] = now
+        if action is Action.REOPEN:
+            changes["resolved_at"] = None
+            changes["closed_at"] = None
+    if after is not before:
+        data.update({"from": before.value, "to": after.value})
+    entry = ThreadEntry(
+        seq=ticket.last_seq + 1,
+        kind=ENTRY_KINDS[action],
+        at=now,
+        actor=actor,
+        public=action in PUBLIC,
+        body=text,
+        data={k: v for k, v in data.items() if v is not None},
+    )
+    return ticket.model_copy(update=changes), entry

@@ -1,0 +1,46 @@
+"""Agents, teams and categories: data that admins manage. Models and the seed set."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Team(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug
+    name: Name
+    tier: int | None = Field(None, ge=1, le=9, description="support tier; none for a vendor")
+    description: str = ""
+
+
+class Agent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Name = Field(description="the user id App Service Authentication gives")
+    name: Name
+    email: EmailStr
+    teams: list[Slug] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=lambda: ["agent"])
+    available: bool = True
+
+
+class CategoryDef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug
+    name: Name
+
+
+SEED_TEAMS = (
+    Team(id="service-desk", name="Service Desk", tier=1, description="First line"),
+    Team(id="senior-support", name="Senior Support", tier=2),
+    Team(id="sysadmins-developers", name="SysAdmins/Developers", tier=3),
+    Team(id="vendor-support", name="Vendor Support", tier=None,
+         description="Cases handed to an outside vendor"),
+)

@@ -1,0 +1,143 @@
+"""The API's OpenAPI 3.1 description, built from the pydantic models.
+
+The operations are listed here once, each with its models and errors; a test checks this
+list against the function app's registered HTTP functions, so it cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.actions import BODIES
+from shared.directory import Agent, CategoryDef, Team
+from shared.lifecycle import Action
+from shared.models import AgentTicketView, TicketCreated, TicketSubmission
+from shared.queues import QueuePage, QueueQuery
+
+
+class Problem(BaseModel):
+    """RFC 7807 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    role: str | None = None
+    request: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    params: list[dict[str, Any]] = field(default_factory=list)
+    media: str = "application/json"
+
+
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    return [{"name": name, "in": "query", "required": False, "schema": prop}
+            for name, prop in schema["properties"].items()]
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+NUMBER = [_path_param("number")]
+AGENT_ERRORS = (401, 403)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("post", "/api/tickets", "Submit a ticket (web form, JSON client)",
+              request=TicketSubmission, response=TicketCreated, status=201,
+              errors=(400, 409, 413, 415, 422, 503)),
+    Operation("get", "/api/tickets", "List a queue", role="agent", response=QueuePage,
+              errors=(*AGENT_ERRORS, 400, 422), params=_query_params(QueueQuery)),
+    Operation("get", "/api/tickets/{number}", "A ticket with its thread", role="agent",
+              response=AgentTicketView, errors=(*AGENT_ERRORS, 404), params=NUMBER),
+    Operation("post", "/api/tickets/{number}/{action}",
+              "Act on a ticket: " + ", ".join(a.value for a in Action
+                                               if a is not Action.REQUESTER_REPLY),
+              role="agent", response=AgentTicketView,
+              errors=(*AGENT_ERRORS, 400, 404, 409, 412, 413, 415, 422, 503),
+              params=[*NUMBER, _path_param("action"),
+                      {"name": "If-Match", "in": "header", "required": False,
+                       "schema": {"type": "string"}}]),
+    Operation("get", "/api/tickets/{number}/attachments/{id}", "Download an attachment",
+              role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
+              media="application/octet-stream"),
+    Operation("get", "/api/directory/{kind}", "List teams, agents or categories",
+              role="agent", errors=(*AGENT_ERRORS, 404), params=[_path_param("kind")]),
+    Operation("put", "/api/directory/{kind}/{id}", "Create or replace a team, agent or category",
+              role="admin", errors=(*AGENT_ERRORS, 400, 404, 415, 422),
+              params=[_path_param("kind"), _path_param("id")]),
+    Operation("delete", "/api/directory/{kind}/{id}", "Remove a team, agent or category",
+              role="admin", status=204, errors=(*AGENT_ERRORS, 404),
+              params=[_path_param("kind"), _path_param("id")]),
+    Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
+    Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
+    Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
+    Operation("get", "/api/openapi.json", "This description"),
+)
+
+MODELS: list[type[BaseModel]] = [TicketSubmission, TicketCreated, AgentTicketView, QueuePage,
+                                 Team, Agent, CategoryDef, Problem, *BODIES.values()]
+
+
+def spec() -> dict[str, Any]:
+    _, defs = models_json_schema([(m, "validation") for m in MODELS],
+                                 ref_template="#/components/schemas/{model}")
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        ok: dict[str, Any] = {"description": "Success"}
+        if op.status != 204:
+            ok["content"] = {op.media: {"schema": ref(op.response) if op.response else {}}}
+        responses: dict[str, Any] = {str(op.status): ok}
+        for code in op.errors:
+            responses[str(code)] = {
+                "description": {400: "Malformed request", 401: "Not signed in",
+                                403: "Missing role", 404: "Not found", 409: "Conflict",
+                                412: "Changed since read", 413: "Too large",
+                                415: "Unsupported media type", 422: "Invalid fields",
+                                503: "Storage unavailable"}[code],
+                "content": {"application/problem+json": {"schema": ref(Problem)}},
+            }
+        operation: dict[str, Any] = {"summary": op.summary, "responses": responses,
+                                     "parameters": op.params}
+        if op.role:
+            operation["security"] = [{"appServiceAuth": [op.role]}]
+        if op.request is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": ref(op.request)},
+                "multipart/form-data": {"schema": ref(op.request)},
+            }}
+        if op.path.endswith("{action}"):
+            operation["requestBody"] = {"required": False, "content": {"application/json": {
+                "schema": {"oneOf": [ref(m) for m in dict.fromkeys(BODIES.values())]}}}}
+        paths.setdefault(op.path, {})[op.method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Help desk API", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"appServiceAuth": {
+                "type": "apiKey", "in": "header", "name": "X-MS-CLIENT-PRINCIPAL",
+                "description": "Set by App Service Authentication (Entra ID); roles agent, "
+                               "supervisor, admin."}},
+        },
+    }

@@ -1,0 +1,218 @@
+"""Agent actions and requester answers on a stored ticket: the orchestration around the
+pure `apply_action`.
+
+Each action is one entity group transaction in the ticket's partition (the new head,
+guarded by the ETag it was read with, and the action's entry), then the ticket's index
+rows, then an event on the queue for its side effects. Optimistic concurrency:
+- with `If-Match`, a ticket that changed since the caller read it answers 412 with the
+  current ticket; nothing is overwritten;
+- without it, the action is decided again on the fresh ticket and retried, so every
+  accepted action lands exactly once and no update is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core.exceptions import AzureError
+from pydantic import ValidationError
+
+from shared.actions import (
+    BODIES,
+    ActionBody,
+    AssignBody,
+    EscalateBody,
+    ReplyBody,
+    apply_action,
+)
+from shared.directory import Agent, Team
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    StorageUnavailable,
+    ValidationFailed,
+)
+from shared.helpdesk import Helpdesk
+from shared.intake import check_attachments, field_errors
+from shared.lifecycle import Action, NotAllowed, allowed_actions
+from shared.models import AgentTicketView, AttachmentUpload
+from shared.storage.events import TicketEvent
+from shared.storage.tickets import Stale, StoredTicket
+from shared.tickets import view_of
+
+log = logging.getLogger(__name__)
+
+RETRIES = 8
+
+
+def parse_action(name: str) -> Action:
+    try:
+        action = Action(name)
+    except ValueError:
+        action = None
+    if action is None or action is Action.REQUESTER_REPLY:
+        agent_actions = [a.value for a in Action if a is not Action.REQUESTER_REPLY]
+        raise NotFound(f"No action {name!r}; one of: {', '.join(agent_actions)}.")
+    return action
+
+
+def parse_body(action: Action, raw: Mapping[str, Any] | None) -> ActionBody:
+    try:
+        return BODIES[action].model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        raise ValidationFailed(f"The {action.value} request has invalid fields.",
+                               errors=field_errors(exc)) from None
+
+
+def _uploads(body: ActionBody) -> list[AttachmentUpload]:
+    if not isinstance(body, ReplyBody):
+        return []
+    uploads = []
+    for i, item in enumerate(body.attachments):
+        try:
+            data = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(f"attachments[{i}].data is not base64.",
+                             errors=[{"field": f"attachments.{i}.data",
+                                      "message": "not base64"}]) from None
+        uploads.append(AttachmentUpload(filename=item.filename,
+                                        content_type=item.content_type, data=data))
+    return uploads
+
+
+async def _check_references(body: ActionBody, *, desk: Helpdesk) -> None:
+    errors = []
+    if isinstance(body, AssignBody):
+        if body.team is not None and await desk.directory.get(Team, body.team) is None:
+            errors.append({"field": "team", "message": f"no team {body.team!r}"})
+        if body.agent is not None and await desk.directory.get(Agent, body.agent) is None:
+            errors.append({"field": "agent", "message": f"no agent {body.agent!r}"})
+    if isinstance(body, EscalateBody) and await desk.directory.get(Team, body.tier) is None:
+        errors.append({"field": "tier", "message": f"no team {body.tier!r}"})
+    if errors:
+        raise ValidationFailed("The request names something that does not exist.",
+                               errors=errors)
+
+
+def not_allowed(exc: NotAllowed, roles: frozenset[str]) -> Conflict:
+    return Conflict(
+        str(exc).capitalize() + ".",
+        extra={"current_status": exc.status.value,
+               "allowed_actions": [a.value for a in allowed_actions(exc.status, roles)]},
+    )
+
+
+async def act(
+    number: str,
+    action: Action,
+    body: ActionBody,
+    *,
+    actor: str,
+    roles: frozenset[str],
+    if_match: str | None,
+    desk: Helpdesk,
+) -> AgentTicketView:
+    """Apply one action; returns the ticket as it is afterwards (with its new ETag)."""
+    await _check_references(body, desk=desk)
+    uploads = _uploads(body)
+    check_attachments(uploads, desk.settings)
+
+    stored_blobs: list[tuple[Any, str]] = []
+    try:
+        for _attempt in range(RETRIES):
+            stored = await _load(number, desk=desk)
+            if if_match is not None and if_match != "*" and if_match != stored.etag:
+                raise PreconditionFailed(
+                    "The ticket changed since you read it; here is the current one.",
+                    extra={"current": view_of(stored).model_dump(mode="json"),
+                           "etag": stored.etag})
+            try:
+                ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
+                                             roles=roles, now=desk.clock())
+            except NotAllowed as exc:
+                raise not_allowed(exc, roles) from None
+            if uploads and not stored_blobs:
+                stored_blobs = list(await asyncio.gather(*(
+                    desk.attachments.put(u, number=number, entry=entry.seq) for u in uploads)))
+            attachments = [(info.model_copy(update={"entry": entry.seq}), blob)
+                           for info, blob in stored_blobs]
+            try:
+                etag = await desk.tickets.update(ticket, entry, attachments, etag=stored.etag)
+            except Stale:
+                if if_match is not None:
+                    current = await _load(number, desk=desk)
+                    raise PreconditionFailed(
+                        "Another agent changed the ticket at the same moment; "
+                        "here is the current one.",
+                        extra={"current": view_of(current).model_dump(mode="json"),
+                               "etag": current.etag}) from None
+                continue
+            break
+        else:
+            raise Conflict("The ticket is changing too fast; try again.",
+                           extra={"retry_after": 1})
+    except AzureError as exc:
+        await _discard(stored_blobs, desk=desk)
+        raise StorageUnavailable("Could not reach storage; the action was not applied.") \
+            from exc
+    except Exception:
+        await _discard(stored_blobs, desk=desk)
+        raise
+
+    await _announce(ticket, entry.seq, entry.kind.value, stale=stored.index_keys,
+                    escalate=action is Action.ESCALATE, desk=desk)
+    after = StoredTicket(
+        ticket=ticket,
+        thread=[*stored.thread, entry],
+        attachments=[*stored.attachments, *(info for info, _ in attachments)],
+        blob_names={**stored.blob_names, **{info.id: blob for info, blob in attachments}},
+        index_keys=[], etag=etag)
+    return view_of(after)
+
+
+async def _load(number: str, *, desk: Helpdesk) -> StoredTicket:
+    stored = await desk.tickets.get(number)
+    if stored is None:
+        raise NotFound(f"No ticket {number}.")
+    return stored
+
+
+async def _discard(blobs: list[tuple[Any, str]], *, desk: Helpdesk) -> None:
+    try:
+        await asyncio.gather(*(desk.attachments.delete(blob) for _, blob in blobs))
+    except AzureError:
+        log.exception("could not remove blobs of a failed action: %s", blobs)
+
+
+async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: bool,
+                    desk: Helpdesk) -> None:
+    """Index rows and events; the action is accepted whatever happens here."""
+    indexed = False
+    try:
+        await desk.tickets.write_index(ticket, stale=stale)
+        indexed = True
+    except AzureError:
+        log.exception("index write for %s failed; its event will repair it", ticket.number)
+    event = TicketEvent(ticket=ticket.number, seq=seq, kind=kind, indexed=indexed,
+                        stale_index_keys=[] if indexed else stale)
+    try:
+        await desk.events.publish(event)
+        if escalate:
+            await desk.escalations.publish(event)
+    except AzureError:
+        log.exception("could not queue event %s", event.id)
+
+
+async def requester_reply(number: str, text: str, *, requester: str, desk: Helpdesk
+                          ) -> AgentTicketView:
+    """The requester answers (portal or email): `pending`/`resolved` go back to `open`."""
+    body = parse_body(Action.REQUESTER_REPLY, {"body": text})
+    return await act(number, Action.REQUESTER_REPLY, body, actor=requester,
+                     roles=frozenset({"requester"}), if_match=None, desk=desk)
