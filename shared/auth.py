@@ -20,6 +20,8 @@ EMAIL_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddres
 ID_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
 
 ROLES = ("agent", "supervisor", "admin")
+# Roles are cumulative, as in the lifecycle table: a supervisor is also an agent.
+IMPLIES = {"admin": {"admin", "supervisor", "agent"}, "supervisor": {"supervisor", "agent"}}
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Principal:
     roles: frozenset[str]
 
     def has(self, role: str) -> bool:
-        return role in self.roles
+        return any(role in IMPLIES.get(mine, {mine}) for mine in self.roles)
 
 
 def parse_principal(header: str | None, *, user_id: str | None = None) -> Principal | None:

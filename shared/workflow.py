@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,7 +50,7 @@ from shared.tickets import view_of
 
 log = logging.getLogger(__name__)
 
-RETRIES = 8
+RETRIES = 40
 
 
 def parse_action(name: str) -> Action:
@@ -153,6 +154,9 @@ async def act(
                         "here is the current one.",
                         extra={"current": view_of(current).model_dump(mode="json"),
                                "etag": current.etag}) from None
+                # Someone else won this round: decide again on the fresh ticket, after a
+                # short random pause so the losers do not collide again in lockstep.
+                await asyncio.sleep(random.uniform(0, 0.01 * (_attempt + 1)))
                 continue
             break
         else:

@@ -36,3 +36,11 @@ def test_require_answers_401_then_403():
     requester = parse_principal(header([{"typ": "name", "val": "x@example.com"}]))
     with pytest.raises(Forbidden):
         require(requester, "agent")
+
+
+def test_roles_are_cumulative():
+    supervisor = parse_principal(header([{"typ": "name", "val": "s@example.com"},
+                                         {"typ": ROLE_CLAIM, "val": "supervisor"}]))
+    assert require(supervisor, "agent") is supervisor
+    with pytest.raises(Forbidden):
+        require(supervisor, "admin")

@@ -1,0 +1,46 @@
+"""Every agent endpoint checks its caller: 401 without a principal, 403 without the role.
+The list of endpoints comes from the app's own registry, so a new one cannot be missed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import unique_email
+from tests.e2e.conftest import RunningHost
+from tests.registry import http_functions
+
+PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get"}
+ADMIN = {"directory_put", "directory_delete"}
+SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams"}
+
+
+def endpoints():
+    for fn in http_functions():
+        if fn.name in PUBLIC:
+            continue
+        path = "/api/" + fn.route.format(**SAMPLE)
+        for method in fn.methods:
+            yield pytest.param(fn.name, method, path, id=f"{method} {path}")
+
+
+@pytest.mark.parametrize("name,method,path", list(endpoints()))
+def test_agent_endpoints_check_roles(host: RunningHost, name, method, path):
+    with host.client() as anonymous:
+        r = anonymous.request(method, path, json={})
+        assert r.status_code == 401, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    with host.signed_in(roles="", user="someone", email=unique_email()) as requester:
+        assert requester.request(method, path, json={}).status_code == 403
+    if name in ADMIN:
+        with host.signed_in(roles="agent,supervisor") as agent:
+            assert agent.request(method, path, json={}).status_code == 403
+    else:
+        with host.signed_in(roles="agent") as agent:
+            assert agent.request(method, path, json={}).status_code not in (401, 403)
+
+
+def test_the_public_endpoints_need_no_sign_in(host: RunningHost):
+    with host.client() as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/form").status_code == 200
+        assert client.get("/api/openapi.json").status_code == 200

@@ -1,0 +1,127 @@
+"""The lifecycle table, as a property: whatever agents and requesters do, tickets stay in
+declared statuses and every accepted action writes exactly one entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.actions import BODIES, apply_action
+from shared.lifecycle import (
+    RULES,
+    STATUSES,
+    Action,
+    NotAllowed,
+    Status,
+    allowed_actions,
+    decide,
+)
+from shared.models import Channel, Priority, Ticket
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+SAMPLE_BODIES = {
+    Action.ASSIGN: {"agent": "a1", "team": "service-desk"},
+    Action.REPLY: {"body": "Try turning it off and on."},
+    Action.NOTE: {"body": "Internal: user is VIP."},
+    Action.REQUEST_INFO: {"question": "Which floor?"},
+    Action.ESCALATE: {"tier": "vendor-support", "reason": "Firmware bug",
+                      "vendor_name": "Acme", "vendor_reference": "CASE-1"},
+    Action.RESOLVE: {"resolution": "Replaced the toner."},
+    Action.CLOSE: {},
+    Action.REOPEN: {"comment": "Still broken"},
+    Action.REQUESTER_REPLY: {"body": "It is the 3rd floor."},
+}
+ROLE_SETS = [frozenset({"agent"}), frozenset({"supervisor"}), frozenset({"admin"}),
+             frozenset({"requester"}), frozenset()]
+
+
+def new_ticket() -> Ticket:
+    return Ticket(number="12345674", subject="s", description="d", requester_name="R",
+                  requester_email="r@example.org", priority=Priority.NORMAL,
+                  category="general", status="new", channel=Channel.WEB,
+                  created_at=T0, updated_at=T0, last_seq=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(Action)), st.sampled_from(ROLE_SETS)),
+                max_size=40))
+def test_random_action_sequences_stay_declared_and_write_one_entry_each(steps):
+    ticket = new_ticket()
+    entries = 0
+    for i, (action, roles) in enumerate(steps):
+        body = BODIES[action].model_validate(SAMPLE_BODIES[action])
+        before = ticket
+        try:
+            ticket, entry = apply_action(ticket, action, body, actor="x", roles=roles,
+                                         now=T0 + timedelta(minutes=i))
+        except NotAllowed as exc:
+            assert action not in allowed_actions(before.status, roles)
+            assert exc.allowed == allowed_actions(before.status, roles)
+            assert ticket is before
+            continue
+        entries += 1
+        assert entry.seq == before.last_seq + 1 == ticket.last_seq
+        assert Status(ticket.status) in STATUSES
+        if ticket.status != before.status:
+            assert entry.data["from"] == before.status and entry.data["to"] == ticket.status
+        if before.status == Status.CLOSED:
+            assert action in (Action.REOPEN, Action.NOTE)
+    assert ticket.last_seq == 1 + entries
+
+
+def test_every_rule_names_declared_statuses():
+    for rule in RULES:
+        assert rule.source in STATUSES
+        assert rule.target is None or rule.target in STATUSES
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_closed_tickets_only_reopen(status):
+    if status is Status.CLOSED:
+        assert set(allowed_actions(status, {"admin"})) == {Action.NOTE, Action.REOPEN}
+        assert decide(Action.REOPEN, status, {"agent"}) is Status.OPEN
+
+
+def test_requester_answers_bring_waiting_and_resolved_tickets_back():
+    for status in (Status.PENDING, Status.RESOLVED):
+        assert decide(Action.REQUESTER_REPLY, status, {"requester"}) is Status.OPEN
+    assert decide(Action.REQUESTER_REPLY, Status.ESCALATED, {"requester"}) is Status.ESCALATED
+    with pytest.raises(NotAllowed):
+        decide(Action.REQUESTER_REPLY, Status.CLOSED, {"requester"})
+    with pytest.raises(NotAllowed):
+        decide(Action.REPLY, Status.OPEN, {"requester"})
+
+
+def test_only_supervisors_close_unresolved_tickets():
+    with pytest.raises(NotAllowed) as err:
+        decide(Action.CLOSE, Status.OPEN, {"agent"})
+    assert err.value.missing_role is not None and err.value.missing_role.value == "supervisor"
+    assert decide(Action.CLOSE, Status.OPEN, {"supervisor"}) is Status.CLOSED
+    assert decide(Action.CLOSE, Status.RESOLVED, {"agent"}) is Status.CLOSED
+
+
+def test_first_reply_records_first_response_time_once():
+    t = new_ticket()
+    body = BODIES[Action.REPLY].model_validate({"body": "hi"})
+    t, entry = apply_action(t, Action.REPLY, body, actor="a", roles=frozenset({"agent"}),
+                            now=T0 + timedelta(hours=1))
+    assert t.first_response_at == T0 + timedelta(hours=1) and t.status == "open"
+    assert entry.public and entry.data["first_response"]
+    t, _ = apply_action(t, Action.REPLY, body, actor="a", roles=frozenset({"agent"}),
+                        now=T0 + timedelta(hours=2))
+    assert t.first_response_at == T0 + timedelta(hours=1)
+
+
+def test_escalation_changes_team_and_keeps_vendor_details():
+    body = BODIES[Action.ESCALATE].model_validate(SAMPLE_BODIES[Action.ESCALATE])
+    t, entry = apply_action(new_ticket(), Action.ESCALATE, body, actor="a",
+                            roles=frozenset({"agent"}), now=T0)
+    assert t.status == "escalated" and t.team == "vendor-support"
+    assert entry.data["vendor_name"] == "Acme" and entry.data["vendor_reference"] == "CASE-1"
+    assert not entry.public
+    with pytest.raises(ValueError):
+        BODIES[Action.ESCALATE].model_validate({"tier": "vendor-support", "reason": "x"})
