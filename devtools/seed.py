@@ -1,11 +1,25 @@
-"""Sample data for a first `make run`: a few tickets posted through the real API, so the
-desk has something to show and MailDev shows the acknowledgements."""
+"""Sample data for a first `make run`, posted through the real API: agents in each team
+(so the dev sign-in is usable at once) and a few tickets, whose acknowledgements show up
+in MailDev."""
 
 from __future__ import annotations
 
 import httpx
 
-SAMPLES = [
+AGENTS = [
+    {"id": "alice", "name": "Alice Agent", "email": "alice@helpdesk.example.com",
+     "teams": ["service-desk"], "roles": ["agent"]},
+    {"id": "bob", "name": "Bob Senior", "email": "bob@helpdesk.example.com",
+     "teams": ["senior-support"], "roles": ["agent"]},
+    {"id": "sam", "name": "Sam Sysadmin", "email": "sam@helpdesk.example.com",
+     "teams": ["sysadmins-developers"], "roles": ["agent"]},
+    {"id": "vera", "name": "Vera Vendor-Liaison", "email": "vera@helpdesk.example.com",
+     "teams": ["vendor-support"], "roles": ["agent"]},
+    {"id": "sue", "name": "Sue Supervisor", "email": "sue@helpdesk.example.com",
+     "teams": ["service-desk", "senior-support"], "roles": ["agent", "supervisor", "admin"]},
+]
+
+TICKETS = [
     {"name": "Ada Lovelace", "email": "ada@example.org", "subject": "Cannot print to 3rd floor",
      "description": "The printer on the 3rd floor says 'offline' since this morning.",
      "priority": "normal", "category": "hardware"},
@@ -19,11 +33,17 @@ SAMPLES = [
 
 
 def seed(base_url: str) -> list[str]:
-    numbers = []
-    for i, sample in enumerate(SAMPLES):
-        response = httpx.post(f"{base_url}/api/tickets", json=sample,
-                              headers={"Idempotency-Key": f"seed-{i}"}, timeout=30)
-        response.raise_for_status()
-        numbers.append(response.json()["number"])
-    print(f"seeded sample tickets: {', '.join(numbers)}")
+    with httpx.Client(base_url=base_url, timeout=30) as admin:
+        admin.post("/.auth/login/dev", data={"userId": "seed", "userDetails": "seed@localhost",
+                                             "userRoles": "agent,admin"})
+        for agent in AGENTS:
+            admin.put(f"/api/directory/agents/{agent['id']}", json=agent).raise_for_status()
+        numbers = []
+        for i, ticket in enumerate(TICKETS):
+            response = admin.post("/api/tickets", json=ticket,
+                                  headers={"Idempotency-Key": f"seed-{i}"})
+            response.raise_for_status()
+            numbers.append(response.json()["number"])
+        admin.get("/.auth/logout")
+    print(f"seeded agents {', '.join(a['id'] for a in AGENTS)} and tickets {', '.join(numbers)}")
     return numbers

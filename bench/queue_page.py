@@ -1,0 +1,128 @@
+"""Agent queue page latency at a given backlog.
+
+    python -m bench.queue_page --tickets 1000 100000 [--samples 50]
+
+Starts its own Azurite (in memory) per size, seeds that many tickets straight through the
+storage layer (ticket transaction and index transaction, as intake writes them), spread
+over teams, statuses and assignees, then times the first page (50 rows) of a few queues
+through the service an HTTP request calls (`list_queue`), and a ticket view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from devtools import services
+from shared import numbering
+from shared.helpdesk import Helpdesk
+from shared.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
+from shared.queues import QueueQuery, list_queue
+from shared.settings import Settings
+from shared.storage.tickets import NumberTaken
+
+TEAMS = ["service-desk", "senior-support", "sysadmins-developers", "vendor-support"]
+STATUSES = ["new", "open", "open", "open", "pending", "escalated", "resolved", "closed"]
+
+
+def sample_ticket(i: int, rng: random.Random, t0: datetime) -> Ticket:
+    status = rng.choice(STATUSES)
+    at = t0 + timedelta(seconds=i)
+    return Ticket(
+        number=numbering.new_number(), subject=f"Seeded ticket {i}", description="x" * 200,
+        requester_name="Seed", requester_email=f"user{i % 5000}@example.org",
+        priority=rng.choice(list(Priority)), category="general", status=status,
+        channel=Channel.WEB, team=None if status == "new" else rng.choice(TEAMS),
+        assignee=None if status == "new" else f"agent{rng.randrange(40)}",
+        created_at=at, updated_at=at, last_seq=1,
+        due_at=at + timedelta(hours=rng.randrange(1, 72)),
+    )
+
+
+async def seed(desk: Helpdesk, count: int, concurrency: int = 32) -> float:
+    rng = random.Random(count)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    todo = iter(range(count))
+
+    async def worker() -> None:
+        for i in todo:
+            ticket = sample_ticket(i, rng, t0)
+            entry = ThreadEntry(seq=1, kind=EntryKind.CREATED, at=ticket.created_at,
+                                actor=ticket.requester_email, public=True, body="x")
+            while True:
+                try:
+                    await desk.tickets.create(ticket, [entry], [])
+                    break
+                except NumberTaken:
+                    ticket = ticket.model_copy(update={"number": numbering.new_number()})
+            await desk.tickets.write_index(ticket, stale=[])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def timed(call, samples: int) -> dict[str, float]:
+    await call()  # warm
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - started) * 1000)
+    q = statistics.quantiles(times, n=20)
+    return {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(q[18], 1)}
+
+
+async def measure(count: int, samples: int) -> dict:
+    ports = [services.free_port() for _ in range(3)]
+    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
+                               log_dir=Path(tempfile.mkdtemp(prefix="bench-queue-")))
+    azurite.start()
+    try:
+        conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
+                                                  table=ports[2])
+        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn}))
+        try:
+            seconds = await seed(desk, count)
+            queries = {
+                "open, my team, by due": QueueQuery(team="senior-support", status="open",
+                                                    sort="due"),
+                "unassigned": QueueQuery(assignee="none"),
+                "mine": QueueQuery(assignee="me"),
+            }
+            result: dict = {"tickets": count, "seed_seconds": round(seconds, 1)}
+            for name, query in queries.items():
+                async def page(query: QueueQuery = query) -> None:
+                    found = await list_queue(query, me="agent7", desk=desk)
+                    assert found.items, f"empty queue {query}"
+                result[name] = await timed(page, samples)
+            return result
+        finally:
+            await desk.close()
+    finally:
+        azurite.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--samples", type=int, default=50)
+    args = parser.parse_args()
+    results = [asyncio.run(measure(n, args.samples)) for n in args.tickets]
+    for r in results:
+        print(r, flush=True)
+    if len(results) > 1:
+        for key in ("open, my team, by due", "unassigned", "mine"):
+            ratio = results[-1][key]["p50_ms"] / results[0][key]["p50_ms"]
+            print(f"{key}: p50 ratio {results[-1]['tickets']}/{results[0]['tickets']} = "
+                  f"{ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
