@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,16 +36,11 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def azurite_connection_string(blob: int, queue: int, table: int) -> str:
@@ -57,22 +53,27 @@ def azurite_connection_string(blob: int, queue: int, table: int) -> str:
     )
 
 
+def _listening_ports(pid: int) -> set[int]:
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return set()
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN and c.laddr}
+
+
 def _start_azurite(log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     ports = [free_port() for _ in range(3)]
-    log = (log_dir / "azurite.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "node", str(AZURITE_JS), "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",
-            "--silent", "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
-            "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]),
-            "--tableHost", "127.0.0.1", "--tablePort", str(ports[2]),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    args = ["node", str(AZURITE_JS), "--skipApiVersionCheck", "--loose", "--inMemoryPersistence"]
+    args.append("--silent")
+    for service, port in zip(("blob", "queue", "table"), ports, strict=True):
+        args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
+    with (log_dir / "azurite.log").open("wb") as log:  # the child keeps its own handle
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 30
-    while not all(port_open(p) for p in ports):
+    # Only the process we started counts: another one may have taken a port meanwhile.
+    while not set(ports) <= _listening_ports(process.pid):
         if process.poll() is not None or time.monotonic() > deadline:
             _stop_process(process)
             pytest.fail(f"Azurite did not start; see {log_dir / 'azurite.log'}")
@@ -158,7 +159,10 @@ def start_sample_host(storage: str, workdir: Path, **extra_env: str) -> RunningH
             {
                 "IsEncrypted": False,
                 # The environment's AzureWebJobsStorage must win over this one.
-                "Values": {"SAMPLE_GREETING": "hello from settings", "AzureWebJobsStorage": "from-settings-file"},
+                "Values": {
+                    "SAMPLE_GREETING": "hello from settings",
+                    "AzureWebJobsStorage": "from-settings-file",
+                },
             }
         )
     )
@@ -176,8 +180,17 @@ def start_sample_host(storage: str, workdir: Path, **extra_env: str) -> RunningH
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "devhost", "--app-dir", str(SAMPLE_APP), "--port", "0",
-                "--settings", str(settings), "--keys-file", str(keys_file),
+                sys.executable,
+                "-m",
+                "devhost",
+                "--app-dir",
+                str(SAMPLE_APP),
+                "--port",
+                "0",
+                "--settings",
+                str(settings),
+                "--keys-file",
+                str(keys_file),
             ],
             cwd=REPO,
             env=env,
@@ -209,7 +222,9 @@ def stop_host(host: RunningHost, timeout: float = 15) -> int:
 
 
 @pytest.fixture(scope="session")
-def sample_host(devhost_storage: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
+def sample_host(
+    devhost_storage: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningHost]:
     host = start_sample_host(devhost_storage, tmp_path_factory.mktemp("devhost"))
     try:
         yield host

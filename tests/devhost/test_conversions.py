@@ -100,6 +100,9 @@ def test_plain_return_values() -> None:
 
 def test_repeated_query_parameters_are_comma_joined() -> None:
     assert joined(MultiDict([("a", "1"), ("b", "2"), ("a", "3")])) == {"a": "1,3", "b": "2"}
+    # Header names differ only in case: one header.
+    headers = MultiDict([("Accept", "text/html"), ("accept", "*/*")])
+    assert joined(headers, fold_case=True) == {"accept": "text/html,*/*"}
 
 
 def test_root_redirect_follows_the_route_prefix() -> None:

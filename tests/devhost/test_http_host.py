@@ -56,7 +56,9 @@ def test_missing_route_defaults_to_function_name(client: httpx.Client) -> None:
 
 
 def test_query_method_body_and_url_reach_the_function(client: httpx.Client) -> None:
-    r = client.post("/api/echo/ann?a=1&b=two", content=b'{"x": 1}', headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/echo/ann?a=1&b=two", content=b'{"x": 1}', headers={"Content-Type": "application/json"}
+    )
     data = r.json()
     assert data["method"] == "POST"
     assert data["route"] == {"name": "ann"}
@@ -82,7 +84,9 @@ def test_root_redirects_to_the_web_form(client: httpx.Client) -> None:
     assert r.headers["location"] == "/api/form"
 
 
-def test_function_key_required_for_function_level(client: httpx.Client, sample_host: RunningHost) -> None:
+def test_function_key_required_for_function_level(
+    client: httpx.Client, sample_host: RunningHost
+) -> None:
     keys = sample_host.keys
     function_key = keys["functionKeys"]["default"]
     assert client.get("/api/secure").status_code == 401
@@ -92,11 +96,15 @@ def test_function_key_required_for_function_level(client: httpx.Client, sample_h
     assert client.get("/api/secure", params={"code": str(keys["masterKey"])}).status_code == 200
 
 
-def test_admin_level_takes_only_the_master_key(client: httpx.Client, sample_host: RunningHost) -> None:
+def test_admin_level_takes_only_the_master_key(
+    client: httpx.Client, sample_host: RunningHost
+) -> None:
     keys = sample_host.keys
     function_key = keys["functionKeys"]["default"]
     assert client.get("/api/admin-only").status_code == 401
-    assert client.get("/api/admin-only", headers={"x-functions-key": function_key}).status_code == 401
+    assert (
+        client.get("/api/admin-only", headers={"x-functions-key": function_key}).status_code == 401
+    )
     r = client.get("/api/admin-only", headers={"x-functions-key": str(keys["masterKey"])})
     assert r.status_code == 200
 
@@ -119,7 +127,9 @@ def test_response_status_headers_cookies_and_charset(client: httpx.Client) -> No
     assert r.text == "<p>hi</p>"
 
 
-def test_exception_gives_generic_500_and_logs_traceback(client: httpx.Client, sample_host: RunningHost) -> None:
+def test_exception_gives_generic_500_and_logs_traceback(
+    client: httpx.Client, sample_host: RunningHost
+) -> None:
     r = client.get("/api/boom")
     assert r.status_code == 500
     assert "secret internal detail" not in r.text
@@ -156,9 +166,7 @@ def test_bodies_above_azure_limit_get_413(sample_host: RunningHost) -> None:
     parts = urlsplit(sample_host.base_url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         # Announce 100 MB + 1 byte and send nothing: the host must refuse from the header.
-        sock.sendall(
-            b"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 104857601\r\n\r\n"
-        )
+        sock.sendall(b"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 104857601\r\n\r\n")
         status_line = sock.recv(200).split(b"\r\n", 1)[0]
     assert b" 413 " in status_line
 
@@ -186,7 +194,11 @@ def test_one_log_line_per_invocation(client: httpx.Client, sample_host: RunningH
     client.get("/api/tickets/777")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = [line for line in sample_host.log_text().splitlines() if "Executed tickets_get (httpTrigger)" in line]
+        lines = [
+            line
+            for line in sample_host.log_text().splitlines()
+            if "Executed tickets_get (httpTrigger)" in line
+        ]
         if lines:
             break
         time.sleep(0.05)

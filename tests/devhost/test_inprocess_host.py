@@ -14,7 +14,7 @@ from devhost.host import Host
 
 pytestmark = pytest.mark.usefixtures("isolated_app_import")
 
-APP = '''
+APP = """
 import azure.functions as func
 
 class CountingApp(func.FunctionApp):
@@ -33,7 +33,7 @@ async def hi(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_trigger(arg_name="msg", queue_name="jobs", connection="DEVHOST_TEST_UNSET_SETTING")
 def job(msg: func.QueueMessage) -> None:
     pass
-'''
+"""
 
 
 def test_host_start_serve_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

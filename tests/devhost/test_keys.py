@@ -34,7 +34,9 @@ def test_a_second_app_gets_different_keys(tmp_path: Path) -> None:
     assert a.master_key != b.master_key
 
 
-@pytest.mark.parametrize("content", ["not json", "{}", '{"masterKey": 3}', '{"masterKey": "k", "functionKeys": []}'])
+@pytest.mark.parametrize(
+    "content", ["not json", "{}", '{"masterKey": 3}', '{"masterKey": "k", "functionKeys": []}']
+)
 def test_unusable_keys_file(tmp_path: Path, content: str) -> None:
     path = tmp_path / "keys.json"
     path.write_text(content)

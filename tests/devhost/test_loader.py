@@ -25,8 +25,14 @@ pytestmark = pytest.mark.usefixtures("isolated_app_import")
 
 def test_settings_never_override_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "local.settings.json"
-    path.write_text(json.dumps({"Values": {"A": "from-file", "B": "from-file", "N": 3, "F": False},
-                                "Host": {"LocalHttpPort": 7072}}))
+    path.write_text(
+        json.dumps(
+            {
+                "Values": {"A": "from-file", "B": "from-file", "N": 3, "F": False},
+                "Host": {"LocalHttpPort": 7072},
+            }
+        )
+    )
     settings = read_local_settings(path)
     env = {"A": "from-env"}
     applied = apply_settings(settings.values, env)
@@ -61,13 +67,22 @@ def test_host_json_defaults(tmp_path: Path) -> None:
 
 
 def test_host_json_values(tmp_path: Path) -> None:
-    (tmp_path / "host.json").write_text(json.dumps({
-        "extensions": {
-            "http": {"routePrefix": "/v1/"},
-            "queues": {"batchSize": 4, "maxDequeueCount": 2, "visibilityTimeout": "00:00:30",
-                       "maxPollingInterval": "00:00:02", "messageEncoding": "none"},
-        }
-    }))
+    (tmp_path / "host.json").write_text(
+        json.dumps(
+            {
+                "extensions": {
+                    "http": {"routePrefix": "/v1/"},
+                    "queues": {
+                        "batchSize": 4,
+                        "maxDequeueCount": 2,
+                        "visibilityTimeout": "00:00:30",
+                        "maxPollingInterval": "00:00:02",
+                        "messageEncoding": "none",
+                    },
+                }
+            }
+        )
+    )
     config = read_host_config(tmp_path / "host.json")
     assert config.route_prefix == "v1"
     assert config.queues.batch_size == 4
@@ -83,7 +98,9 @@ def test_empty_route_prefix(tmp_path: Path) -> None:
     assert read_host_config(tmp_path / "host.json").route_prefix == ""
 
 
-@pytest.mark.parametrize("queues", [{"batchSize": 64}, {"messageEncoding": "utf8"}, {"visibilityTimeout": "30s"}])
+@pytest.mark.parametrize(
+    "queues", [{"batchSize": 64}, {"messageEncoding": "utf8"}, {"visibilityTimeout": "30s"}]
+)
 def test_bad_queue_options(tmp_path: Path, queues: dict[str, object]) -> None:
     (tmp_path / "host.json").write_text(json.dumps({"extensions": {"queues": queues}}))
     with pytest.raises(LoadError):
@@ -111,7 +128,7 @@ def test_setting_references() -> None:
         resolve_setting_refs("%MISSING%", env)
 
 
-APP = '''
+APP = """
 import azure.functions as func
 app = func.FunctionApp()
 bp = func.Blueprint()
@@ -122,11 +139,12 @@ def a(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
 @bp.table_output(arg_name="row", table_name="t", connection="AzureWebJobsStorage")
-def b(msg: func.QueueMessage, row: func.Out[str], context) -> None:
+@bp.blob_input(arg_name="doc", path="c/x", connection="AzureWebJobsStorage")
+def b(msg: func.QueueMessage, row: func.Out[str], doc: str, context, extra: int = 1) -> None:
     pass
 
 app.register_functions(bp)
-'''
+"""
 
 
 def test_registry_read_once_with_blueprints(tmp_path: Path) -> None:
@@ -138,7 +156,10 @@ def test_registry_read_once_with_blueprints(tmp_path: Path) -> None:
     assert specs["b"].wants_context
     assert not specs["b"].is_async
     notes = unsupported_parts(specs["b"])
-    assert any("row (table)" in note for note in notes)
+    assert len(notes) == 2, notes  # `extra` has a default: nothing to report
+    assert "output binding row (table) is not emulated" in notes[0]
+    assert "input binding doc (blob) is not emulated" in notes[1]
+    assert unsupported_parts(specs["a"]) == []
 
 
 def test_app_module_without_function_app(tmp_path: Path) -> None:

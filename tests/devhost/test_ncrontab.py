@@ -78,7 +78,9 @@ def test_five_fields_mean_second_zero() -> None:
     assert NCronTab("*/10 * * * *").next_after(T0) == T0 + timedelta(minutes=10)
 
 
-@pytest.mark.parametrize("bad", ["", "* * *", "61 * * * * *", "0 0 25 * * *", "a b c d e f", "0 0 0 0 0 0 0"])
+@pytest.mark.parametrize(
+    "bad", ["", "* * *", "61 * * * * *", "0 0 25 * * *", "a b c d e f", "0 0 0 0 0 0 0"]
+)
 def test_invalid_expressions(bad: str) -> None:
     with pytest.raises(ScheduleError):
         NCronTab(bad)
@@ -100,8 +102,14 @@ class _Trigger:
 
 def _spec(function: object) -> FunctionSpec:
     return FunctionSpec(
-        name="tick", trigger=_Trigger(), output_bindings=(), user_function=function,  # type: ignore[arg-type]
-        is_async=True, wants_context=False, parameters=frozenset({"timer"}), directory="",
+        name="tick",
+        trigger=_Trigger(),
+        output_bindings=(),
+        user_function=function,  # type: ignore[arg-type]
+        is_async=True,
+        wants_context=False,
+        parameters=frozenset({"timer"}),
+        directory="",
     )
 
 

@@ -50,14 +50,18 @@ def peek_all(service: QueueServiceClient, name: str) -> list[str]:
 
 def message_count(service: QueueServiceClient, name: str) -> int:
     """Visible and invisible (leased) messages alike."""
-    return int(service.get_queue_client(name).get_queue_properties().approximate_message_count or 0)
+    count = service.get_queue_client(name).get_queue_properties().approximate_message_count
+    assert count is not None
+    return int(count)
 
 
 def decoded(content: str) -> str:
     return base64.b64decode(content).decode()
 
 
-def test_failing_message_retried_then_poisoned(sample_host: RunningHost, service: QueueServiceClient) -> None:
+def test_failing_message_retried_then_poisoned(
+    sample_host: RunningHost, service: QueueServiceClient
+) -> None:
     queue = sample_host.queues["FAIL_QUEUE"]
     body = f"fail-{uuid.uuid4().hex}"
     base64_client(service, queue).send_message(body)
@@ -75,6 +79,11 @@ def test_failing_message_retried_then_poisoned(sample_host: RunningHost, service
     # host.json visibilityTimeout is 1 s: no redelivery comes back sooner.
     gaps = [float(b["at"]) - float(a["at"]) for a, b in pairwise(seen)]
     assert min(gaps) >= 0.9, gaps
+    # Poisoned when the 5th attempt failed, not when a 6th delivery arrived.
+    moved = [
+        line for line in sample_host.log_text().splitlines() if f"moved to {queue}-poison" in line
+    ]
+    assert len(moved) == 1 and moved[0].endswith("after 5 deliveries"), moved
     wait_for(lambda: message_count(service, queue) == 0, 10, "the original to be deleted")
 
 
@@ -86,7 +95,11 @@ def test_successful_message_processed_once_and_deleted(
     sent = base64_client(service, queue).send_message(body)
 
     out = wait_for(
-        lambda: [c for c in peek_all(service, sample_host.queues["OUT_QUEUE"]) if decoded(c) == f"processed:{body}"],
+        lambda: [
+            c
+            for c in peek_all(service, sample_host.queues["OUT_QUEUE"])
+            if decoded(c) == f"processed:{body}"
+        ],
         timeout=20,
         what="the output binding's message",
     )
@@ -123,3 +136,22 @@ def test_http_function_queue_output_binding(sample_host: RunningHost) -> None:
         what="the queue function to receive the HTTP function's output",
     )
     assert len(seen) == 1
+
+
+def test_admin_api_runs_a_queue_function_now(sample_host: RunningHost) -> None:
+    master = str(sample_host.keys["masterKey"])
+    body = f"admin-{uuid.uuid4().hex}"
+    url = f"{sample_host.base_url}/admin/functions/succeeds"
+    assert httpx.post(url, json={"input": body}, timeout=30).status_code == 401
+    r = httpx.post(url, json={"input": body}, headers={"x-functions-key": master}, timeout=30)
+    assert r.status_code == 202
+    seen = wait_for(
+        lambda: [rec for rec in sample_host.records("succeeds") if rec["body"] == body],
+        timeout=10,
+        what="the admin-triggered run",
+    )
+    assert seen[0]["dequeue_count"] == 1
+    status = httpx.get(
+        f"{sample_host.base_url}/admin/host/status", params={"code": master}, timeout=30
+    )
+    assert status.json()["state"] == "Running"

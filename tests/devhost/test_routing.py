@@ -154,3 +154,25 @@ def test_malformed_templates_are_rejected(template: str) -> None:
 def test_split_path_decodes_each_segment() -> None:
     assert split_path("/api/a%2Fb/c%20d/") == ["api", "a/b", "c d"]
     assert split_path("/") == []
+
+
+def test_bad_route_in_the_registry_stops_the_host() -> None:
+    from types import SimpleNamespace
+
+    from devhost.functions import FunctionSpec
+    from devhost.http_server import build_route_table
+    from devhost.loader import LoadError
+
+    trigger = SimpleNamespace(type="httpTrigger", name="req", route="a/{*x}/b", methods=None)
+    spec = FunctionSpec(
+        name="broken",
+        trigger=trigger,
+        output_bindings=(),
+        user_function=lambda req: None,
+        is_async=False,
+        wants_context=False,
+        parameters=frozenset({"req"}),
+        directory="",
+    )
+    with pytest.raises(LoadError, match="function broken"):
+        build_route_table([spec], "api")
