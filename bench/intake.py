@@ -13,6 +13,7 @@ import asyncio
 import base64
 import statistics
 import time
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,7 @@ from bench.stack import stack
 
 
 async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict:
-    body = {"name": "Bench", "email": "bench@example.org", "subject": "Bench ticket",
+    body: dict[str, Any] = {"name": "Bench", "email": "bench@example.org", "subject": "Bench ticket",
             "description": "x" * 500, "priority": "normal"}
     if attachment_kb:
         body["attachments"] = [{"filename": "blob.bin", "content_type": "application/octet-stream",

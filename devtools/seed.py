@@ -4,9 +4,11 @@ in MailDev."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-AGENTS = [
+AGENTS: list[dict[str, Any]] = [
     {"id": "alice", "name": "Alice Agent", "email": "alice@helpdesk.example.com",
      "teams": ["service-desk"], "roles": ["agent"]},
     {"id": "bob", "name": "Bob Senior", "email": "bob@helpdesk.example.com",

@@ -17,6 +17,11 @@ from shared.models import AttachmentInfo, ThreadEntry, Ticket
 from shared.storage import entities as ent
 
 
+def _code(exc: TableTransactionError) -> str | None:
+    """The storage error code (the SDK sets it at run time; its stubs do not declare it)."""
+    return getattr(exc, "error_code", None)
+
+
 class NumberTaken(Exception):
     """The drawn ticket number already exists; draw another."""
 
@@ -58,7 +63,7 @@ class TicketStore:
         try:
             await self._tickets.submit_transaction(ops)
         except TableTransactionError as exc:
-            if exc.error_code == "EntityAlreadyExists":
+            if _code(exc) == "EntityAlreadyExists":
                 raise NumberTaken(ticket.number) from exc
             raise
 
@@ -85,7 +90,7 @@ class TicketStore:
         try:
             results = await self._tickets.submit_transaction(ops)
         except TableTransactionError as exc:
-            if exc.error_code in ("UpdateConditionNotSatisfied", "EntityAlreadyExists",
+            if _code(exc) in ("UpdateConditionNotSatisfied", "EntityAlreadyExists",
                                   "ResourceNotFound") or exc.status_code == 412:
                 raise Stale(ticket.number) from exc
             raise
@@ -93,7 +98,7 @@ class TicketStore:
 
     async def get(self, number: str) -> StoredTicket | None:
         """The whole partition in one query (paged by the SDK past 1,000 entities)."""
-        head: dict[str, Any] | None = None
+        head: Any = None
         thread: list[ThreadEntry] = []
         attachments: list[AttachmentInfo] = []
         blob_names: dict[str, str] = {}
@@ -175,7 +180,7 @@ class TicketStore:
         try:
             await self._index.submit_transaction(ops)
         except TableTransactionError as exc:
-            if exc.error_code != "ResourceNotFound":
+            if _code(exc) != "ResourceNotFound":
                 raise
             for op in ops:
                 if op[0] == "upsert":
