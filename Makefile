@@ -25,7 +25,7 @@ run: install
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy shared functions devhost devtools bench function_app.py
+	$(PY) -m mypy shared functions devhost devtools bench tools function_app.py
 
 test: lint
 	$(PY) -m pytest

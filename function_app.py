@@ -2,10 +2,21 @@
 
 import azure.functions as func
 
-from functions import directory, health, intake, notifications, openapi, tickets, web
+from functions import (
+    admin,
+    apikeys,
+    directory,
+    health,
+    intake,
+    integrations,
+    notifications,
+    openapi,
+    tickets,
+    web,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (intake.bp, tickets.bp, directory.bp, notifications.bp, web.bp, health.bp,
-                  openapi.bp):
+for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
+                  admin.bp, notifications.bp, web.bp, health.bp, openapi.bp):
     app.register_functions(blueprint)

@@ -95,6 +95,15 @@ def to_aiohttp(value: Any) -> web.Response:
     raise TypeError(f"an HTTP function returned {type(value).__name__}, not an HttpResponse")
 
 
+def with_client_address(headers: CIMultiDict[str], remote: str | None) -> CIMultiDict[str]:
+    """Append the peer to X-Forwarded-For, as App Service's front end does (the last entry
+    is the one the platform vouches for; earlier ones are whatever the client sent)."""
+    if remote:
+        prior = headers.get("X-Forwarded-For")
+        headers["X-Forwarded-For"] = f"{prior}, {remote}" if prior else remote
+    return headers
+
+
 def _response_value(spec: FunctionSpec, result: InvocationResult) -> Any:
     """The return value, or an `Out` HTTP output binding's value when one is used."""
     for binding in spec.output("http"):
@@ -160,7 +169,10 @@ class HttpFrontDoor:
             method=request.method,
             url=str(request.url),
             headers=joined(
-                forwarded_headers(request.headers, self._easyauth.principal(request)),
+                with_client_address(
+                    forwarded_headers(request.headers, self._easyauth.principal(request)),
+                    request.remote,
+                ),
                 fold_case=True,
             ),
             params=joined(request.query),

@@ -7,13 +7,14 @@ from pydantic import BaseModel, ValidationError
 
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
-from shared.directory import Agent, CategoryDef, Team
+from shared.directory import Agent, CannedResponse, CategoryDef, Team
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import field_errors
 
 bp = func.Blueprint()
 
-KINDS: dict[str, type[BaseModel]] = {"teams": Team, "agents": Agent, "categories": CategoryDef}
+KINDS: dict[str, type[BaseModel]] = {"teams": Team, "agents": Agent, "categories": CategoryDef,
+                                     "canned": CannedResponse}
 
 
 def _kind(req: func.HttpRequest) -> type[BaseModel]:

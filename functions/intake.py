@@ -5,21 +5,34 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
 
 from functions import web
 from functions.deps import helpdesk
-from functions.http import handles_errors, json_response, wants_html
-from shared.errors import BadRequest, HelpdeskError, PayloadTooLarge, UnsupportedMediaType
+from functions.http import agent, handles_errors, json_response, wants_html
+from shared.apikeys import client_address
+from shared.errors import (
+    BadRequest,
+    HelpdeskError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from shared.helpdesk import Helpdesk
 from shared.intake import submit_ticket
-from shared.models import AttachmentUpload
+from shared.models import AttachmentUpload, Channel, TicketCreated
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
 
-FIELDS = ("name", "email", "subject", "description", "priority", "category")
+# A field people never see (hidden by CSS) and bots fill in.
+HONEYPOT = "website"
+
+FIELDS = ("name", "email", "subject", "description", "priority", "category", "phone",
+          "channel", HONEYPOT)
 
 
 def _json_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[AttachmentUpload]]:
@@ -89,13 +102,45 @@ async def intake_create(req: func.HttpRequest) -> func.HttpResponse:
     return await _create_json(req)
 
 
+@dataclass
+class Submission:
+    raw: dict[str, Any]
+    uploads: list[AttachmentUpload]
+    channel: Channel
+    actor: str | None
+    spam: bool
+
+
+async def _read(req: func.HttpRequest, desk: Helpdesk) -> Submission:
+    """Body, channel and who is submitting; counts public submissions per address."""
+    raw, uploads = read_submission(req, desk.settings.limits.request_bytes)
+    spam = bool(raw.pop(HONEYPOT, None))
+    channel_name = raw.pop("channel", None) or "web"
+    if channel_name == Channel.PHONE.value:
+        taker = agent(req)  # only an agent takes a ticket on a caller's behalf
+        return Submission(raw, uploads, Channel.PHONE, taker.user_id, spam=False)
+    if channel_name != Channel.WEB.value:
+        raise ValidationFailed("Unknown channel.", errors=[
+            {"field": "channel", "message": "web (default) or phone"}])
+    await desk.ratelimit.hit(client_address(req.headers.get("x-forwarded-for")), desk.clock())
+    return Submission(raw, uploads, Channel.WEB, None, spam)
+
+
+async def _submit(req: func.HttpRequest, desk: Helpdesk, sub: Submission) -> TicketCreated:
+    return await submit_ticket(
+        sub.raw, sub.uploads, desk=desk, channel=sub.channel, actor=sub.actor,
+        idempotency_key=req.headers.get("idempotency-key"),
+        entry_data={"created_by": sub.actor} if sub.actor else None,
+    )
+
+
 @handles_errors
 async def _create_json(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
-    raw, uploads = read_submission(req, desk.settings.limits.request_bytes)
-    created = await submit_ticket(
-        raw, uploads, desk=desk, idempotency_key=req.headers.get("idempotency-key"),
-    )
+    sub = await _read(req, desk)
+    if sub.spam:
+        raise ValidationFailed("Rejected.", errors=[{"field": HONEYPOT, "message": "leave empty"}])
+    created = await _submit(req, desk, sub)
     return json_response(created, status=201,
                          headers={"Location": f"/api/tickets/{created.number}"})
 
@@ -105,10 +150,13 @@ async def _create_from_browser(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
     raw: dict[str, Any] = {}
     try:
-        raw, uploads = read_submission(req, desk.settings.limits.request_bytes)
-        created = await submit_ticket(
-            raw, uploads, desk=desk, idempotency_key=req.headers.get("idempotency-key"),
-        )
+        sub = await _read(req, desk)
+        raw = sub.raw
+        if sub.spam:
+            # Answer a bot as if it had worked, so it learns nothing; nothing is stored.
+            log.info("web form: honeypot filled in; submission dropped")
+            return web.received_page(desk.settings)
+        created = await _submit(req, desk, sub)
     except HelpdeskError as error:
         return web.form_page(desk.settings, values=raw, error=error)
     except Exception:

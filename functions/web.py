@@ -58,6 +58,11 @@ def created_page(settings: Settings, created: TicketCreated) -> func.HttpRespons
     return _html(page, status=201)
 
 
+def received_page(settings: Settings) -> func.HttpResponse:
+    page = _env().get_template("received.html.j2").render(helpdesk_name=settings.helpdesk_name)
+    return _html(page, status=200)
+
+
 @bp.function_name("web_form")
 @bp.route(route="form", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def web_form(req: func.HttpRequest) -> func.HttpResponse:

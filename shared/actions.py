@@ -48,8 +48,16 @@ class AssignBody(ActionBody):
 
 
 class ReplyBody(ActionBody):
-    body: Text
+    body: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)] = ""
+    canned: Short | None = Field(None, description="a canned response id; its text comes "
+                                 "before `body`, placeholders filled in")
     attachments: list[AttachmentBody] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ReplyBody:
+        if not self.body and not self.canned:
+            raise ValueError("give body, canned, or both")
+        return self
 
 
 class NoteBody(ActionBody):

@@ -37,6 +37,27 @@ class CategoryDef(BaseModel):
     name: Name
 
 
+class CannedResponse(BaseModel):
+    """A saved reply. Placeholders: {{requester_name}}, {{number}}, {{subject}},
+    {{agent_name}}; nothing else is expanded (no template code runs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug
+    title: Name
+    body: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
+PLACEHOLDERS = ("requester_name", "number", "subject", "agent_name")
+
+
+def render_canned(body: str, values: dict[str, str]) -> str:
+    for name in PLACEHOLDERS:
+        for token in ("{{" + name + "}}", "{{ " + name + " }}"):
+            body = body.replace(token, values.get(name, ""))
+    return body
+
+
 SEED_TEAMS = (
     Team(id="service-desk", name="Service Desk", tier=1, description="First line"),
     Team(id="senior-support", name="Senior Support", tier=2),

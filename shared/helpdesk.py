@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.mail import Mailer, SmtpMailer
+from shared.ratelimit import RateLimiter
 from shared.settings import Settings
+from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (
     ATTACHMENTS_CONTAINER,
@@ -21,6 +23,7 @@ from shared.storage.clients import (
     EVENTS_QUEUE,
     IDEMPOTENCY_TABLE,
     INDEX_TABLE,
+    RATELIMIT_TABLE,
     TICKETS_TABLE,
     StorageClients,
 )
@@ -43,6 +46,8 @@ class Helpdesk:
     events: EventQueue
     escalations: EventQueue
     directory: DirectoryStore
+    apikeys: ApiKeyStore
+    ratelimit: RateLimiter
     mailer: Mailer
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -65,6 +70,9 @@ class Helpdesk:
             events=EventQueue(clients.queue(EVENTS_QUEUE)),
             escalations=EventQueue(clients.queue(ESCALATIONS_QUEUE)),
             directory=directory,
+            apikeys=ApiKeyStore(clients.table(DIRECTORY_TABLE)),
+            ratelimit=RateLimiter(clients.table(RATELIMIT_TABLE),
+                                  per_window=settings.limits.submissions_per_hour),
             mailer=mailer or SmtpMailer(settings.mail),
             clock=clock,
         )

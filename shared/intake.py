@@ -37,6 +37,7 @@ from shared.models import (
     AttachmentUpload,
     Channel,
     EntryKind,
+    PhoneSubmission,
     ThreadEntry,
     Ticket,
     TicketCreated,
@@ -59,13 +60,15 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def validate_submission(raw: Mapping[str, Any], settings: Settings,
-                        categories: list[str] | tuple[str, ...] | None = None
-                        ) -> TicketSubmission:
+                        categories: list[str] | tuple[str, ...] | None = None,
+                        *, channel: Channel = Channel.WEB) -> TicketSubmission:
     """Shape (pydantic), configured limits and known categories, every bad field at once."""
     categories = settings.categories if categories is None else categories
+    model = PhoneSubmission if channel is Channel.PHONE else TicketSubmission
     errors: list[dict[str, str]] = []
+    submission: TicketSubmission | None
     try:
-        submission = TicketSubmission.model_validate(dict(raw))
+        submission = model.model_validate(dict(raw))
     except ValidationError as exc:
         errors = field_errors(exc)
         submission = None
@@ -133,11 +136,19 @@ async def submit_ticket(
     desk: Helpdesk,
     channel: Channel = Channel.WEB,
     idempotency_key: str | None = None,
+    actor: str | None = None,
+    cc: list[str] | None = None,
+    autorespond: bool = True,
+    entry_data: dict[str, Any] | None = None,
 ) -> TicketCreated:
-    """Validate, store and announce a new ticket. Raises a `HelpdeskError`."""
+    """Validate, store and announce a new ticket. Raises a `HelpdeskError`.
+
+    `actor` is who typed it in when that is not the requester (an agent taking a call);
+    `entry_data` is kept on the `created` entry (the channel's own details); with
+    `autorespond=False` no acknowledgement is sent."""
     settings = desk.settings
     categories = [c.id for c in await desk.directory.list(CategoryDef)]
-    submission = validate_submission(raw, settings, categories)
+    submission = validate_submission(raw, settings, categories, channel=channel)
     check_attachments(uploads, settings)
     number = numbering.new_number()
 
@@ -164,15 +175,21 @@ async def submit_ticket(
             ticket = Ticket(
                 number=number, subject=submission.subject,
                 description=submission.description,
-                requester_name=submission.name, requester_email=str(submission.email),
+                requester_name=submission.name,
+                requester_email=str(submission.email or "").lower(),
                 priority=submission.priority, category=submission.category or "",
                 status=INITIAL.value, channel=channel,
                 created_at=now, updated_at=now, last_seq=1,
+                cc=[c.lower() for c in cc or []],
+                phone=getattr(submission, "phone", None),
             )
             created = ThreadEntry(
-                seq=1, kind=EntryKind.CREATED, at=now, actor=ticket.requester_email,
+                seq=1, kind=EntryKind.CREATED, at=now,
+                actor=actor or ticket.requester_email or ticket.requester_name,
                 public=True, body=ticket.description,
-                data={"channel": channel.value, "subject": ticket.subject},
+                data={"channel": channel.value, "subject": ticket.subject,
+                      "autorespond": autorespond and bool(ticket.requester_email),
+                      **(entry_data or {})},
             )
             try:
                 await desk.tickets.create(ticket, [created], list(stored))

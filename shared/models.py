@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 
 class Priority(StrEnum):
@@ -53,6 +53,19 @@ class TicketSubmission(BaseModel):
     description: str = Field(min_length=1)
     priority: Priority = Priority.NORMAL
     category: str | None = None
+
+
+class PhoneSubmission(TicketSubmission):
+    """A ticket an agent takes by phone: the caller may have no email, but then a number."""
+
+    email: EmailStr | None = None  # type: ignore[assignment]
+    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+()./ -]{3,40}$")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> PhoneSubmission:
+        if not self.email and not self.phone:
+            raise ValueError("give the caller's email or phone number (or both)")
+        return self
 
 
 class AttachmentUpload(BaseModel):
@@ -108,6 +121,8 @@ class Ticket(BaseModel):
     closed_at: datetime | None = None
     resolution: str | None = None
     due_at: datetime | None = Field(None, description="when the next SLA target falls due")
+    cc: list[str] = Field(default_factory=list, description="addresses copied on the request")
+    phone: str | None = None
 
 
 class TicketCreated(BaseModel):

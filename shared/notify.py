@@ -44,7 +44,14 @@ REQUESTER_MAILS: dict[EntryKind, RequesterMail] = {
         "resolved", "We have resolved your request. This is what we did:",
         "If this did not solve your problem, just reply to this email and the ticket "
         "opens again."),
+    EntryKind.CLOSED: RequesterMail(
+        "closed", "Your request is now closed.",
+        "If you need more help with it, reply to this email."),
 }
+
+
+# Emails that went to the requester: the ones a new one threads onto.
+REQUESTER_PURPOSES = {"ack", *(m.purpose for m in REQUESTER_MAILS.values())}
 
 
 @cache
@@ -82,12 +89,17 @@ async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
     if not event.indexed:
         await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
     if event.kind == EntryKind.CREATED.value:
-        await send_acknowledgement(stored, seq=event.seq, desk=desk)
+        created = next((e for e in stored.thread if e.kind == EntryKind.CREATED), None)
+        if created is not None and created.data.get("autorespond", True):
+            await send_acknowledgement(stored, seq=event.seq, desk=desk)
         return
     entry = next((e for e in stored.thread
                   if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
     if entry is not None and entry.kind in REQUESTER_MAILS:
         await send_requester_update(stored, entry, desk=desk)
+    if entry is not None and entry.kind == EntryKind.ASSIGNED and entry.data.get("agent") \
+            and entry.data.get("agent") != entry.actor:
+        await send_assignment(stored, entry, desk=desk)
 
 
 async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[str],
@@ -98,7 +110,7 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
         log.info("mail %s for %s #%d already sent; redelivery ignored", purpose, number, seq)
         return
     earlier = [e.data["message_id"] for e in stored.thread
-               if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") != "escalation"
+               if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") in REQUESTER_PURPOSES
                and e.data.get("message_id")] if thread else []
     mid = message_id(number, seq, purpose, desk.settings.mail.sender)
     message = compose(settings=desk.settings.mail, to=", ".join(to), subject=subject,
@@ -123,6 +135,8 @@ async def send_acknowledgement(stored: StoredTicket, *, seq: int, desk: Helpdesk
 async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,
                                 desk: Helpdesk) -> None:
     ticket = stored.ticket
+    if not ticket.requester_email:
+        return  # a caller who left only a phone number
     kind = REQUESTER_MAILS[entry.kind]
     actor = entry.actor
     if agent := await desk.directory.get(Agent, entry.actor):
@@ -134,6 +148,20 @@ async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,
     await _send_once(stored, entry.seq, kind.purpose, to=[ticket.requester_email],
                      subject=f"Re: [#{ticket.number}] {ticket.subject}", text=text, html=html,
                      desk=desk, thread=True)
+
+
+async def send_assignment(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -> None:
+    """Tell an agent a ticket was given to them (not when they took it themselves)."""
+    agent = await desk.directory.get(Agent, entry.data["agent"])
+    if agent is None:
+        return
+    by = await desk.directory.get(Agent, entry.actor)
+    ticket = stored.ticket
+    text, html = _render("assigned", {"ticket": ticket, "by": by.name if by else entry.actor,
+                                      "helpdesk_name": desk.settings.helpdesk_name})
+    await _send_once(stored, entry.seq, "assigned", to=[agent.email],
+                     subject=f"[#{ticket.number}] Assigned to you: {ticket.subject}",
+                     text=text, html=html, desk=desk, thread=False)
 
 
 async def handle_escalation(event: TicketEvent, *, desk: Helpdesk) -> None:

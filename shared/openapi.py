@@ -13,9 +13,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.actions import BODIES
+from shared.apikeys import ApiKey, ApiKeyRequest, CreatedKey
+from shared.chat import ChatResult, ChatTranscript
 from shared.directory import Agent, CategoryDef, Team
+from shared.inbound_email import EmailResult
 from shared.lifecycle import Action
-from shared.models import AgentTicketView, TicketCreated, TicketSubmission
+from shared.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.queues import QueuePage, QueueQuery
 
 
@@ -58,9 +61,27 @@ NUMBER = [_path_param("number")]
 AGENT_ERRORS = (401, 403)
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("post", "/api/tickets", "Submit a ticket (web form, JSON client)",
+    Operation("post", "/api/tickets",
+              "Submit a ticket (web form, JSON client); with channel=phone an agent takes a "
+              "call (PhoneSubmission: email optional, phone)",
               request=TicketSubmission, response=TicketCreated, status=201,
-              errors=(400, 409, 413, 415, 422, 503)),
+              errors=(400, 401, 403, 409, 413, 415, 422, 429, 503)),
+    Operation("post", "/api/tickets.json",
+              "osTicket's ticket API (X-API-Key, scope tickets): 201 with the number as text",
+              status=201, media="text/plain", errors=(400, 401, 403, 413, 415, 422, 503)),
+    Operation("post", "/api/tickets.email",
+              "A raw RFC 822 message from the mail gateway (X-API-Key, scope email)",
+              response=EmailResult, status=201, errors=(400, 401, 403, 409, 413, 503)),
+    Operation("post", "/api/channels/chat",
+              "A chat transcript (X-Signature: sha256=HMAC of the body)",
+              request=ChatTranscript, response=ChatResult, status=201,
+              errors=(401, 403, 409, 422, 503)),
+    Operation("post", "/api/apikeys", "Create an API key (shown once)", role="admin",
+              request=ApiKeyRequest, response=CreatedKey, status=201,
+              errors=(*AGENT_ERRORS, 400, 415, 422)),
+    Operation("get", "/api/apikeys", "List API keys", role="admin", errors=AGENT_ERRORS),
+    Operation("delete", "/api/apikeys/{id}", "Revoke an API key", role="admin", status=204,
+              errors=(*AGENT_ERRORS, 404), params=[_path_param("id")]),
     Operation("get", "/api/tickets", "List a queue", role="agent", response=QueuePage,
               errors=(*AGENT_ERRORS, 400, 422), params=_query_params(QueueQuery)),
     Operation("get", "/api/tickets/{number}", "A ticket with its thread", role="agent",
@@ -84,14 +105,21 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/api/directory/{kind}/{id}", "Remove a team, agent or category",
               role="admin", status=204, errors=(*AGENT_ERRORS, 404),
               params=[_path_param("kind"), _path_param("id")]),
+    Operation("get", "/api/poison/{queue}", "Messages that failed maxDequeueCount times",
+              role="admin", errors=(*AGENT_ERRORS, 404), params=[_path_param("queue")]),
+    Operation("post", "/api/poison/{queue}/replay",
+              "Put poison messages (all, or `ids`) back on their queue", role="admin",
+              errors=(*AGENT_ERRORS, 404, 415, 422), params=[_path_param("queue")]),
     Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
     Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
     Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
     Operation("get", "/api/openapi.json", "This description"),
 )
 
-MODELS: list[type[BaseModel]] = [TicketSubmission, TicketCreated, AgentTicketView, QueuePage,
-                                 Team, Agent, CategoryDef, Problem, *BODIES.values()]
+MODELS: list[type[BaseModel]] = [
+    TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
+    CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
+    EmailResult, *BODIES.values()]
 
 
 def spec() -> dict[str, Any]:
@@ -113,6 +141,7 @@ def spec() -> dict[str, Any]:
                                 403: "Missing role", 404: "Not found", 409: "Conflict",
                                 412: "Changed since read", 413: "Too large",
                                 415: "Unsupported media type", 422: "Invalid fields",
+                                429: "Too many submissions from this address",
                                 503: "Storage unavailable"}[code],
                 "content": {"application/problem+json": {"schema": ref(Problem)}},
             }

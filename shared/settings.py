@@ -61,6 +61,8 @@ class Limits(BaseModel):
     attachment_bytes: int = 10 * 1024 * 1024
     attachments_per_ticket: int = 10
     request_bytes: int = 40 * 1024 * 1024
+    # Public submissions (web form, chat) per client address and hour; 0 turns it off.
+    submissions_per_hour: int = 60
 
     @field_validator("description_chars")
     @classmethod
@@ -79,6 +81,8 @@ class Settings(BaseModel):
     default_category: str = "general"
     helpdesk_name: str = "Help Desk"
     public_base_url: str = "http://127.0.0.1:7071"
+    chat_secret: str | None = None
+    osticket_topics: dict[str, str] = {"1": "general"}
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -119,7 +123,11 @@ class Settings(BaseModel):
         }
         if categories := get("HELPDESK_CATEGORIES"):
             raw["categories"] = tuple(c.strip() for c in categories.split(",") if c.strip())
+        if topics := get("HELPDESK_OSTICKET_TOPICS"):
+            raw["osticket_topics"] = dict(
+                pair.split("=", 1) for pair in topics.split(",") if "=" in pair)
         for key, name in (("default_category", "HELPDESK_DEFAULT_CATEGORY"),
+                          ("chat_secret", "HELPDESK_CHAT_SECRET"),
                           ("helpdesk_name", "HELPDESK_NAME"),
                           ("public_base_url", "HELPDESK_PUBLIC_URL")):
             if (value := get(name)) is not None:

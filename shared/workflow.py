@@ -31,7 +31,7 @@ from shared.actions import (
     ReplyBody,
     apply_action,
 )
-from shared.directory import Agent, Team
+from shared.directory import Agent, CannedResponse, Team, render_canned
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -102,6 +102,21 @@ async def _check_references(body: ActionBody, *, desk: Helpdesk) -> None:
                                errors=errors)
 
 
+async def _expand_canned(number: str, body: ReplyBody, *, actor: str, desk: Helpdesk
+                         ) -> ReplyBody:
+    canned = await desk.directory.get(CannedResponse, body.canned or "")
+    if canned is None:
+        raise ValidationFailed("No such canned response.",
+                               errors=[{"field": "canned", "message": f"no {body.canned!r}"}])
+    stored = await _load(number, desk=desk)
+    agent = await desk.directory.get(Agent, actor)
+    text = render_canned(canned.body, {
+        "requester_name": stored.ticket.requester_name, "number": stored.ticket.number,
+        "subject": stored.ticket.subject, "agent_name": agent.name if agent else actor})
+    combined = "\n\n".join(part for part in (text, body.body) if part)
+    return body.model_copy(update={"body": combined, "canned": None})
+
+
 def not_allowed(exc: NotAllowed, roles: frozenset[str]) -> Conflict:
     return Conflict(
         str(exc).capitalize() + ".",
@@ -119,10 +134,17 @@ async def act(
     roles: frozenset[str],
     if_match: str | None,
     desk: Helpdesk,
+    uploads: list[AttachmentUpload] | None = None,
+    entry_data: dict[str, Any] | None = None,
 ) -> AgentTicketView:
-    """Apply one action; returns the ticket as it is afterwards (with its new ETag)."""
+    """Apply one action; returns the ticket as it is afterwards (with its new ETag).
+
+    `uploads` are files that came with it other than in the body (an email's
+    attachments); `entry_data` is kept on its entry (the channel's details)."""
     await _check_references(body, desk=desk)
-    uploads = _uploads(body)
+    if isinstance(body, ReplyBody) and body.canned:
+        body = await _expand_canned(number, body, actor=actor, desk=desk)
+    uploads = [*_uploads(body), *(uploads or [])]
     check_attachments(uploads, desk.settings)
 
     stored_blobs: list[tuple[Any, str]] = []
@@ -137,6 +159,8 @@ async def act(
             try:
                 ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
                                              roles=roles, now=desk.clock())
+                if entry_data:
+                    entry = entry.model_copy(update={"data": {**entry.data, **entry_data}})
             except NotAllowed as exc:
                 raise not_allowed(exc, roles) from None
             if uploads and not stored_blobs:

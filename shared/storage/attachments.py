@@ -46,6 +46,12 @@ class AttachmentStore:
         )
         return info, blob_name
 
+    async def put_raw(self, blob_name: str, data: bytes, *, content_type: str) -> None:
+        """Keep a file under a name of our choosing (an original email); idempotent."""
+        await self._container.upload_blob(
+            blob_name, data, overwrite=True,
+            content_settings=ContentSettings(content_type=content_type))
+
     async def read(self, blob_name: str) -> bytes:
         downloader = await self._container.download_blob(blob_name)
         return await downloader.readall()

@@ -14,11 +14,12 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
-from shared.directory import SEED_TEAMS, Agent, CategoryDef, Team
+from shared.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
 
 M = TypeVar("M", bound=BaseModel)
 CACHE_SECONDS = 10.0
-_KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent", CategoryDef: "category"}
+_KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent", CategoryDef: "category",
+                                      CannedResponse: "canned"}
 
 
 class DirectoryStore:

@@ -51,6 +51,8 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
         "closed_at": ticket.closed_at,
         "resolution": ticket.resolution,
         "due_at": ticket.due_at,
+        "cc": json.dumps(ticket.cc) if ticket.cc else None,
+        "phone": ticket.phone,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -76,6 +78,8 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         closed_at=_aware_or_none(entity.get("closed_at")),
         resolution=entity.get("resolution") or None,
         due_at=_aware_or_none(entity.get("due_at")),
+        cc=json.loads(entity.get("cc") or "[]"),
+        phone=entity.get("phone") or None,
     )
 
 

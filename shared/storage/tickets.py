@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
@@ -242,3 +242,30 @@ class IdempotencyStore:
             await self._table.delete_entity(key_hash, "")
         except ResourceNotFoundError:
             pass
+
+    # -- channel records: a conversation or Message-ID → its ticket ----------------------
+
+    async def read(self, key_hash: str) -> tuple[dict[str, Any], str] | None:
+        try:
+            entity = await self._table.get_entity(key_hash, "")
+        except ResourceNotFoundError:
+            return None
+        return dict(entity), str(entity.metadata["etag"])
+
+    async def insert(self, key_hash: str, props: dict[str, Any]) -> bool:
+        """Create the record; False if it exists already."""
+        try:
+            await self._table.create_entity({"PartitionKey": key_hash, "RowKey": "", **props})
+            return True
+        except ResourceExistsError:
+            return False
+
+    async def replace(self, key_hash: str, props: dict[str, Any], *, etag: str) -> bool:
+        """Replace the record if it still has `etag`; False if someone changed it."""
+        try:
+            await self._table.update_entity(
+                {"PartitionKey": key_hash, "RowKey": "", **props}, mode=UpdateMode.REPLACE,
+                etag=etag, match_condition=MatchConditions.IfNotModified)
+            return True
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False

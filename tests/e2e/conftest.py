@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +23,10 @@ LIMITS = {
     "HELPDESK_LIMIT_ATTACHMENT_BYTES": str(1024 * 1024),
     "HELPDESK_LIMIT_ATTACHMENTS_PER_TICKET": "3",
     "HELPDESK_LIMIT_REQUEST_BYTES": str(4 * 1024 * 1024),
+    # All tests come from 127.0.0.1; the limit has its own test with its own host.
+    "HELPDESK_LIMIT_SUBMISSIONS_PER_HOUR": "0",
+    "HELPDESK_CHAT_SECRET": "test-chat-secret",
+    "HELPDESK_OSTICKET_TOPICS": "1=general,2=billing,10=access",
 }
 
 
@@ -55,17 +60,18 @@ class RunningHost:
             return list(table.query_entities("requester_email eq @e", parameters={"e": email}))
 
 
-@pytest.fixture(scope="session")
-def host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[RunningHost]:
+@contextmanager
+def running_host(test_services: LocalServices, workdir: Path, **env_overrides: str
+                 ) -> Iterator[RunningHost]:
+    """`python -m devhost` on a free port against the session's services."""
     port = services.free_port()
-    log_path = tmp_path_factory.mktemp("devhost") / "devhost.log"
+    log_path = workdir / "devhost.log"
     env = {**os.environ, **app_env(test_services, HELPDESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                                   **LIMITS)}
-    keys = tmp_path_factory.mktemp("keys") / "keys.json"
+                                   **{**LIMITS, **env_overrides})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "--port", str(port), "--keys-file", str(keys),
+            [sys.executable, "-m", "devhost", "--port", str(port),
+             "--keys-file", str(workdir / "keys.json"),
              "--settings", str(ROOT / "local.settings.example.json")],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -87,3 +93,10 @@ def host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[RunningHost]:
+    with running_host(test_services, tmp_path_factory.mktemp("devhost")) as running:
+        yield running

@@ -10,13 +10,17 @@ from tests.e2e.conftest import RunningHost
 from tests.registry import http_functions
 
 PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get"}
-ADMIN = {"directory_put", "directory_delete"}
-SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams"}
+# Integrations authenticate with an API key or a signature, never a signed-in principal.
+KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
+ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
+         "apikeys_revoke", "admin_poison_list", "admin_poison_replay"}
+SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams",
+          "queue": "ticket-events"}
 
 
 def endpoints():
     for fn in http_functions():
-        if fn.name in PUBLIC:
+        if fn.name in PUBLIC | KEYED:
             continue
         path = "/api/" + fn.route.format(**SAMPLE)
         for method in fn.methods:
@@ -37,6 +41,15 @@ def test_agent_endpoints_check_roles(host: RunningHost, name, method, path):
     else:
         with host.signed_in(roles="agent") as agent:
             assert agent.request(method, path, json={}).status_code not in (401, 403)
+
+
+@pytest.mark.parametrize("path", ["/api/tickets.json", "/api/tickets.email",
+                                  "/api/channels/chat"])
+def test_integrations_refuse_callers_without_a_key_even_when_signed_in(host: RunningHost,
+                                                                       path):
+    with host.signed_in(roles="agent,admin") as admin:
+        r = admin.post(path, content=b"{}", headers={"content-type": "application/json"})
+        assert r.status_code == 401, r.text
 
 
 def test_the_public_endpoints_need_no_sign_in(host: RunningHost):

@@ -75,15 +75,16 @@ def test_a_ticket_from_intake_to_closure(host: RunningHost, maildev: MailDev,
     note = next(e for e in thread if e["kind"] == "note")
     assert note["public"] is False
 
-    # The requester: acknowledgement, the question, the reply and the resolution, in one
-    # thread; never the internal note.
-    mails = maildev.wait_to(requester, 4)
-    assert len(mails) == 4
+    # The requester: acknowledgement, the question, the reply, the resolution and the
+    # closure, in one thread; never the internal note.
+    mails = maildev.wait_to(requester, 5)
+    assert len(mails) == 5
     assert all(f"[#{number}]" in m["subject"] for m in mails)
     assert not any("Probably the disk" in (m.get("text") or "") for m in mails)
     raws = {m["id"]: message_from_bytes(maildev.raw(m["id"]), policy=policy.default)
             for m in mails}
-    by_text = {next(k for k in ("Which model", "ordered an SSD", "Swapped the disk", "received")
+    by_text = {next(k for k in ("Which model", "ordered an SSD", "Swapped the disk", "received",
+                                "now closed")
                     if k in (m.get("text") or "")): raws[m["id"]] for m in mails}
     ack = by_text["received"]
     resolved = by_text["Swapped the disk"]
@@ -91,6 +92,12 @@ def test_a_ticket_from_intake_to_closure(host: RunningHost, maildev: MailDev,
     assert resolved["In-Reply-To"] in resolved["References"]
     assert "reply to this email and the ticket opens again" in \
         resolved.get_body(("plain",)).get_content().replace("\n", " ")
+
+    # Events are handled concurrently, so a mail threads on those sent before it was
+    # composed: always at least the acknowledgement.
+    assert ack["Message-ID"] in by_text["now closed"]["References"]
+    # The agent it was assigned to heard nothing: they took it themselves.
+    assert maildev.to(f"{staff['desk']}@staff.example.com") == []
 
     # Senior Support heard about the escalation, and the thread says so.
     [esc] = maildev.wait_to(f"{staff['senior']}@staff.example.com")
@@ -282,3 +289,35 @@ def test_admins_manage_teams_and_categories(host: RunningHost):
         me = agent.get("/api/me").json()
         assert me["id"] == "agent1"
         assert "agent" in me["roles"] and "admin" not in me["roles"]
+
+
+def test_an_agent_hears_when_a_ticket_is_assigned_to_them(host: RunningHost, maildev: MailDev,
+                                                          staff: dict[str, str]):
+    number = new_ticket(host)
+    with host.signed_in(user="lead", email="lead@staff.example.com") as lead:
+        assert act(lead, number, "assign", {"agent": staff["senior"]}).status_code == 200
+    wait_for(lambda: [m for m in maildev.to(f"{staff['senior']}@staff.example.com")
+                      if f"[#{number}] Assigned to you" in m["subject"]],
+             what="the assignment email")
+
+
+def test_canned_responses_fill_in_their_placeholders(host: RunningHost, maildev: MailDev,
+                                                     staff: dict[str, str]):
+    requester = unique_email("canned")
+    number = new_ticket(host, requester)
+    with host.signed_in(roles="agent,admin") as admin:
+        r = admin.put("/api/directory/canned/password-reset", json={
+            "title": "Password reset",
+            "body": "Hello {{requester_name}}, your password for #{{ number }} was reset "
+                    "by {{agent_name}}."})
+        assert r.status_code == 200, r.text
+    with host.signed_in(user=staff["desk"]) as agent:
+        r = act(agent, number, "reply", {"canned": "password-reset", "body": "Regards"})
+        assert r.status_code == 200, r.text
+        assert r.json()["thread"][-1]["body"] == (
+            f"Hello Req Uester, your password for #{number} was reset by Desk Agent."
+            "\n\nRegards")
+        assert act(agent, number, "reply", {"canned": "nope"}).status_code == 422
+    wait_for(lambda: [m for m in maildev.to(requester)
+                      if "was reset by Desk Agent" in (m.get("text") or "")],
+             what="the canned reply by email")

@@ -1,0 +1,108 @@
+"""Channels for other systems: osTicket's ticket API, the email pipe, chat transcripts.
+
+These answer in the formats their callers expect: osTicket's API gets the ticket number
+alone as text on success and a plain-text reason with the right 4xx on failure (osTicket
+itself answers 500 to validation errors).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from functions.deps import helpdesk
+from functions.http import handles_errors, json_response
+from shared.apikeys import check_key, client_address
+from shared.chat import ChatTranscript, receive_chat, verify_signature
+from shared.errors import (
+    BadRequest,
+    HelpdeskError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from shared.inbound_email import receive_email
+from shared.intake import field_errors, submit_ticket
+from shared.models import Channel
+from shared.osticket import translate
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+def _text(status: int, text: str, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(text + "\n", status_code=status, headers=headers,
+                             mimetype="text/plain", charset="utf-8")
+
+
+def _text_error(error: HelpdeskError) -> func.HttpResponse:
+    lines = [error.detail] + [f"{e['field']}: {e['message']}" for e in error.errors]
+    headers = {"Retry-After": str(error.extra["retry_after"])} \
+        if "retry_after" in error.extra else None
+    return _text(error.status, "\n".join(lines), headers)
+
+
+@bp.function_name("integrations_osticket")
+@bp.route(route="tickets.json", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        desk = await helpdesk()
+        address = client_address(req.headers.get("x-forwarded-for"))
+        await check_key(req.headers.get("x-api-key"), "tickets", address, keys=desk.apikeys)
+        mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+        if mimetype != "application/json":
+            raise UnsupportedMediaType("Send the ticket as application/json.")
+        try:
+            body = json.loads(req.get_body())
+        except ValueError as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object.")
+        request = translate(body, topics=desk.settings.osticket_topics)
+        created = await submit_ticket(
+            request.raw, request.uploads, desk=desk, channel=Channel.API,
+            autorespond=request.autorespond, entry_data={"osticket": request.details},
+            idempotency_key=req.headers.get("idempotency-key"))
+    except HelpdeskError as error:
+        return _text_error(error)
+    except Exception:
+        log.exception("unhandled error in the osTicket API")
+        return _text(500, "Something went wrong on our side.")
+    return _text(201, created.number)
+
+
+
+@bp.function_name("integrations_email")
+@bp.route(route="tickets.email", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def integrations_email(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    address = client_address(req.headers.get("x-forwarded-for"))
+    await check_key(req.headers.get("x-api-key"), "email", address, keys=desk.apikeys)
+    raw = req.get_body()
+    if not raw.strip():
+        raise BadRequest("The body must be a raw RFC 822 message.")
+    if len(raw) > desk.settings.limits.request_bytes:
+        raise PayloadTooLarge(f"A message may be at most {desk.settings.limits.request_bytes} bytes.")
+    result = await receive_email(raw, desk=desk)
+    return json_response(result, status=201 if result.outcome == "created" else 200)
+
+
+@bp.function_name("integrations_chat")
+@bp.route(route="channels/chat", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def integrations_chat(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    body = req.get_body()
+    verify_signature(body, req.headers.get("x-signature"), desk.settings.chat_secret)
+    try:
+        chat = ChatTranscript.model_validate_json(body)
+    except ValidationError as exc:
+        raise ValidationFailed("The transcript has invalid fields.",
+                               errors=field_errors(exc)) from None
+    result = await receive_chat(chat, desk=desk)
+    return json_response(result, status=201 if result.outcome == "created" else 200,
+                         headers={"Location": f"/api/tickets/{result.number}"})

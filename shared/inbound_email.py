@@ -1,0 +1,172 @@
+"""The email channel: a raw message from the mail gateway becomes a ticket, or joins one.
+
+Which ticket a message joins, in order:
+1. `in-reply-to`: a Message-ID in In-Reply-To/References is one of ours (we put the
+   ticket number in every Message-ID we send) or one we received before for a ticket;
+2. `subject-token`: a `[#NUMBER]` token in the subject, but only when the sender is the
+   ticket's requester or an address copied on it (anyone can type a number);
+3. otherwise a new ticket. A message to a closed ticket starts a new ticket that
+   points back to it.
+
+The same Message-ID twice is one entry: each message's id is recorded with its ticket,
+and the record is claimed before anything is written. Auto-replies, bulk mail, loops and
+bounces make no ticket and trigger no auto-reply; a bounce is noted on the ticket whose
+email it bounced. The raw message is kept in Blob Storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from typing import Literal
+
+from azure.core.exceptions import AzureError
+from pydantic import BaseModel
+
+from shared.errors import BadRequest, Conflict, HelpdeskError, StorageUnavailable
+from shared.helpdesk import Helpdesk
+from shared.intake import submit_ticket
+from shared.lifecycle import Action, NotAllowed
+from shared.mailparse import MailParseError, ParsedEmail, parse_email
+from shared.models import AttachmentUpload, Channel
+from shared.numbering import is_valid
+from shared.workflow import act, parse_body
+
+log = logging.getLogger(__name__)
+
+OUR_ID = re.compile(r"^<ticket-(\d{8})\.\d+\.[a-z-]+@", re.I)
+TRUNCATED = "\n\n[… the rest of this message is in the original email]"
+
+Outcome = Literal["created", "appended", "duplicate", "ignored", "bounce-noted"]
+
+
+class EmailResult(BaseModel):
+    outcome: Outcome
+    number: str | None = None
+    matched_by: str | None = None
+    reason: str | None = None
+
+
+def _key(message_id: str) -> str:
+    return hashlib.sha256(f"mail:{message_id.lower()}".encode()).hexdigest()
+
+
+async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
+    own = {desk.settings.mail.sender.lower()}
+    try:
+        mail = parse_email(raw, own_addresses=own)
+    except MailParseError as exc:
+        raise BadRequest(f"The message could not be read: {exc}") from None
+    message_id = mail.message_id or f"<sha256-{hashlib.sha256(raw).hexdigest()}@inbound>"
+
+    if mail.bounce is not None:
+        return await _note_bounce(mail, message_id, raw, desk=desk)
+    if mail.auto_reason:
+        log.info("email %s ignored: %s", message_id, mail.auto_reason)
+        return EmailResult(outcome="ignored", reason=mail.auto_reason)
+
+    key = _key(message_id)
+    found = await desk.idempotency.read(key)
+    if found is not None and found[0].get("number"):
+        return EmailResult(outcome="duplicate", number=found[0]["number"],
+                           matched_by=found[0].get("matched_by"))
+
+    number, rule = await _thread_of(mail, desk=desk)
+    blob = await _keep_raw(raw, desk=desk)
+    uploads = [AttachmentUpload(filename=a.filename, content_type=a.content_type, data=a.data)
+               for a in mail.attachments]
+    details = {"message_id": message_id, "raw_blob": blob, "from": mail.from_address,
+               "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments)}
+    if number is not None:
+        if not await desk.idempotency.insert(key, {"number": number, "matched_by": rule}):
+            again = await desk.idempotency.read(key)
+            return EmailResult(outcome="duplicate", number=again[0]["number"] if again else None)
+        try:
+            view = await act(number, Action.REQUESTER_REPLY,
+                             parse_body(Action.REQUESTER_REPLY, {"body": _body(mail, desk)}),
+                             actor=mail.from_address, roles=frozenset({"requester"}),
+                             if_match=None, desk=desk, uploads=uploads, entry_data=details)
+        except HelpdeskError as exc:
+            await desk.idempotency.release(key)
+            if isinstance(exc, Conflict) and exc.extra.get("current_status") == "closed":
+                return await _new_ticket(mail, message_id, uploads,
+                                         {**details, "follow_up_of": number}, desk=desk)
+            raise
+        except Exception:
+            await desk.idempotency.release(key)
+            raise
+        return EmailResult(outcome="appended", number=view.ticket.number, matched_by=rule)
+    return await _new_ticket(mail, message_id, uploads, details, desk=desk)
+
+
+async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[AttachmentUpload],
+                      details: dict, *, desk: Helpdesk) -> EmailResult:
+    details = {**details, "matched_by": "new"}
+    created = await submit_ticket(
+        {"name": mail.from_name or mail.from_address.split("@")[0],
+         "email": mail.from_address,
+         "subject": (mail.subject or "(no subject)")[:desk.settings.limits.subject_chars],
+         "description": _body(mail, desk)},
+        uploads, desk=desk, channel=Channel.EMAIL, cc=[*mail.to, *mail.cc],
+        idempotency_key=f"mail:{message_id.lower()}", entry_data=details)
+    return EmailResult(outcome="created", number=created.number, matched_by="new")
+
+
+def _body(mail: ParsedEmail, desk: Helpdesk) -> str:
+    text = mail.text.strip() or "(no text)"
+    limit = desk.settings.limits.description_chars
+    return text if len(text) <= limit else text[:limit - len(TRUNCATED)] + TRUNCATED
+
+
+async def _thread_of(mail: ParsedEmail, *, desk: Helpdesk) -> tuple[str | None, str]:
+    for ref in [*mail.in_reply_to, *reversed(mail.references)]:
+        if (m := OUR_ID.match(ref)) and is_valid(m.group(1)):
+            if await desk.tickets.get(m.group(1)) is not None:
+                return m.group(1), "in-reply-to"
+        found = await desk.idempotency.read(_key(ref))
+        if found is not None and found[0].get("number"):
+            return found[0]["number"], "in-reply-to"
+    if mail.ticket_number and is_valid(mail.ticket_number):
+        stored = await desk.tickets.get(mail.ticket_number)
+        if stored is not None:
+            known = {stored.ticket.requester_email.lower(), *stored.ticket.cc}
+            if mail.from_address in known:
+                return mail.ticket_number, "subject-token"
+            log.info("subject token #%s from %s ignored: not the requester or copied",
+                     mail.ticket_number, mail.from_address)
+    return None, "new"
+
+
+async def _keep_raw(raw: bytes, *, desk: Helpdesk) -> str:
+    name = f"raw/{hashlib.sha256(raw).hexdigest()}.eml"
+    try:
+        await desk.attachments.put_raw(name, raw, content_type="message/rfc822")
+    except AzureError as exc:
+        raise StorageUnavailable("Could not store the message; try again later.") from exc
+    return name
+
+
+async def _note_bounce(mail: ParsedEmail, message_id: str, raw: bytes, *,
+                       desk: Helpdesk) -> EmailResult:
+    bounce = mail.bounce
+    assert bounce is not None
+    original = bounce.original_message_id or ""
+    m = OUR_ID.match(original)
+    number = m.group(1) if m and is_valid(m.group(1)) else None
+    if number is None or await desk.tickets.get(number) is None:
+        return EmailResult(outcome="ignored", reason="bounce of a message that is not ours")
+    key = _key(message_id)
+    if not await desk.idempotency.insert(key, {"number": number, "matched_by": "bounce"}):
+        return EmailResult(outcome="duplicate", number=number, matched_by="bounce")
+    text = (f"Email could not be delivered to {', '.join(bounce.recipients) or 'the requester'}"
+            f" (status {bounce.status or 'unknown'}, {bounce.action or 'failed'}).")
+    blob = await _keep_raw(raw, desk=desk)
+    try:
+        await act(number, Action.NOTE, parse_body(Action.NOTE, {"body": text}),
+                  actor="mail-system", roles=frozenset({"agent"}), if_match=None, desk=desk,
+                  entry_data={"bounce": True, "raw_blob": blob, "original": original})
+    except (HelpdeskError, NotAllowed):
+        await desk.idempotency.release(key)
+        raise
+    return EmailResult(outcome="bounce-noted", number=number, matched_by="bounce")

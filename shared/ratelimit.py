@@ -1,0 +1,62 @@
+"""A per-address limit on public submissions, kept in Table Storage so that every
+instance of the app counts against the same number (an in-memory counter would let a
+scaled-out app accept N times the limit).
+
+Fixed windows of one hour: one row per (address, window), incremented under its ETag.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.errors import HelpdeskError
+from shared.storage.keys import key_part
+
+WINDOW_SECONDS = 3600
+
+
+class TooManyRequests(HelpdeskError):
+    status = 429
+    title = "Too many requests"
+
+
+class RateLimiter:
+    def __init__(self, table: TableClient, *, per_window: int) -> None:
+        self._table = table
+        self._limit = per_window
+
+    async def hit(self, address: str | None, now: datetime) -> None:
+        """Count one submission from `address`; raise `TooManyRequests` past the limit."""
+        if self._limit <= 0 or not address:
+            return
+        window = int(now.timestamp()) // WINDOW_SECONDS
+        pk, rk = f"ip|{key_part(address)}", str(window)
+        retry_after = (window + 1) * WINDOW_SECONDS - int(now.timestamp())
+        for _ in range(10):
+            try:
+                entity = await self._table.get_entity(pk, rk)
+            except ResourceNotFoundError:
+                try:
+                    await self._table.create_entity({"PartitionKey": pk, "RowKey": rk,
+                                                     "count": 1})
+                    return
+                except ResourceExistsError:
+                    continue
+            if entity["count"] >= self._limit:
+                raise TooManyRequests(
+                    f"At most {self._limit} submissions an hour from one address; "
+                    f"try again in {retry_after // 60 + 1} minutes.",
+                    extra={"retry_after": retry_after})
+            entity["count"] += 1
+            try:
+                await self._table.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified)
+                return
+            except ResourceModifiedError:
+                continue
