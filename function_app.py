@@ -5,6 +5,7 @@ import azure.functions as func
 from functions import (
     admin,
     apikeys,
+    automation,
     directory,
     health,
     intake,
@@ -18,5 +19,5 @@ from functions import (
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
-                  admin.bp, notifications.bp, web.bp, health.bp, openapi.bp):
+                  admin.bp, automation.bp, notifications.bp, web.bp, health.bp, openapi.bp):
     app.register_functions(blueprint)

@@ -10,11 +10,12 @@ from functions.http import agent, handles_errors, json_body, json_response
 from shared.directory import Agent, CannedResponse, CategoryDef, Team
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import field_errors
+from shared.rules import Facts, Rule, evaluate
 
 bp = func.Blueprint()
 
 KINDS: dict[str, type[BaseModel]] = {"teams": Team, "agents": Agent, "categories": CategoryDef,
-                                     "canned": CannedResponse}
+                                     "canned": CannedResponse, "rules": Rule}
 
 
 def _kind(req: func.HttpRequest) -> type[BaseModel]:
@@ -69,3 +70,25 @@ async def directory_me(req: func.HttpRequest) -> func.HttpResponse:
     record = await (await helpdesk()).directory.get(Agent, me.user_id)
     return json_response({"id": me.user_id, "name": me.name, "roles": sorted(me.roles),
                           "agent": record.model_dump(mode="json") if record else None})
+
+
+@bp.function_name("rules_test")
+@bp.route(route="rules/test", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def rules_test(req: func.HttpRequest) -> func.HttpResponse:
+    """Which rules would fire on a sample ticket, and what they would do; changes nothing."""
+    agent(req, "admin")
+    desk = await helpdesk()
+    raw = json_body(req) or {}
+    event = raw.pop("event", "intake")
+    if event not in ("intake", "update"):
+        raise ValidationFailed("Unknown event.", errors=[{"field": "event",
+                                                         "message": "intake or update"}])
+    raw.setdefault("at", desk.clock().isoformat())
+    try:
+        facts = Facts.model_validate(raw)
+        outcome = evaluate(await desk.directory.list(Rule), facts, event=event,
+                           timezone=desk.settings.timezone)
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid sample ticket.", errors=field_errors(exc)) from None
+    return json_response(outcome)

@@ -14,6 +14,7 @@ from functions import web
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_response, wants_html
 from shared.apikeys import client_address
+from shared.automation import RejectedAsSpam
 from shared.errors import (
     BadRequest,
     HelpdeskError,
@@ -157,6 +158,9 @@ async def _create_from_browser(req: func.HttpRequest) -> func.HttpResponse:
             log.info("web form: honeypot filled in; submission dropped")
             return web.received_page(desk.settings)
         created = await _submit(req, desk, sub)
+    except RejectedAsSpam:
+        log.info("web form: submission rejected by a spam rule")
+        return web.received_page(desk.settings)
     except HelpdeskError as error:
         return web.form_page(desk.settings, values=raw, error=error)
     except Exception:

@@ -103,6 +103,7 @@ BODIES: dict[Action, type[ActionBody]] = {
     Action.CLOSE: CommentBody,
     Action.REOPEN: CommentBody,
     Action.REQUESTER_REPLY: RequesterReplyBody,
+    Action.REMIND: CommentBody,
 }
 
 ENTRY_KINDS: dict[Action, EntryKind] = {
@@ -115,11 +116,12 @@ ENTRY_KINDS: dict[Action, EntryKind] = {
     Action.CLOSE: EntryKind.CLOSED,
     Action.REOPEN: EntryKind.REOPENED,
     Action.REQUESTER_REPLY: EntryKind.MESSAGE,
+    Action.REMIND: EntryKind.REMINDER,
 }
 
 # Entries the requester sees (in the portal and by email); the rest are internal.
 PUBLIC = {Action.REPLY, Action.REQUEST_INFO, Action.RESOLVE, Action.CLOSE, Action.REOPEN,
-          Action.REQUESTER_REPLY}
+          Action.REQUESTER_REPLY, Action.REMIND}
 
 
 def apply_action(
@@ -170,6 +172,10 @@ def apply_action(
         if action is Action.REOPEN:
             changes["resolved_at"] = None
             changes["closed_at"] = None
+        if action is Action.REMIND:
+            changes["reminded_at"] = now
+    if action is not Action.REMIND and before is Status.PENDING:
+        changes["reminded_at"] = None
     if after is not before:
         data.update({"from": before.value, "to": after.value})
     entry = ThreadEntry(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AutoClose(BaseModel):
+    """When a team's tickets close by themselves (see shared/autoclose.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    remind_after_days: float = Field(3, gt=0)
+    resolve_after_days: float = Field(4, gt=0)
+    close_after_days: float = Field(7, gt=0)
 
 
 class Team(BaseModel):
@@ -17,6 +27,8 @@ class Team(BaseModel):
     name: Name
     tier: int | None = Field(None, ge=1, le=9, description="support tier; none for a vendor")
     description: str = ""
+    auto_close: AutoClose | None = None
+    assignment: Literal["manual", "round-robin", "fewest-open"] = "manual"
 
 
 class Agent(BaseModel):

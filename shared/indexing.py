@@ -37,7 +37,8 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _descending(at: datetime) -> str:
+def descending(at: datetime) -> str:
+    """The `updated` sort key: later times sort first."""
     micros = int(at.timestamp() * 1_000_000)
     return f"{_MAX_MICROS - micros:017d}"
 
@@ -46,7 +47,7 @@ def sort_key(ticket: Ticket, sort: str) -> str:
     if sort == "created":
         return _stamp(ticket.created_at)
     if sort == "updated":
-        return _descending(ticket.updated_at)
+        return descending(ticket.updated_at)
     if sort == "due":
         return _stamp(ticket.due_at) if ticket.due_at else NO_DUE
     raise ValueError(f"unknown sort {sort!r}")

@@ -23,15 +23,17 @@ from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
 from shared import numbering
+from shared.automation import apply_rules, auto_assign
 from shared.directory import CategoryDef
 from shared.errors import (
     Conflict,
+    HelpdeskError,
     PayloadTooLarge,
     StorageUnavailable,
     ValidationFailed,
 )
 from shared.helpdesk import Helpdesk
-from shared.lifecycle import INITIAL
+from shared.lifecycle import INITIAL, Action, Status
 from shared.models import (
     AttachmentInfo,
     AttachmentUpload,
@@ -151,6 +153,19 @@ async def submit_ticket(
     submission = validate_submission(raw, settings, categories, channel=channel)
     check_attachments(uploads, settings)
     number = numbering.new_number()
+    now = desk.clock()
+    draft = Ticket(
+        number=number, subject=submission.subject, description=submission.description,
+        requester_name=submission.name, requester_email=str(submission.email or "").lower(),
+        priority=submission.priority, category=submission.category or "",
+        status=INITIAL.value, channel=channel, created_at=now, updated_at=now, last_seq=1,
+        cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
+    )
+    # Rules first: a spam rule refuses the submission before anything is written.
+    draft, outcome = await apply_rules(draft, event="intake", desk=desk, now=now)
+    draft = await auto_assign(draft, desk=desk)
+    if draft.team or draft.assignee:
+        draft = draft.model_copy(update={"status": Status.OPEN.value})
 
     key_hash = None
     if idempotency_key is not None:
@@ -164,7 +179,6 @@ async def submit_ticket(
         if prior is not None:
             return await _replay(prior, fingerprint, desk=desk)
 
-    now = desk.clock()
     blobs: list[str] = []
     try:
         stored = await asyncio.gather(
@@ -172,23 +186,14 @@ async def submit_ticket(
         )
         blobs = [blob for _, blob in stored]
         for attempt in range(NUMBER_ATTEMPTS):
-            ticket = Ticket(
-                number=number, subject=submission.subject,
-                description=submission.description,
-                requester_name=submission.name,
-                requester_email=str(submission.email or "").lower(),
-                priority=submission.priority, category=submission.category or "",
-                status=INITIAL.value, channel=channel,
-                created_at=now, updated_at=now, last_seq=1,
-                cc=[c.lower() for c in cc or []],
-                phone=getattr(submission, "phone", None),
-            )
+            ticket = draft.model_copy(update={"number": number})
             created = ThreadEntry(
                 seq=1, kind=EntryKind.CREATED, at=now,
                 actor=actor or ticket.requester_email or ticket.requester_name,
                 public=True, body=ticket.description,
                 data={"channel": channel.value, "subject": ticket.subject,
                       "autorespond": autorespond and bool(ticket.requester_email),
+                      **({"rules": outcome.fired} if outcome.fired else {}),
                       **(entry_data or {})},
             )
             try:
@@ -207,7 +212,20 @@ async def submit_ticket(
                                  "Please try again.") from exc
 
     await _announce(ticket, desk=desk)
+    await _canned_replies(ticket, outcome.canned_replies, desk=desk)
     return created_answer(ticket, [info for info, _ in stored])
+
+
+async def _canned_replies(ticket: Ticket, canned: list[str], *, desk: Helpdesk) -> None:
+    """Replies rules asked for at intake; the ticket is accepted whatever happens here."""
+    from shared.workflow import act, parse_body  # workflow builds on intake's helpers
+
+    for canned_id in canned:
+        try:
+            await act(ticket.number, Action.REPLY, parse_body(Action.REPLY, {"canned": canned_id}),
+                      actor="rules", roles=frozenset({"agent"}), if_match=None, desk=desk)
+        except (HelpdeskError, AzureError):
+            log.exception("canned reply %s on %s failed", canned_id, ticket.number)
 
 
 async def _announce(ticket: Ticket, *, desk: Helpdesk) -> None:

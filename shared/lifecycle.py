@@ -53,6 +53,7 @@ class Action(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     REQUESTER_REPLY = "requester-reply"  # the requester answers (portal or email)
+    REMIND = "remind"  # the desk reminds a requester it waits on (before auto-close)
 
 
 class Role(StrEnum):
@@ -103,6 +104,7 @@ def _rules() -> list[Rule]:
     # Closing without a resolution (spam, duplicates) is a supervisor's call.
     allow(Action.CLOSE, _WORKING, Status.CLOSED, role=Role.SUPERVISOR)
     allow(Action.REOPEN, (Status.RESOLVED, Status.CLOSED), Status.OPEN)
+    allow(Action.REMIND, (Status.PENDING,), SAME)
     # A requester's answer brings a waiting or resolved ticket back to the agents; on a
     # ticket being worked it is simply added. A closed ticket is not reopened by mail.
     allow(Action.REQUESTER_REPLY, (Status.PENDING, Status.RESOLVED), Status.OPEN,

@@ -38,6 +38,7 @@ class EntryKind(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
+    REMINDER = "reminder"
     EMAIL_SENT = "email_sent"
 
 
@@ -122,6 +123,10 @@ class Ticket(BaseModel):
     resolution: str | None = None
     due_at: datetime | None = Field(None, description="when the next SLA target falls due")
     cc: list[str] = Field(default_factory=list, description="addresses copied on the request")
+    tags: list[str] = Field(default_factory=list)
+    sla_plan: str | None = Field(None, description="SLA plan chosen by a rule; else by priority")
+    reminded_at: datetime | None = Field(None, description="when the requester was reminded "
+                                         "while the ticket waited on them")
     phone: str | None = None
 
 

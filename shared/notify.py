@@ -44,6 +44,10 @@ REQUESTER_MAILS: dict[EntryKind, RequesterMail] = {
         "resolved", "We have resolved your request. This is what we did:",
         "If this did not solve your problem, just reply to this email and the ticket "
         "opens again."),
+    EntryKind.REMINDER: RequesterMail(
+        "reminder", "We are still waiting for your answer on this request:",
+        "If we do not hear from you, we will resolve the request in {resolve_days} days. "
+        "Just reply to this email to keep it open."),
     EntryKind.CLOSED: RequesterMail(
         "closed", "Your request is now closed.",
         "If you need more help with it, reply to this email."),
@@ -143,7 +147,8 @@ async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,
         actor = agent.name
     text, html = _render("update", {
         "ticket": ticket, "intro": kind.intro.format(actor=actor), "body": entry.body,
-        "outro": kind.outro, "helpdesk_name": desk.settings.helpdesk_name,
+        "outro": kind.outro.format(resolve_days=entry.data.get("resolve_days", "a few")),
+        "helpdesk_name": desk.settings.helpdesk_name,
         "marker": REPLY_MARKER})
     await _send_once(stored, entry.seq, kind.purpose, to=[ticket.requester_email],
                      subject=f"Re: [#{ticket.number}] {ticket.subject}", text=text, html=html,

@@ -20,6 +20,7 @@ from shared.inbound_email import EmailResult
 from shared.lifecycle import Action
 from shared.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.queues import QueuePage, QueueQuery
+from shared.rules import Facts, Outcome, Rule
 
 
 class Problem(BaseModel):
@@ -88,7 +89,8 @@ OPERATIONS: tuple[Operation, ...] = (
               response=AgentTicketView, errors=(*AGENT_ERRORS, 404), params=NUMBER),
     Operation("post", "/api/tickets/{number}/{action}",
               "Act on a ticket: " + ", ".join(a.value for a in Action
-                                               if a is not Action.REQUESTER_REPLY),
+                                               if a not in (Action.REQUESTER_REPLY,
+                                                            Action.REMIND)),
               role="agent", response=AgentTicketView,
               errors=(*AGENT_ERRORS, 400, 404, 409, 412, 413, 415, 422, 503),
               params=[*NUMBER, _path_param("action"),
@@ -97,7 +99,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/tickets/{number}/attachments/{id}", "Download an attachment",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
               media="application/octet-stream"),
-    Operation("get", "/api/directory/{kind}", "List teams, agents or categories",
+    Operation("get", "/api/directory/{kind}",
+              "List teams, agents, categories, canned responses or rules",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[_path_param("kind")]),
     Operation("put", "/api/directory/{kind}/{id}", "Create or replace a team, agent or category",
               role="admin", errors=(*AGENT_ERRORS, 400, 404, 415, 422),
@@ -110,6 +113,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/poison/{queue}/replay",
               "Put poison messages (all, or `ids`) back on their queue", role="admin",
               errors=(*AGENT_ERRORS, 404, 415, 422), params=[_path_param("queue")]),
+    Operation("post", "/api/rules/test",
+              "Dry run: which rules fire on a sample ticket (Facts + event) and what they do",
+              role="admin", request=Facts, response=Outcome,
+              errors=(*AGENT_ERRORS, 400, 415, 422)),
     Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
     Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
     Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
@@ -119,7 +126,7 @@ OPERATIONS: tuple[Operation, ...] = (
 MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
-    EmailResult, *BODIES.values()]
+    EmailResult, Facts, Outcome, Rule, *BODIES.values()]
 
 
 def spec() -> dict[str, Any]:

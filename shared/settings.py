@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from shared.directory import AutoClose
+
 DEFAULT_CATEGORIES = ("general", "hardware", "software", "network", "access", "billing", "other")
 
 
@@ -82,6 +84,8 @@ class Settings(BaseModel):
     helpdesk_name: str = "Help Desk"
     public_base_url: str = "http://127.0.0.1:7071"
     chat_secret: str | None = None
+    timezone: str = "UTC"  # the desk's local time, for rules on time of day
+    auto_close: AutoClose = AutoClose()
     osticket_topics: dict[str, str] = {"1": "general"}
 
     @model_validator(mode="after")
@@ -123,11 +127,15 @@ class Settings(BaseModel):
         }
         if categories := get("HELPDESK_CATEGORIES"):
             raw["categories"] = tuple(c.strip() for c in categories.split(",") if c.strip())
+        auto_close = {field: get(f"HELPDESK_AUTOCLOSE_{field.upper()}")
+                      for field in AutoClose.model_fields}
+        raw["auto_close"] = {k: v for k, v in auto_close.items() if v is not None}
         if topics := get("HELPDESK_OSTICKET_TOPICS"):
             raw["osticket_topics"] = dict(
                 pair.split("=", 1) for pair in topics.split(",") if "=" in pair)
         for key, name in (("default_category", "HELPDESK_DEFAULT_CATEGORY"),
                           ("chat_secret", "HELPDESK_CHAT_SECRET"),
+                          ("timezone", "HELPDESK_TIMEZONE"),
                           ("helpdesk_name", "HELPDESK_NAME"),
                           ("public_base_url", "HELPDESK_PUBLIC_URL")):
             if (value := get(name)) is not None:

@@ -31,6 +31,7 @@ from shared.actions import (
     ReplyBody,
     apply_action,
 )
+from shared.automation import apply_rules
 from shared.directory import Agent, CannedResponse, Team, render_canned
 from shared.errors import (
     BadRequest,
@@ -51,6 +52,8 @@ from shared.tickets import view_of
 log = logging.getLogger(__name__)
 
 RETRIES = 40
+# Taken by the requester or the desk itself, never through the agents' action endpoint.
+SYSTEM_ACTIONS = {Action.REQUESTER_REPLY, Action.REMIND}
 
 
 def parse_action(name: str) -> Action:
@@ -58,8 +61,8 @@ def parse_action(name: str) -> Action:
         action = Action(name)
     except ValueError:
         action = None
-    if action is None or action is Action.REQUESTER_REPLY:
-        agent_actions = [a.value for a in Action if a is not Action.REQUESTER_REPLY]
+    if action is None or action in SYSTEM_ACTIONS:
+        agent_actions = [a.value for a in Action if a not in SYSTEM_ACTIONS]
         raise NotFound(f"No action {name!r}; one of: {', '.join(agent_actions)}.")
     return action
 
@@ -159,6 +162,11 @@ async def act(
             try:
                 ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
                                              roles=roles, now=desk.clock())
+                if action not in SYSTEM_ACTIONS or action is Action.REQUESTER_REPLY:
+                    ticket, outcome = await apply_rules(ticket, event="update", desk=desk,
+                                                        now=entry.at)
+                    if outcome.fired:
+                        entry_data = {**(entry_data or {}), "rules": outcome.fired}
                 if entry_data:
                     entry = entry.model_copy(update={"data": {**entry.data, **entry_data}})
             except NotAllowed as exc:

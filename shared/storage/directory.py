@@ -15,11 +15,12 @@ from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
 from shared.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
+from shared.rules import Rule
 
 M = TypeVar("M", bound=BaseModel)
 CACHE_SECONDS = 10.0
 _KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent", CategoryDef: "category",
-                                      CannedResponse: "canned"}
+                                      CannedResponse: "canned", Rule: "rule"}
 
 
 class DirectoryStore:

@@ -53,6 +53,9 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
         "due_at": ticket.due_at,
         "cc": json.dumps(ticket.cc) if ticket.cc else None,
         "phone": ticket.phone,
+        "reminded_at": ticket.reminded_at,
+        "tags": json.dumps(ticket.tags) if ticket.tags else None,
+        "sla_plan": ticket.sla_plan,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -80,6 +83,9 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         due_at=_aware_or_none(entity.get("due_at")),
         cc=json.loads(entity.get("cc") or "[]"),
         phone=entity.get("phone") or None,
+        reminded_at=_aware_or_none(entity.get("reminded_at")),
+        tags=json.loads(entity.get("tags") or "[]"),
+        sla_plan=entity.get("sla_plan") or None,
     )
 
 

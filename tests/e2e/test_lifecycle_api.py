@@ -169,6 +169,7 @@ def test_unknown_actions_and_bad_bodies(host: RunningHost):
     with host.signed_in() as a:
         assert act(a, number, "delete-everything").status_code == 404
         assert act(a, number, "requester-reply", {"body": "x"}).status_code == 404
+        assert act(a, number, "remind").status_code == 404
         r = a.post(f"/api/tickets/{number}/note", content=b"{oops",
                    headers={"content-type": "application/json"})
         assert r.status_code == 400

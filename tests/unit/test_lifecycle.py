@@ -34,6 +34,7 @@ SAMPLE_BODIES = {
     Action.CLOSE: {},
     Action.REOPEN: {"comment": "Still broken"},
     Action.REQUESTER_REPLY: {"body": "It is the 3rd floor."},
+    Action.REMIND: {},
 }
 ROLE_SETS = [frozenset({"agent"}), frozenset({"supervisor"}), frozenset({"admin"}),
              frozenset({"requester"}), frozenset()]
