@@ -1,4 +1,4 @@
-"""Timer-triggered automation: auto-close of abandoned tickets."""
+"""Timer-triggered automation: the SLA sweep, auto-close of abandoned tickets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 
 from functions.deps import helpdesk
-from shared import autoclose
+from shared import autoclose, slaflow
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -20,3 +20,12 @@ async def automation_autoclose(timer: func.TimerRequest) -> None:
     result = await autoclose.run(desk, now=desk.clock(), default=desk.settings.auto_close)
     log.info("auto-close: reminded %d, resolved %d, closed %d", len(result.reminded),
              len(result.resolved), len(result.closed))
+
+
+@bp.function_name("automation_sla_sweep")
+@bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
+async def automation_sla_sweep(timer: func.TimerRequest) -> None:
+    desk = await helpdesk()
+    run = await slaflow.sweep(desk, now=desk.clock())
+    if run.due:
+        log.info("SLA sweep: %d ticket(s) due", len(run.due))

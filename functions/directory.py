@@ -11,11 +11,13 @@ from shared.directory import Agent, CannedResponse, CategoryDef, Team
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import field_errors
 from shared.rules import Facts, Rule, evaluate
+from shared.sla import SlaPlan
 
 bp = func.Blueprint()
 
 KINDS: dict[str, type[BaseModel]] = {"teams": Team, "agents": Agent, "categories": CategoryDef,
-                                     "canned": CannedResponse, "rules": Rule}
+                                     "canned": CannedResponse, "rules": Rule,
+                                     "sla-plans": SlaPlan}
 
 
 def _kind(req: func.HttpRequest) -> type[BaseModel]:

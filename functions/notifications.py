@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.deps import helpdesk
+from shared import slaflow
 from shared.notify import handle_escalation, handle_event
 from shared.storage.clients import ESCALATIONS_QUEUE, EVENTS_QUEUE
 from shared.storage.events import TicketEvent
@@ -25,4 +26,9 @@ async def notifications_send(msg: func.QueueMessage) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=ESCALATIONS_QUEUE, connection="AzureWebJobsStorage")
 async def escalations_notify(msg: func.QueueMessage) -> None:
     event = TicketEvent.model_validate_json(msg.get_body())
-    await handle_escalation(event, desk=await helpdesk())
+    desk = await helpdesk()
+    if event.kind == "sla_check":
+        await slaflow.check_ticket(event.ticket, desk=desk,
+                                   escalate=desk.settings.sla_escalate_on_breach)
+    else:
+        await handle_escalation(event, desk=desk)

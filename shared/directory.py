@@ -29,6 +29,7 @@ class Team(BaseModel):
     description: str = ""
     auto_close: AutoClose | None = None
     assignment: Literal["manual", "round-robin", "fewest-open"] = "manual"
+    sla_plan: str | None = Field(None, description="an SLA plan id for this team's tickets")
 
 
 class Agent(BaseModel):
@@ -47,6 +48,7 @@ class CategoryDef(BaseModel):
 
     id: Slug
     name: Name
+    sla_plan: str | None = Field(None, description="an SLA plan id for this category")
 
 
 class CannedResponse(BaseModel):

@@ -76,7 +76,21 @@ def index_keys(ticket: Ticket) -> list[str]:
     ]
     keys.append(join("requester", key_part(index_value(ticket, "requester")), "created",
                      sort_key(ticket, "created"), ticket.number))
+    if ticket.sla_check_at is not None:
+        keys.append(sweep_key(ticket.sla_check_at, ticket.number))
     return keys
+
+
+SWEEP = "sweep"
+
+
+def sweep_key(at: datetime, number: str) -> str:
+    """The SLA sweep's row: it reads the range up to now, i.e. only what is due."""
+    return join(SWEEP, _stamp(at), number)
+
+
+def sweep_range_end(now: datetime) -> str:
+    return join(SWEEP, _stamp(now), "\x7f")
 
 
 def queue_prefix(index: str, value: str | None, sort: str = "created") -> str:
@@ -107,4 +121,6 @@ def summary(ticket: Ticket) -> dict[str, Any]:
     }
     if ticket.due_at:
         row["due_at"] = ticket.due_at
+    if ticket.overdue:
+        row["overdue"] = True
     return row

@@ -22,7 +22,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
-from shared import numbering
+from shared import numbering, slaflow
 from shared.automation import apply_rules, auto_assign
 from shared.directory import CategoryDef
 from shared.errors import (
@@ -166,6 +166,9 @@ async def submit_ticket(
     draft = await auto_assign(draft, desk=desk)
     if draft.team or draft.assignee:
         draft = draft.model_copy(update={"status": Status.OPEN.value})
+    draft, sla_events = await slaflow.start(draft, desk=desk, now=now)
+    sla_entries = slaflow.entries_for(sla_events, first_seq=2)
+    draft = draft.model_copy(update={"last_seq": 1 + len(sla_entries)})
 
     key_hash = None
     if idempotency_key is not None:
@@ -197,7 +200,7 @@ async def submit_ticket(
                       **(entry_data or {})},
             )
             try:
-                await desk.tickets.create(ticket, [created], list(stored))
+                await desk.tickets.create(ticket, [created, *sla_entries], list(stored))
                 break
             except NumberTaken:
                 if attempt == NUMBER_ATTEMPTS - 1:

@@ -39,6 +39,7 @@ class EntryKind(StrEnum):
     CLOSED = "closed"
     REOPENED = "reopened"
     REMINDER = "reminder"
+    SLA = "sla"                    # the SLA clock started, paused, resumed, warned, breached
     EMAIL_SENT = "email_sent"
 
 
@@ -124,6 +125,10 @@ class Ticket(BaseModel):
     due_at: datetime | None = Field(None, description="when the next SLA target falls due")
     cc: list[str] = Field(default_factory=list, description="addresses copied on the request")
     tags: list[str] = Field(default_factory=list)
+    sla: dict[str, Any] | None = Field(None, description="the SLA clock (shared/sla.py)")
+    overdue: bool = False
+    sla_check_at: datetime | None = Field(None, description="when the SLA sweep must look "
+                                          "at the ticket next (a warning or a breach)")
     sla_plan: str | None = Field(None, description="SLA plan chosen by a rule; else by priority")
     reminded_at: datetime | None = Field(None, description="when the requester was reminded "
                                          "while the ticket waited on them")

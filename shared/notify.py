@@ -101,6 +101,9 @@ async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
                   if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
     if entry is not None and entry.kind in REQUESTER_MAILS:
         await send_requester_update(stored, entry, desk=desk)
+    if entry is not None and entry.kind == EntryKind.SLA and \
+            entry.data.get("event") in ("sla_warning", "sla_breached"):
+        await send_sla_alert(stored, entry, desk=desk)
     if entry is not None and entry.kind == EntryKind.ASSIGNED and entry.data.get("agent") \
             and entry.data.get("agent") != entry.actor:
         await send_assignment(stored, entry, desk=desk)
@@ -166,6 +169,24 @@ async def send_assignment(stored: StoredTicket, entry: ThreadEntry, *, desk: Hel
                                       "helpdesk_name": desk.settings.helpdesk_name})
     await _send_once(stored, entry.seq, "assigned", to=[agent.email],
                      subject=f"[#{ticket.number}] Assigned to you: {ticket.subject}",
+                     text=text, html=html, desk=desk, thread=False)
+
+
+async def send_sla_alert(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -> None:
+    """An SLA warning or breach: to the ticket's owner and its team's supervisors."""
+    ticket = stored.ticket
+    agents = await desk.directory.list(Agent)
+    to = {a.email for a in agents if a.id == ticket.assignee}
+    to |= {a.email for a in agents if ticket.team in a.teams and
+           ("supervisor" in a.roles or "admin" in a.roles)}
+    if not to:
+        log.warning("SLA alert on %s: no owner or supervisor to tell", ticket.number)
+        return
+    text, html = _render("sla", {"ticket": ticket, "entry": entry,
+                                 "helpdesk_name": desk.settings.helpdesk_name})
+    word = "breached" if entry.data.get("event") == "sla_breached" else "warning"
+    await _send_once(stored, entry.seq, f"sla-{word}", to=sorted(to),
+                     subject=f"[#{ticket.number}] SLA {word}: {ticket.subject}",
                      text=text, html=html, desk=desk, thread=False)
 
 

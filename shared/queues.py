@@ -49,6 +49,7 @@ class QueueItem(BaseModel):
     created_at: Any
     updated_at: Any
     due_at: Any = None
+    overdue: bool = False
 
 
 class QueuePage(BaseModel):

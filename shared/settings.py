@@ -85,6 +85,7 @@ class Settings(BaseModel):
     public_base_url: str = "http://127.0.0.1:7071"
     chat_secret: str | None = None
     timezone: str = "UTC"  # the desk's local time, for rules on time of day
+    sla_escalate_on_breach: bool = True
     auto_close: AutoClose = AutoClose()
     osticket_topics: dict[str, str] = {"1": "general"}
 
@@ -136,6 +137,7 @@ class Settings(BaseModel):
         for key, name in (("default_category", "HELPDESK_DEFAULT_CATEGORY"),
                           ("chat_secret", "HELPDESK_CHAT_SECRET"),
                           ("timezone", "HELPDESK_TIMEZONE"),
+                          ("sla_escalate_on_breach", "HELPDESK_SLA_ESCALATE_ON_BREACH"),
                           ("helpdesk_name", "HELPDESK_NAME"),
                           ("public_base_url", "HELPDESK_PUBLIC_URL")):
             if (value := get(name)) is not None:

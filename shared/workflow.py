@@ -23,6 +23,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
+from shared import slaflow
 from shared.actions import (
     BODIES,
     ActionBody,
@@ -169,6 +170,10 @@ async def act(
                         entry_data = {**(entry_data or {}), "rules": outcome.fired}
                 if entry_data:
                     entry = entry.model_copy(update={"data": {**entry.data, **entry_data}})
+                ticket, sla_events = slaflow.after_action(stored.ticket, ticket, action,
+                                                          entry.at)
+                sla_entries = slaflow.entries_for(sla_events, first_seq=entry.seq + 1)
+                ticket = ticket.model_copy(update={"last_seq": entry.seq + len(sla_entries)})
             except NotAllowed as exc:
                 raise not_allowed(exc, roles) from None
             if uploads and not stored_blobs:
@@ -177,7 +182,8 @@ async def act(
             attachments = [(info.model_copy(update={"entry": entry.seq}), blob)
                            for info, blob in stored_blobs]
             try:
-                etag = await desk.tickets.update(ticket, entry, attachments, etag=stored.etag)
+                etag = await desk.tickets.update(ticket, entry, attachments, etag=stored.etag,
+                                                 more=sla_entries)
             except Stale:
                 if if_match is not None:
                     current = await _load(number, desk=desk)
@@ -206,7 +212,7 @@ async def act(
                     escalate=action is Action.ESCALATE, desk=desk)
     after = StoredTicket(
         ticket=ticket,
-        thread=[*stored.thread, entry],
+        thread=[*stored.thread, entry, *sla_entries],
         attachments=[*stored.attachments, *(info for info, _ in attachments)],
         blob_names={**stored.blob_names, **{info.id: blob for info, blob in attachments}},
         index_keys=[], etag=etag)

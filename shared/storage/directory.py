@@ -16,11 +16,13 @@ from pydantic import BaseModel
 
 from shared.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
 from shared.rules import Rule
+from shared.sla import SlaPlan
 
 M = TypeVar("M", bound=BaseModel)
 CACHE_SECONDS = 10.0
 _KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent", CategoryDef: "category",
-                                      CannedResponse: "canned", Rule: "rule"}
+                                      CannedResponse: "canned", Rule: "rule",
+                                      SlaPlan: "slaplan"}
 
 
 class DirectoryStore:

@@ -56,6 +56,9 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
         "reminded_at": ticket.reminded_at,
         "tags": json.dumps(ticket.tags) if ticket.tags else None,
         "sla_plan": ticket.sla_plan,
+        "sla": json.dumps(ticket.sla) if ticket.sla else None,
+        "overdue": ticket.overdue or None,
+        "sla_check_at": ticket.sla_check_at,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -86,6 +89,9 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         reminded_at=_aware_or_none(entity.get("reminded_at")),
         tags=json.loads(entity.get("tags") or "[]"),
         sla_plan=entity.get("sla_plan") or None,
+        sla=json.loads(entity["sla"]) if entity.get("sla") else None,
+        overdue=bool(entity.get("overdue")),
+        sla_check_at=_aware_or_none(entity.get("sla_check_at")),
     )
 
 

@@ -74,6 +74,7 @@ class TicketStore:
         attachments: list[tuple[AttachmentInfo, str]],
         *,
         etag: str,
+        more: list[ThreadEntry] | None = None,
     ) -> str:
         """Replace the head (only if it still has `etag`) and add the entry, in one
         transaction. Returns the new ETag; raises `Stale` if someone else changed it."""
@@ -83,6 +84,7 @@ class TicketStore:
                               "match_condition": MatchConditions.IfNotModified}),
             ("create", ent.entry_entity(ticket.number, entry)),
         ]
+        ops += [("create", ent.entry_entity(ticket.number, e)) for e in more or []]
         ops += [
             ("create", ent.attachment_entity(ticket.number, info, blob_name=blob))
             for info, blob in attachments
@@ -189,14 +191,15 @@ class TicketStore:
                     await self._index.delete_entity(op[1]["PartitionKey"], op[1]["RowKey"])
 
     async def list_index(self, prefix: str, *, limit: int, after: str | None = None,
+                         before: str | None = None,
                          filters: list[tuple[str, str]] | None = None
                          ) -> list[dict[str, Any]]:
-        """Up to `limit` rows of one index range, after the key `after`, optionally
-        narrowed by equality on summary properties (server-side)."""
+        """Up to `limit` rows of one index range, after the key `after` and before the key
+        `before`, optionally narrowed by equality on summary properties (server-side)."""
         clauses = ["PartitionKey eq @pk", "RowKey gt @low" if after else "RowKey ge @low",
                    "RowKey lt @high"]
         parameters: dict[str, Any] = {"pk": INDEX_PARTITION, "low": after or prefix,
-                                      "high": prefix + "\x7f"}
+                                      "high": before or prefix + "\x7f"}
         for i, (name, value) in enumerate(filters or []):
             if not name.isidentifier():
                 raise ValueError(f"bad property name {name!r}")

@@ -82,7 +82,8 @@ def test_update_rules_run_on_actions(host: RunningHost, rules):
         r = agent.post(f"/api/tickets/{number}/request-info", json={"question": "OS?"})
         assert r.status_code == 200
         assert "waiting" in r.json()["ticket"]["tags"]
-        assert r.json()["thread"][-1]["data"]["rules"] == [f"waiting-{TAG}"]
+        [entry] = [e for e in r.json()["thread"] if e["kind"] == "info_requested"]
+        assert entry["data"]["rules"] == [f"waiting-{TAG}"]
 
 
 def test_a_spam_rule_refuses_and_stores_nothing(host: RunningHost, rules):

@@ -32,7 +32,8 @@ async def test_a_ticket_is_stored_with_its_created_entry_and_index_rows(desk: He
     assert stored is not None
     assert stored.ticket.requester_email == email and stored.ticket.priority == "high"
     assert stored.ticket.category == "general"
-    assert [e.kind for e in stored.thread] == [EntryKind.CREATED]
+    assert [e.kind for e in stored.thread] == [EntryKind.CREATED, EntryKind.SLA, EntryKind.SLA]
+    assert [e.data["event"] for e in stored.thread[1:]] == ["sla_started", "sla_started"]
     assert stored.thread[0].body == "Page 3 is stuck."
     by_requester = await desk.tickets.list_index(queue_prefix("requester", email), limit=10)
     assert [r["number"] for r in by_requester] == [created.number]

@@ -41,7 +41,8 @@ async def test_a_requester_answer_reopens_pending_and_resolved_tickets(desk: Hel
     view = await workflow.requester_reply(number, "The one by the door.",
                                           requester="r@example.org", desk=desk)
     assert view.ticket.status == "open"
-    assert view.thread[-1].kind == "message" and view.thread[-1].public
+    [answer] = [e for e in view.thread if e.kind == "message"]
+    assert answer.public and answer.body == "The one by the door."
     await agent_act(desk, number, Action.RESOLVE, {"resolution": "Cleaned it."})
     view = await workflow.requester_reply(number, "Still smudgy.", requester="r@example.org",
                                           desk=desk)
