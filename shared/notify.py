@@ -175,9 +175,12 @@ async def send_assignment(stored: StoredTicket, entry: ThreadEntry, *, desk: Hel
 async def send_sla_alert(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -> None:
     """An SLA warning or breach: to the ticket's owner and its team's supervisors."""
     ticket = stored.ticket
+    # The owner and team when the clock ran out (an escalation may have moved it since).
+    owner = entry.data.get("assignee", ticket.assignee)
+    team = entry.data.get("team", ticket.team)
     agents = await desk.directory.list(Agent)
-    to = {a.email for a in agents if a.id == ticket.assignee}
-    to |= {a.email for a in agents if ticket.team in a.teams and
+    to = {a.email for a in agents if owner and a.id == owner}
+    to |= {a.email for a in agents if team in a.teams and
            ("supervisor" in a.roles or "admin" in a.roles)}
     if not to:
         log.warning("SLA alert on %s: no owner or supervisor to tell", ticket.number)

@@ -178,7 +178,9 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
             update["priority"] = RAISE[ticket.priority]
             if escalate and ticket.status != Status.PENDING.value:
                 escalated_to = NEXT_TIER.get(ticket.team or "service-desk")
-        entries = entries_for(events, first_seq=ticket.last_seq + 1)
+        entries = [e.model_copy(update={"data": {**e.data, "team": ticket.team,
+                                                 "assignee": ticket.assignee}})
+                   for e in entries_for(events, first_seq=ticket.last_seq + 1)]
         if escalated_to:
             update.update(team=escalated_to, status=Status.ESCALATED.value)
             entries.append(ThreadEntry(

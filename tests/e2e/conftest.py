@@ -3,6 +3,7 @@ Azurite and MailDev, driven over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,15 @@ LIMITS = {
 class RunningHost:
     base_url: str
     storage: str
+    keys_file: Path | None = None
+
+    def run_function(self, name: str, body: str = "") -> None:
+        """Run a timer or queue function now, through the host's admin API (master key)."""
+        assert self.keys_file is not None
+        key = json.loads(self.keys_file.read_text())["masterKey"]
+        r = httpx.post(f"{self.base_url}/admin/functions/{name}", json={"input": body},
+                       headers={"x-functions-key": key}, timeout=30)
+        assert r.status_code == 202, r.text
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
@@ -86,7 +96,8 @@ def running_host(test_services: LocalServices, workdir: Path, **env_overrides: s
 
     try:
         wait_for(healthy, timeout=60, interval=0.2, what="the local host to be healthy")
-        yield RunningHost(base_url=base, storage=test_services.storage)
+        yield RunningHost(base_url=base, storage=test_services.storage,
+                          keys_file=workdir / "keys.json")
     finally:
         process.terminate()
         try:
