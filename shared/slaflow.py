@@ -15,6 +15,7 @@ however many sweeps overlap or deliveries repeat.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -143,8 +144,10 @@ async def sweep(desk: Helpdesk, *, now: datetime, limit: int = 1000) -> SweepRun
     rows = await desk.tickets.list_index(join(SWEEP, ""), limit=limit,
                                          before=sweep_range_end(now))
     numbers = list(dict.fromkeys(r["number"] for r in rows))
-    for number in numbers:
-        await desk.escalations.publish(TicketEvent(ticket=number, seq=0, kind="sla_check"))
+    for start in range(0, len(numbers), 32):  # a few messages at a time, not one by one
+        await asyncio.gather(*(
+            desk.escalations.publish(TicketEvent(ticket=number, seq=0, kind="sla_check"))
+            for number in numbers[start:start + 32]))
     return SweepRun(due=numbers)
 
 
