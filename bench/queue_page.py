@@ -15,17 +15,14 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from devtools import services
+from bench.stack import fresh_desk
 from shared import numbering
 from shared.helpdesk import Helpdesk
 from shared.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.queues import QueueQuery, list_queue
-from shared.settings import Settings
 from shared.storage.tickets import NumberTaken
 
 TEAMS = ["service-desk", "senior-support", "sysadmins-developers", "vendor-support"]
@@ -81,33 +78,21 @@ async def timed(call, samples: int) -> dict[str, float]:
 
 
 async def measure(count: int, samples: int) -> dict:
-    ports = [services.free_port() for _ in range(3)]
-    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
-                               log_dir=Path(tempfile.mkdtemp(prefix="bench-queue-")))
-    azurite.start()
-    try:
-        conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
-                                                  table=ports[2])
-        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn}))
-        try:
-            seconds = await seed(desk, count)
-            queries = {
-                "open, my team, by due": QueueQuery(team="senior-support", status="open",
-                                                    sort="due"),
-                "unassigned": QueueQuery(assignee="none"),
-                "mine": QueueQuery(assignee="me"),
-            }
-            result: dict = {"tickets": count, "seed_seconds": round(seconds, 1)}
-            for name, query in queries.items():
-                async def page(query: QueueQuery = query) -> None:
-                    found = await list_queue(query, me="agent7", desk=desk)
-                    assert found.items, f"empty queue {query}"
-                result[name] = await timed(page, samples)
-            return result
-        finally:
-            await desk.close()
-    finally:
-        azurite.stop()
+    async with fresh_desk("bench-queue-") as desk:
+        seconds = await seed(desk, count)
+        queries = {
+            "open, my team, by due": QueueQuery(team="senior-support", status="open",
+                                                sort="due"),
+            "unassigned": QueueQuery(assignee="none"),
+            "mine": QueueQuery(assignee="me"),
+        }
+        result: dict = {"tickets": count, "seed_seconds": round(seconds, 1)}
+        for name, query in queries.items():
+            async def page(query: QueueQuery = query) -> None:
+                found = await list_queue(query, me="agent7", desk=desk)
+                assert found.items, f"empty queue {query}"
+            result[name] = await timed(page, samples)
+        return result
 
 
 def main() -> None:

@@ -8,13 +8,34 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
 
 from devtools import services
+from shared.helpdesk import Helpdesk
+from shared.settings import Settings
+
+
+@asynccontextmanager
+async def fresh_desk(prefix: str) -> AsyncIterator[Helpdesk]:
+    """A help desk on its own in-memory Azurite, for measuring the storage layer."""
+    ports = [services.free_port() for _ in range(3)]
+    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
+                               log_dir=Path(tempfile.mkdtemp(prefix=prefix)))
+    azurite.start()
+    try:
+        conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
+                                                  table=ports[2])
+        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn}))
+        try:
+            yield desk
+        finally:
+            await desk.close()
+    finally:
+        azurite.stop()
 
 
 @contextmanager

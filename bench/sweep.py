@@ -14,16 +14,13 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bench.queue_page import sample_ticket
-from devtools import services
+from bench.stack import fresh_desk
 from shared import slaflow
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
 
 
 async def seed(desk: Helpdesk, count: int, due: int, now: datetime, concurrency: int = 32
@@ -46,30 +43,18 @@ async def seed(desk: Helpdesk, count: int, due: int, now: datetime, concurrency:
 
 
 async def measure(count: int, due: int, runs: int) -> dict:
-    ports = [services.free_port() for _ in range(3)]
-    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
-                               log_dir=Path(tempfile.mkdtemp(prefix="bench-sweep-")))
-    azurite.start()
-    try:
-        conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
-                                                  table=ports[2])
-        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn}))
-        try:
-            now = datetime.now(UTC)
-            seeded = await seed(desk, count, due, now)
-            times = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                run = await slaflow.sweep(desk, now=now)
-                times.append((time.perf_counter() - started) * 1000)
-                assert len(run.due) == due, len(run.due)
-            return {"tickets": count, "due": due, "seed_seconds": round(seeded, 1),
-                    "sweep_ms_median": round(statistics.median(times), 1),
-                    "sweep_ms_min": round(min(times), 1), "sweep_ms_max": round(max(times), 1)}
-        finally:
-            await desk.close()
-    finally:
-        azurite.stop()
+    async with fresh_desk("bench-sweep-") as desk:
+        now = datetime.now(UTC)
+        seeded = await seed(desk, count, due, now)
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            run = await slaflow.sweep(desk, now=now)
+            times.append((time.perf_counter() - started) * 1000)
+            assert len(run.due) == due, len(run.due)
+        return {"tickets": count, "due": due, "seed_seconds": round(seeded, 1),
+                "sweep_ms_median": round(statistics.median(times), 1),
+                "sweep_ms_min": round(min(times), 1), "sweep_ms_max": round(max(times), 1)}
 
 
 def main() -> None:
