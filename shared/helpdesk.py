@@ -32,6 +32,14 @@ from shared.storage.events import EventQueue
 from shared.storage.tickets import IdempotencyStore, TicketStore
 
 
+def default_mailer(settings: Settings) -> Mailer:
+    if settings.mail.acs_connection:
+        from shared.acsmail import AcsMailer  # only loaded where ACS is configured
+
+        return AcsMailer(settings.mail.acs_connection, settings.mail.sender)
+    return SmtpMailer(settings.mail)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -73,9 +81,11 @@ class Helpdesk:
             apikeys=ApiKeyStore(clients.table(DIRECTORY_TABLE)),
             ratelimit=RateLimiter(clients.table(RATELIMIT_TABLE),
                                   per_window=settings.limits.submissions_per_hour),
-            mailer=mailer or SmtpMailer(settings.mail),
+            mailer=mailer or default_mailer(settings),
             clock=clock,
         )
 
     async def close(self) -> None:
         await self.clients.close()
+        if closer := getattr(self.mailer, "close", None):
+            await closer()

@@ -54,6 +54,8 @@ class MailSettings(BaseModel):
     sender: str = "helpdesk@example.com"
     sender_name: str = "Help Desk"
     timeout_seconds: float = 20.0
+    # Azure Communication Services Email: when set, mail goes there instead of SMTP.
+    acs_connection: str | None = None
 
 
 class Limits(BaseModel):
@@ -122,6 +124,7 @@ class Settings(BaseModel):
                     "password": get("SMTP_PASSWORD"),
                     "sender": get("MAIL_FROM"),
                     "sender_name": get("MAIL_FROM_NAME"),
+                    "acs_connection": get("ACS_EMAIL_CONNECTION"),
                 }.items() if v is not None
             },
             "limits": {k: v for k, v in limits.items() if v is not None},
