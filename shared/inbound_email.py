@@ -74,9 +74,11 @@ async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
 
     number, rule = await _thread_of(mail, desk=desk)
     blob = await _keep_raw(raw, desk=desk)
+    html_blob = await _keep_html(mail, desk=desk)
     uploads = [AttachmentUpload(filename=a.filename, content_type=a.content_type, data=a.data)
                for a in mail.attachments]
-    details = {"message_id": message_id, "raw_blob": blob, "from": mail.from_address,
+    details = {"message_id": message_id, "raw_blob": blob, "html_blob": html_blob,
+               "from": mail.from_address,
                "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments)}
     if number is not None:
         if not await desk.idempotency.insert(key, {"number": number, "matched_by": rule}):
@@ -142,6 +144,20 @@ async def _keep_raw(raw: bytes, *, desk: Helpdesk) -> str:
     name = f"raw/{hashlib.sha256(raw).hexdigest()}.eml"
     try:
         await desk.attachments.put_raw(name, raw, content_type="message/rfc822")
+    except AzureError as exc:
+        raise StorageUnavailable("Could not store the message; try again later.") from exc
+    return name
+
+
+async def _keep_html(mail: ParsedEmail, *, desk: Helpdesk) -> str | None:
+    """The sanitised HTML body, for showing the message as it was written (the entry
+    keeps the text version)."""
+    if not mail.html:
+        return None
+    data = mail.html.encode("utf-8")
+    name = f"html/{hashlib.sha256(data).hexdigest()}.html"
+    try:
+        await desk.attachments.put_raw(name, data, content_type="text/html; charset=utf-8")
     except AzureError as exc:
         raise StorageUnavailable("Could not store the message; try again later.") from exc
     return name

@@ -111,6 +111,22 @@ def test_a_reply_to_a_pending_ticket_reopens_it(host: RunningHost, mail_key: str
         assert agent.get(f"/api/tickets/{number}").json()["ticket"]["status"] == "open"
 
 
+def test_an_html_mail_keeps_a_text_version_and_its_sanitised_html(host: RunningHost,
+                                                                   mail_key: str):
+    msg = message(unique_email("html"), "Formatted", "plain part")
+    msg.clear_content()
+    msg.set_content("<p>Hello <b>team</b></p><script>alert(1)</script>", subtype="html")
+    number = post(host, mail_key, msg)["number"]
+    with host.signed_in() as agent:
+        view = agent.get(f"/api/tickets/{number}").json()
+    assert view["ticket"]["description"] == "Hello team"
+    blob_name = view["thread"][0]["data"]["html_blob"]
+    from azure.storage.blob import BlobClient
+    html = BlobClient.from_connection_string(host.storage, "attachments", blob_name
+                                             ).download_blob().readall().decode()
+    assert "<b>team</b>" in html and "script" not in html
+
+
 def test_auto_replies_make_no_ticket_and_get_no_answer(host: RunningHost, mail_key: str,
                                                        maildev: MailDev):
     sender = unique_email("ooo")
