@@ -8,9 +8,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,9 @@ from shared.settings import Settings
 
 
 @asynccontextmanager
-async def fresh_desk(prefix: str) -> AsyncIterator[Helpdesk]:
+async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None = None,
+                     env: dict[str, str] | None = None, mailer: Any = None
+                     ) -> AsyncIterator[Helpdesk]:
     """A help desk on its own in-memory Azurite, for measuring the storage layer."""
     ports = [services.free_port() for _ in range(3)]
     azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
@@ -29,7 +32,8 @@ async def fresh_desk(prefix: str) -> AsyncIterator[Helpdesk]:
     try:
         conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
                                                   table=ports[2])
-        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn}))
+        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn, **(env or {})}),
+                                    request_hook=request_hook, mailer=mailer)
         try:
             yield desk
         finally:

@@ -140,13 +140,6 @@ class TicketStore:
 
     # -- sent mail: the record that makes a notification idempotent -------------------
 
-    async def mail_sent(self, number: str, seq: int, purpose: str) -> bool:
-        try:
-            entity = await self._tickets.get_entity(number, ent.mail_key(seq, purpose))
-        except ResourceNotFoundError:
-            return False
-        return entity.get("state") == "sent"
-
     async def record_mail(self, number: str, seq: int, purpose: str, **props: Any) -> None:
         entity = {
             "PartitionKey": number,
