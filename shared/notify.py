@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,14 @@ from shared.storage.events import TicketEvent
 from shared.storage.tickets import StoredTicket
 
 log = logging.getLogger(__name__)
+
+# How long a claim to send an email holds before another handler may take it over: longer
+# than one SMTP delivery can take (its timeout is 20 s), shorter than the queue's retries.
+CLAIM_TIMEOUT = timedelta(minutes=2)
+
+
+class MailInProgress(Exception):
+    """Another handler is sending this email now; the queue retries the message later."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,15 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
            for e in stored.thread):
         log.info("mail %s for %s #%d already sent; redelivery ignored", purpose, number, seq)
         return
+    # Two deliveries at once (a lease that ran out, a replay beside a retry): only the one
+    # holding the claim sends; the other tries again later and then finds it sent.
+    claim = await desk.tickets.claim_mail(number, seq, purpose, now=desk.clock(),
+                                          stale_after=CLAIM_TIMEOUT)
+    if claim == "sent":
+        return
+    if claim == "busy":
+        raise MailInProgress(f"mail {purpose} for {number} #{seq} is being sent by another "
+                             "handler; retrying later")
     earlier = [e.data["message_id"] for e in stored.thread
                if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") in REQUESTER_PURPOSES
                and e.data.get("message_id")] if thread else []

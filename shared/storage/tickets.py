@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -139,6 +140,35 @@ class TicketStore:
         return ent.attachment_from_entity(entity), entity["blob_name"]
 
     # -- sent mail: the record that makes a notification idempotent -------------------
+
+    async def claim_mail(self, number: str, seq: int, purpose: str, *, now: datetime,
+                         stale_after: timedelta) -> Literal["claimed", "sent", "busy"]:
+        """Take the right to send one email: only one handler at a time gets "claimed".
+
+        A claim older than `stale_after` (its handler died between claiming and recording)
+        may be taken over; "busy" means another handler is sending it right now."""
+        key = ent.mail_key(seq, purpose)
+        try:
+            await self._tickets.create_entity({"PartitionKey": number, "RowKey": key,
+                                               "seq": seq, "purpose": purpose,
+                                               "state": "sending", "claimed_at": now})
+            return "claimed"
+        except ResourceExistsError:
+            pass
+        entity = await self._tickets.get_entity(number, key)
+        if entity.get("state") == "sent":
+            return "sent"
+        claimed_at = entity.get("claimed_at")
+        if claimed_at is not None and now - claimed_at < stale_after:
+            return "busy"
+        entity["claimed_at"] = now
+        try:
+            await self._tickets.update_entity(entity, mode=UpdateMode.REPLACE,
+                                              etag=entity.metadata["etag"],
+                                              match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return "busy"
+        return "claimed"
 
     async def record_mail(self, number: str, seq: int, purpose: str, **props: Any) -> None:
         entity = {

@@ -39,3 +39,23 @@ async def test_acknowledgement_is_sent_once_and_recorded_in_the_thread(desk: Hel
     assert len(sent) == 1
     assert sent[0].data["message_id"] == raw["Message-ID"]
     assert sent[0].data["to"] == email
+
+
+async def test_two_deliveries_at_once_send_one_email(desk: Helpdesk, maildev: MailDev):
+    import asyncio
+
+    from shared.notify import MailInProgress
+
+    email = unique_email("race")
+    created = await intake.submit_ticket(
+        {"name": "R", "email": email, "subject": "Race", "description": "d"}, [], desk=desk)
+    event = TicketEvent(ticket=created.number, seq=1, kind="created")
+    results = await asyncio.gather(*(handle_event(event, desk=desk) for _ in range(4)),
+                                   return_exceptions=True)
+    # One sends; the others either found it sent or were told to retry later.
+    assert all(r is None or isinstance(r, MailInProgress) for r in results), results
+    for _ in range(2):  # the queue's retries of those that were told to wait
+        await handle_event(event, desk=desk)
+    maildev.wait_to(email)
+    await asyncio.sleep(1)
+    assert len(maildev.to(email)) == 1
