@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint bench clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: install
 
 test: lint
 	$(PY) -m pytest
+
+# Figures for README's Performance section (the 100,000-ticket runs take a while).
+bench: install
+	$(PY) -m bench.requests
+	$(PY) -m bench.intake --clients 16 --tickets 2000
+	$(PY) -m bench.queue_page --tickets 1000 100000
+	$(PY) -m bench.sweep --tickets 1000 100000
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache
