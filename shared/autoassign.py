@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.directory import Agent
@@ -26,10 +28,6 @@ PARTITION = "rr"
 
 async def _advance(table: TableClient, team: str, count: int) -> int:
     """The team's next position in 0..count-1, claimed atomically."""
-    from azure.core import MatchConditions
-    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-    from azure.data.tables import UpdateMode
-
     for _ in range(50):
         try:
             entity = await table.get_entity(PARTITION, team)
