@@ -140,13 +140,19 @@ async def _thread_of(mail: ParsedEmail, *, desk: Helpdesk) -> tuple[str | None, 
     return None, "new"
 
 
-async def _keep_raw(raw: bytes, *, desk: Helpdesk) -> str:
-    name = f"raw/{hashlib.sha256(raw).hexdigest()}.eml"
+async def _keep(folder: str, data: bytes, extension: str, content_type: str, *,
+                desk: Helpdesk) -> str:
+    """Store `data` under its hash (so a redelivery overwrites the same blob)."""
+    name = f"{folder}/{hashlib.sha256(data).hexdigest()}.{extension}"
     try:
-        await desk.attachments.put_raw(name, raw, content_type="message/rfc822")
+        await desk.attachments.put_raw(name, data, content_type=content_type)
     except AzureError as exc:
         raise StorageUnavailable("Could not store the message; try again later.") from exc
     return name
+
+
+async def _keep_raw(raw: bytes, *, desk: Helpdesk) -> str:
+    return await _keep("raw", raw, "eml", "message/rfc822", desk=desk)
 
 
 async def _keep_html(mail: ParsedEmail, *, desk: Helpdesk) -> str | None:
@@ -154,13 +160,8 @@ async def _keep_html(mail: ParsedEmail, *, desk: Helpdesk) -> str | None:
     keeps the text version)."""
     if not mail.html:
         return None
-    data = mail.html.encode("utf-8")
-    name = f"html/{hashlib.sha256(data).hexdigest()}.html"
-    try:
-        await desk.attachments.put_raw(name, data, content_type="text/html; charset=utf-8")
-    except AzureError as exc:
-        raise StorageUnavailable("Could not store the message; try again later.") from exc
-    return name
+    return await _keep("html", mail.html.encode("utf-8"), "html", "text/html; charset=utf-8",
+                       desk=desk)
 
 
 async def _note_bounce(mail: ParsedEmail, message_id: str, raw: bytes, *,
