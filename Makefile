@@ -30,12 +30,10 @@ lint: install
 test: lint
 	$(PY) -m pytest
 
-# Figures for README's Performance section (the 100,000-ticket runs take a while).
+# Figures for README's Performance section: a markdown table, and bench/results/latest.json.
+# `.venv/bin/python -m bench.run --sizes 1000 10000 100000` adds the (slow) 100,000 backlog.
 bench: install
-	$(PY) -m bench.requests
-	$(PY) -m bench.intake --clients 16 --tickets 2000
-	$(PY) -m bench.queue_page --tickets 1000 100000
-	$(PY) -m bench.sweep --tickets 1000 100000
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

@@ -73,8 +73,8 @@ def main() -> None:
     if args.base_url:
         go(args.base_url)
     else:
-        with stack() as (base, _pid):
-            go(base)
+        with stack() as running:
+            go(running.base_url)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,17 @@ async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None 
         azurite.stop()
 
 
+@dataclass(frozen=True)
+class Stack:
+    base_url: str
+    host_pid: int
+    storage: str
+    maildev_url: str
+
+
 @contextmanager
-def stack() -> Iterator[tuple[str, int]]:
-    """Yields (base URL, host pid)."""
+def stack() -> Iterator[Stack]:
+    """Azurite, MailDev and the local host on free ports, for one benchmark run."""
     ports = [services.free_port() for _ in range(6)]
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
@@ -79,7 +88,8 @@ def stack() -> Iterator[tuple[str, int]]:
             if time.monotonic() > deadline or host.poll() is not None:
                 raise SystemExit(f"local host did not start; see {log_dir}/devhost.log")
             time.sleep(0.2)
-        yield base, host.pid
+        yield Stack(base_url=base, host_pid=host.pid, storage=env["AzureWebJobsStorage"],
+                    maildev_url=f"http://127.0.0.1:{ports[4]}")
     finally:
         if host is not None:
             host.terminate()

@@ -1,0 +1,268 @@
+"""`make bench`: every scenario of the benchmark, one markdown table and a JSON file.
+
+    python -m bench.run [--sizes 1000 10000 100000] [--runs 3] [--json bench/results/latest.json]
+
+One Azurite, MailDev and local host serve the HTTP scenarios (intake, notification
+latency, memory); the storage-level scenarios (ceiling, requests, queue page, sweep, long
+ticket) run in this process. Every timing is the median of `--runs` runs, with the spread.
+The storage ceiling is measured on the same Azurite in the same run: the same writes one
+intake makes (ticket transaction, index transaction, queue message, and the blob when
+there is an attachment), straight through the storage layer, at the same concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench import intake as intake_bench
+from bench import queue_page, requests, sweep
+from bench.stack import Stack, fresh_desk, stack
+from shared import numbering, workflow
+from shared.helpdesk import Helpdesk
+from shared.lifecycle import Action
+from shared.models import AttachmentUpload, Channel, EntryKind, Priority, ThreadEntry, Ticket
+from shared.settings import Settings
+from shared.storage.events import TicketEvent
+from shared.storage.tickets import NumberTaken
+from shared.tickets import read_ticket
+
+CLIENTS = (1, 4, 16, 64)
+OSTICKET = {0: 69.0, 100: 57.0}  # tickets/s at 16 clients through its API, this machine kind
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1),
+            "max": round(max(values), 1)}
+
+
+# -- storage ceiling ---------------------------------------------------------------------------
+
+async def ceiling(storage: str, clients: int, count: int, attachment_kb: int) -> float:
+    desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": storage}))
+    data = b"\0" * attachment_kb * 1024
+    todo = iter(range(count))
+    now = datetime.now(UTC)
+
+    async def worker() -> None:
+        for _ in todo:
+            t = Ticket(number=numbering.new_number(), subject="c", description="x" * 500,
+                       requester_name="B", requester_email="b@example.org",
+                       priority=Priority.NORMAL, category="general", status="new",
+                       channel=Channel.WEB, created_at=now, updated_at=now, last_seq=3,
+                       due_at=now, sla_check_at=now)
+            entries = [ThreadEntry(seq=i, kind=EntryKind.CREATED if i == 1 else EntryKind.SLA,
+                                   at=now, actor="b", public=True, body="x" * 500)
+                       for i in (1, 2, 3)]
+            stored = [await desk.attachments.put(AttachmentUpload(filename="a", data=data),
+                                                 number=t.number, entry=1)] if data else []
+            while True:
+                try:
+                    await desk.tickets.create(t, entries, stored)
+                    break
+                except NumberTaken:  # intake draws again too
+                    t = t.model_copy(update={"number": numbering.new_number()})
+            await desk.tickets.write_index(t, stale=[])
+            await desk.events.publish(TicketEvent(ticket=t.number, seq=1, kind="bench",
+                                                  indexed=True))
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return count / (time.perf_counter() - started)
+    finally:
+        await desk.close()
+
+
+# -- intake over HTTP, with the host's memory ------------------------------------------------
+
+class PeakRss:
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def tickets_for(clients: int) -> int:
+    return max(100, clients * 20)
+
+
+# -- notification latency ----------------------------------------------------------------------
+
+async def notification_latency(running: Stack, rate: float, seconds: float) -> list[float]:
+    """201 of an intake → the acknowledgement listed by MailDev, at a steady rate."""
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    tag = f"{time.time_ns()}"
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as client, \
+            httpx.AsyncClient(base_url=running.maildev_url, timeout=30) as mail:
+
+        async def submit(i: int) -> None:
+            address = f"lat-{tag}-{i}@example.org"
+            r = await client.post("/api/tickets", json={
+                "name": "L", "email": address, "subject": "latency", "description": "d"})
+            if r.status_code == 201:
+                sent[address] = time.perf_counter()
+
+        async def watch(until: float) -> None:
+            while time.perf_counter() < until and (len(arrived) < len(sent) or not sent):
+                for message in (await mail.get("/email")).json():
+                    for to in message.get("to", []):
+                        address = to.get("address", "")
+                        if address in sent and address not in arrived:
+                            arrived[address] = time.perf_counter()
+                await asyncio.sleep(0.05)
+
+        count = int(rate * seconds)
+        watcher = asyncio.create_task(watch(time.perf_counter() + seconds + 30))
+        tasks = []
+        for i in range(count):
+            tasks.append(asyncio.create_task(submit(i)))
+            await asyncio.sleep(1 / rate)
+        await asyncio.gather(*tasks)
+        await watcher
+        await mail.delete("/email/all")
+    return [(arrived[a] - sent[a]) * 1000 for a in sent if a in arrived]
+
+
+# -- a ticket with a long thread ---------------------------------------------------------------
+
+async def long_ticket(entries: int, samples: int) -> dict[str, float]:
+    async with fresh_desk("bench-long-") as desk:
+        from shared import intake
+
+        number = (await intake.submit_ticket(
+            {"name": "L", "email": "l@example.org", "subject": "long", "description": "d"}, [],
+            desk=desk)).number
+        while (await desk.tickets.get(number)).ticket.last_seq < entries:  # type: ignore[union-attr]
+            await workflow.act(number, Action.NOTE,
+                               workflow.parse_body(Action.NOTE, {"body": "n" * 300}),
+                               actor="a", roles=frozenset({"agent"}), if_match=None, desk=desk)
+
+        async def view() -> None:
+            await read_ticket(number, desk=desk)
+
+        return await queue_page.timed(view, samples)
+
+
+# -- the whole run -----------------------------------------------------------------------------
+
+def versions() -> dict[str, str]:
+    def out(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return "?"
+    azurite = json.loads(Path("node_modules/azurite/package.json").read_text())["version"]
+    return {"python": platform.python_version(), "node": out("node", "--version"),
+            "azurite": azurite, "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total // 2**30} GiB"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", default="bench/results/latest.json")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "versions": versions(), "intake": [], "command": "make bench"}
+    with stack() as running:
+        with PeakRss(running.host_pid) as rss:
+            for kb in (0, 100):
+                for clients in CLIENTS:
+                    n = tickets_for(clients)
+                    runs = [asyncio.run(intake_bench.run(running.base_url, clients, n, kb))
+                            for _ in range(args.runs)]
+                    roof = [asyncio.run(ceiling(running.storage, clients, n, kb))
+                            for _ in range(args.runs)]
+                    row = {"clients": clients, "attachment_kb": kb,
+                           "tickets_per_second": spread([r["tickets_per_second"] for r in runs]),
+                           "p50_ms": spread([r["p50_ms"] for r in runs]),
+                           "p95_ms": spread([r["p95_ms"] for r in runs]),
+                           "p99_ms": spread([r["p99_ms"] for r in runs]),
+                           "errors": sum(r["errors"] for r in runs),
+                           "ceiling_per_second": spread(roof)}
+                    row["ratio_to_ceiling"] = round(row["tickets_per_second"]["median"]
+                                                    / row["ceiling_per_second"]["median"], 2)
+                    result["intake"].append(row)
+                    print(row, flush=True)
+        result["host_peak_rss_mb"] = round(rss.peak / 2**20, 1)
+        latencies = [asyncio.run(notification_latency(running, 10, 15)) for _ in range(args.runs)]
+        result["notification_ms"] = {
+            "p50": spread([statistics.median(x) for x in latencies]),
+            "p95": spread([statistics.quantiles(x, n=20)[18] for x in latencies])}
+        print(result["notification_ms"], flush=True)
+    result["requests"] = {k: v["requests"] for k, v in asyncio.run(requests.measure()).items()}
+    result["queue_page"] = [asyncio.run(queue_page.measure(n, 50)) for n in args.sizes]
+    result["sweep"] = [asyncio.run(sweep.measure(n, 100, 5)) for n in args.sizes]
+    result["long_ticket_200"] = asyncio.run(long_ticket(200, 30))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    print(markdown(result))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    v = r["versions"]
+    lines = [f"Measured {r['when']} on {v['machine']}; Python {v['python']}, Node {v['node']}, "
+             f"Azurite {v['azurite']}; `{r['command']}`. Medians of the runs, spread in brackets.",
+             "", "| intake | clients | tickets/s | p50 / p95 / p99 ms | errors | ceiling/s | "
+             "ratio | vs osTicket |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in r["intake"]:
+        t = row["tickets_per_second"]
+        vs = f"{t['median'] / OSTICKET[row['attachment_kb']]:.2f}×" if row["clients"] == 16 else ""
+        lines.append(
+            f"| {'100 KB file' if row['attachment_kb'] else 'no file'} | {row['clients']} | "
+            f"{t['median']} ({t['min']}–{t['max']}) | {row['p50_ms']['median']} / "
+            f"{row['p95_ms']['median']} / {row['p99_ms']['median']} | {row['errors']} | "
+            f"{row['ceiling_per_second']['median']} | {row['ratio_to_ceiling']} | {vs} |")
+    lines += ["", "| figure | value |", "| --- | --- |"]
+    for name, count in r["requests"].items():
+        lines.append(f"| storage requests: {name} | {count} |")
+    for q in r["queue_page"]:
+        for key in ("open, my team, by due", "unassigned"):
+            lines.append(f"| queue page '{key}', {q['tickets']} tickets | p50 {q[key]['p50_ms']}"
+                         f" ms, p95 {q[key]['p95_ms']} ms |")
+    for s in r["sweep"]:
+        lines.append(f"| SLA sweep, {s['tickets']} tickets, {s['due']} due | "
+                     f"{s['sweep_ms_median']} ms ({s['sweep_ms_min']}–{s['sweep_ms_max']}) |")
+    n = r["notification_ms"]
+    lines += [f"| notification latency at 10 tickets/s | p50 {n['p50']['median']} ms, "
+              f"p95 {n['p95']['median']} ms |",
+              f"| ticket view with 200 entries | p50 {r['long_ticket_200']['p50_ms']} ms, "
+              f"p95 {r['long_ticket_200']['p95_ms']} ms |",
+              f"| local host peak memory during intake | {r['host_peak_rss_mb']} MB |"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
