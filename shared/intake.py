@@ -161,14 +161,6 @@ async def submit_ticket(
         status=INITIAL.value, channel=channel, created_at=now, updated_at=now, last_seq=1,
         cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
     )
-    # Rules first: a spam rule refuses the submission before anything is written.
-    draft, outcome = await apply_rules(draft, event="intake", desk=desk, now=now)
-    draft = await auto_assign(draft, desk=desk)
-    if draft.team or draft.assignee:
-        draft = draft.model_copy(update={"status": Status.OPEN.value})
-    draft, sla_events = await slaflow.start(draft, desk=desk, now=now)
-    sla_entries = slaflow.entries_for(sla_events, first_seq=2)
-    draft = draft.model_copy(update={"last_seq": 1 + len(sla_entries)})
 
     key_hash = None
     if idempotency_key is not None:
@@ -181,6 +173,22 @@ async def submit_ticket(
             raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
         if prior is not None:
             return await _replay(prior, fingerprint, desk=desk)
+
+    # After the claim, so a replayed submission neither runs the rules again nor advances
+    # a team's round-robin. A spam rule refuses it here, before anything else is written.
+    try:
+        draft, outcome = await apply_rules(draft, event="intake", desk=desk, now=now)
+        draft = await auto_assign(draft, desk=desk)
+        if draft.team or draft.assignee:
+            draft = draft.model_copy(update={"status": Status.OPEN.value})
+        draft, sla_events = await slaflow.start(draft, desk=desk, now=now)
+    except (HelpdeskError, AzureError) as exc:
+        await _undo([], key_hash, desk=desk)
+        if isinstance(exc, AzureError):
+            raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
+        raise
+    sla_entries = slaflow.entries_for(sla_events, first_seq=2)
+    draft = draft.model_copy(update={"last_seq": 1 + len(sla_entries)})
 
     blobs: list[str] = []
     try:
