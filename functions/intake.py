@@ -12,7 +12,7 @@ import azure.functions as func
 
 from functions import web
 from functions.deps import helpdesk
-from functions.http import agent, handles_errors, json_response, wants_html
+from functions.http import agent, handles_errors, json_body, json_response, wants_html
 from shared.apikeys import client_address
 from shared.automation import RejectedAsSpam
 from shared.errors import (
@@ -37,12 +37,7 @@ FIELDS = ("name", "email", "subject", "description", "priority", "category", "ph
 
 
 def _json_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[AttachmentUpload]]:
-    try:
-        body = req.get_json()
-    except ValueError as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.")
+    body = json_body(req) or {}
     raw_files = body.pop("attachments", None) or []
     if not isinstance(raw_files, list):
         raise BadRequest("`attachments` must be a list of {filename, content_type, data}.")

@@ -7,14 +7,13 @@ itself answers 500 to validation errors).
 
 from __future__ import annotations
 
-import json
 import logging
 
 import azure.functions as func
 from pydantic import ValidationError
 
 from functions.deps import helpdesk
-from functions.http import handles_errors, json_response
+from functions.http import handles_errors, json_body, json_response
 from shared.apikeys import check_key, client_address
 from shared.chat import ChatTranscript, receive_chat, verify_signature
 from shared.errors import (
@@ -55,13 +54,7 @@ async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
         mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         if mimetype != "application/json":
             raise UnsupportedMediaType("Send the ticket as application/json.")
-        try:
-            body = json.loads(req.get_body())
-        except ValueError as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("The body must be a JSON object.")
-        request = translate(body, topics=desk.settings.osticket_topics)
+        request = translate(json_body(req) or {}, topics=desk.settings.osticket_topics)
         created = await submit_ticket(
             request.raw, request.uploads, desk=desk, channel=Channel.API,
             autorespond=request.autorespond, entry_data={"osticket": request.details},

@@ -159,7 +159,3 @@ def decide(action: Action | str, status: Status | str, roles: set[str] | frozens
             return rule.target if rule.target is not None else status
     missing = candidates[0].role if candidates else None
     raise NotAllowed(action, status, allowed_actions(status, roles), missing_role=missing)
-
-
-def is_active(status: str) -> bool:
-    return STATUSES[Status(status)] is Category.ACTIVE

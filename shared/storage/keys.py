@@ -20,7 +20,3 @@ def key_part(value: str) -> str:
 def join(*parts: str) -> str:
     return SEP.join(parts)
 
-
-def prefix_range(prefix: str) -> tuple[str, str]:
-    """The RowKey range [low, high) holding exactly the keys that start with `prefix`."""
-    return prefix, prefix + "\x7f"
