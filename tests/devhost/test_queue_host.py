@@ -80,9 +80,15 @@ def test_failing_message_retried_then_poisoned(
     gaps = [float(b["at"]) - float(a["at"]) for a, b in pairwise(seen)]
     assert min(gaps) >= 0.9, gaps
     # Poisoned when the 5th attempt failed, not when a 6th delivery arrived.
-    moved = [
-        line for line in sample_host.log_text().splitlines() if f"moved to {queue}-poison" in line
-    ]
+    # The host logs the move after the message is in the poison queue: wait for the line.
+    moved = wait_for(
+        lambda: [
+            line for line in sample_host.log_text().splitlines()
+            if f"moved to {queue}-poison" in line
+        ],
+        timeout=10,
+        what="the host's log line about the poison move",
+    )
     assert len(moved) == 1 and moved[0].endswith("after 5 deliveries"), moved
     wait_for(lambda: message_count(service, queue) == 0, 10, "the original to be deleted")
 
