@@ -12,6 +12,7 @@ from functions import (
     integrations,
     notifications,
     openapi,
+    static,
     tickets,
     web,
 )
@@ -19,5 +20,6 @@ from functions import (
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
-                  admin.bp, automation.bp, notifications.bp, web.bp, health.bp, openapi.bp):
+                  admin.bp, automation.bp, notifications.bp, web.bp, static.bp, health.bp,
+                  openapi.bp):
     app.register_functions(blueprint)

@@ -35,7 +35,7 @@ TICKETS = [
 
 
 def seed(base_url: str) -> list[str]:
-    with httpx.Client(base_url=base_url, timeout=30) as admin:
+    with httpx.Client(base_url=base_url, timeout=30, headers={"X-Helpdesk-Request": "1"}) as admin:
         admin.post("/.auth/login/dev", data={"userId": "seed", "userDetails": "seed@localhost",
                                              "userRoles": "agent,admin"})
         for agent in AGENTS:

@@ -13,7 +13,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from shared.auth import Principal, parse_principal, require
-from shared.errors import BadRequest, HelpdeskError, UnsupportedMediaType
+from shared.errors import BadRequest, Forbidden, HelpdeskError, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,22 @@ def principal(req: func.HttpRequest) -> Principal | None:
     )
 
 
+# A browser signed in through App Service Authentication sends its session cookie with
+# every request, also one a hostile page makes it send. A state-changing request that
+# carries cookies must also carry this header: a page of another origin cannot set it
+# without a CORS preflight, which this app never grants. Callers with a bearer token send
+# no cookie and need no header.
+CSRF_HEADER = "x-helpdesk-request"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
     """The signed-in agent; raises 401/403 as problem JSON through `handles_errors`."""
-    return require(principal(req), role)
+    who = require(principal(req), role)
+    if req.method.upper() not in SAFE_METHODS and req.headers.get("cookie") \
+            and not req.headers.get(CSRF_HEADER):
+        raise Forbidden(f"A signed-in browser must send the {CSRF_HEADER} header with this request.")
+    return who
 
 
 def json_body(req: func.HttpRequest, *, optional: bool = False) -> dict[str, Any] | None:

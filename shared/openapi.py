@@ -119,6 +119,8 @@ OPERATIONS: tuple[Operation, ...] = (
               errors=(*AGENT_ERRORS, 400, 415, 422)),
     Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
     Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
+    Operation("get", "/api/static/{path}", "The pages' own stylesheets and scripts",
+              media="text/css", errors=(404,), params=[_path_param("path")]),
     Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
     Operation("get", "/api/openapi.json", "This description"),
 )

@@ -9,7 +9,7 @@ from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
 from tests.registry import http_functions
 
-PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get"}
+PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_files"}
 # Integrations authenticate with an API key or a signature, never a signed-in principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
@@ -57,3 +57,20 @@ def test_the_public_endpoints_need_no_sign_in(host: RunningHost):
         assert client.get("/api/health").status_code == 200
         assert client.get("/api/form").status_code == 200
         assert client.get("/api/openapi.json").status_code == 200
+
+
+def test_a_signed_in_browser_must_send_the_request_header_with_every_change(host: RunningHost):
+    """A hostile page can make the agent's browser send its session cookie, never a custom
+    header: the change is refused without it, and reading stays possible."""
+    with host.client() as anonymous:
+        number = anonymous.post("/api/tickets", json={
+            "name": "Req", "email": unique_email(), "subject": "csrf", "description": "d"}).json()["number"]
+    with host.signed_in(roles="agent") as agent:
+        del agent.headers["X-Helpdesk-Request"]
+        forged = agent.post(f"/api/tickets/{number}/note", json={"body": "forged"})
+        assert forged.status_code == 403, forged.text
+        assert "x-helpdesk-request" in forged.json()["detail"]
+        thread = agent.get(f"/api/tickets/{number}").json()["thread"]
+        assert not [e for e in thread if e.get("body") == "forged"]
+        agent.headers["X-Helpdesk-Request"] = "1"
+        assert agent.post(f"/api/tickets/{number}/note", json={"body": "real"}).status_code == 200

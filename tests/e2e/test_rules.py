@@ -153,7 +153,8 @@ def test_auto_assignment_is_fair_and_skips_unavailable_agents(host: RunningHost,
                     "name": "P", "email": f"u{i}@{domain}", "subject": f"t{i}",
                     "description": "d"}))
     assert [r.status_code for r in responses] == [201] * 12
-    with httpx.Client(base_url=host.base_url, cookies=cookies, timeout=30) as admin:
+    with httpx.Client(base_url=host.base_url, cookies=cookies, timeout=30,
+                      headers={"X-Helpdesk-Request": "1"}) as admin:
         owners = Counter(
             admin.get(f"/api/tickets/{r.json()['number']}").json()["ticket"]["assignee"]
             for r in responses)
