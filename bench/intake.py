@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--tickets", type=int, default=2000)
     parser.add_argument("--attachment-kb", type=int, default=0)
+    parser.add_argument("--single-host", action="store_true",
+                        help="one host runs HTTP and the queue functions (default: two, as Azure scales them)")
     args = parser.parse_args()
 
     def go(base: str) -> None:
@@ -73,7 +75,7 @@ def main() -> None:
     if args.base_url:
         go(args.base_url)
     else:
-        with stack() as running:
+        with stack(split=not args.single_host) as running:
             go(running.base_url)
 
 

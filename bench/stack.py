@@ -46,21 +46,33 @@ async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None 
 @dataclass(frozen=True)
 class Stack:
     base_url: str
-    host_pid: int
+    host_pids: tuple[int, ...]
     storage: str
     maildev_url: str
 
 
+# Flex Consumption scales HTTP functions and each queue or timer function on instances of
+# their own ("per-function scaling"), so on Azure an intake burst never shares a worker
+# with the notifications it causes. `stack(split=True)` does the same here: one host
+# serves HTTP with the other triggers switched off by app setting, a second host runs them.
+BACKGROUND = ("notifications_send", "escalations_notify", "automation_autoclose",
+              "automation_sla_sweep")
+
+
+def _off(names: tuple[str, ...]) -> dict[str, str]:
+    return {f"AzureWebJobs.{name}.Disabled": "true" for name in names}
+
+
 @contextmanager
-def stack() -> Iterator[Stack]:
+def stack(split: bool = False) -> Iterator[Stack]:
     """Azurite, MailDev and the local host on free ports, for one benchmark run."""
-    ports = [services.free_port() for _ in range(6)]
+    ports = [services.free_port() for _ in range(7)]
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
                                log_dir=log_dir)
     maildev = services.maildev(smtp=ports[3], web=ports[4], log_dir=log_dir)
     started = []
-    host = None
+    hosts: list[subprocess.Popen[bytes]] = []
     try:
         for s in (azurite, maildev):
             s.start()
@@ -71,28 +83,42 @@ def stack() -> Iterator[Stack]:
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports[3]),
                # One client address sends everything here; the limit is for the public.
                "HELPDESK_LIMIT_SUBMISSIONS_PER_HOUR": "0"}
-        with (log_dir / "devhost.log").open("wb") as log:
-            host = subprocess.Popen(
-                [sys.executable, "-m", "devhost", "--port", str(ports[5]),
-                 "--keys-file", str(log_dir / "keys.json"),
-                 "--settings", str(services.ROOT / "local.settings.example.json")],
-                cwd=services.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{ports[5]}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or host.poll() is not None:
-                raise SystemExit(f"local host did not start; see {log_dir}/devhost.log")
-            time.sleep(0.2)
-        yield Stack(base_url=base, host_pid=host.pid, storage=env["AzureWebJobsStorage"],
+        plan = [(ports[5], _off(BACKGROUND) if split else {})]
+        if split:
+            plan.append((ports[6], {}))
+        for port, extra in plan:
+            hosts.append(_host(port, {**env, **extra}, log_dir))
+        for (port, _), host in zip(plan, hosts, strict=True):
+            _wait_healthy(f"http://127.0.0.1:{port}", host, log_dir)
+        yield Stack(base_url=f"http://127.0.0.1:{ports[5]}",
+                    host_pids=tuple(h.pid for h in hosts), storage=env["AzureWebJobsStorage"],
                     maildev_url=f"http://127.0.0.1:{ports[4]}")
     finally:
-        if host is not None:
+        for host in hosts:
             host.terminate()
+        for host in hosts:
             host.wait(20)
         for s in reversed(started):
             s.stop()
+
+
+def _host(port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    with (log_dir / f"devhost-{port}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "devhost", "--port", str(port),
+             "--keys-file", str(log_dir / f"keys-{port}.json"),
+             "--settings", str(services.ROOT / "local.settings.example.json")],
+            cwd=services.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_healthy(base: str, host: subprocess.Popen[bytes], log_dir: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or host.poll() is not None:
+            raise SystemExit(f"local host did not start; see the logs in {log_dir}")
+        time.sleep(0.2)

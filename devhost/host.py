@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -113,12 +114,16 @@ class Host:
             self._pool, QueueOutputs(connections, config.queues.message_encoding)
         )
         disabled = self._unsupported()
-        self._pollers, timers = self._plan_triggers(config, connections, invoker, disabled)
         for name, reason in disabled.items():
             log.error("Function %s is disabled: %s", name, reason)
+        switched_off = disabled_by_settings(self.specs)
+        for name, reason in switched_off.items():
+            log.info("Function %s is disabled: %s", name, reason)
+        disabled.update(switched_off)
+        self._pollers, timers = self._plan_triggers(config, connections, invoker, disabled)
 
         front = HttpFrontDoor(
-            [s for s in self.specs if s.trigger_type == HTTP_TRIGGER],
+            [s for s in self.specs if s.trigger_type == HTTP_TRIGGER and s.name not in disabled],
             route_prefix=config.route_prefix,
             keys=keys,
             invoker=invoker,
@@ -165,6 +170,8 @@ class Host:
         pollers: list[QueuePoller] = []
         timers: list[tuple[FunctionSpec, Schedule]] = []
         for spec in self.specs:
+            if spec.name in disabled:
+                continue
             try:
                 if spec.trigger_type == QUEUE_TRIGGER:
                     pollers.append(QueuePoller(spec, config.queues, connections, invoker))
@@ -242,3 +249,15 @@ class Host:
         lines.append(f"  sign in (App Service auth emulation): {self.url}/.auth/login/dev")
         for line in lines:
             self._emit(line)
+
+
+def disabled_by_settings(specs: list[FunctionSpec]) -> dict[str, str]:
+    """Functions switched off by the app setting `AzureWebJobs.<name>.Disabled`, as on Azure:
+    their triggers do not start and their routes answer 404; the admin API (master key)
+    still runs them."""
+    disabled = {}
+    for spec in specs:
+        setting = f"AzureWebJobs.{spec.name}.Disabled"
+        if os.environ.get(setting, "").strip().lower() in ("true", "1"):
+            disabled[spec.name] = f"{setting} is set"
+    return disabled

@@ -63,3 +63,37 @@ def test_host_start_serve_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # The queue function cannot run without its connection; the rest of the app still does.
     assert "job: queueTrigger DISABLED: app setting DEVHOST_TEST_UNSET_SETTING" in banner
     assert banner.rstrip().splitlines()[-1].startswith("devhost ready on http://127.0.0.1:")
+
+
+DISABLED_APP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="on", methods=["GET"])
+async def on(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("on")
+
+@app.route(route="off", methods=["GET"])
+async def off(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("off")
+"""
+
+
+def test_an_app_setting_disables_a_function_as_on_azure(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AzureWebJobs.off.Disabled", "true")
+    (tmp_path / "function_app.py").write_text(DISABLED_APP)
+    out = io.StringIO()
+
+    async def scenario() -> tuple[int, int]:
+        host = Host(tmp_path, port=0, keys_file=tmp_path / "k.json", out=out, grace=2)
+        await host.start()
+        try:
+            async with httpx.AsyncClient(base_url=host.url) as c:
+                return (await c.get("/api/on")).status_code, (await c.get("/api/off")).status_code
+        finally:
+            await host.stop()
+
+    assert asyncio.run(scenario()) == (200, 404)
+    assert "off: httpTrigger DISABLED: AzureWebJobs.off.Disabled is set" in out.getvalue()
