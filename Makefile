@@ -6,8 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov's dependencies clash with ours, so it gets a virtual environment of its own. It
+# lives inside .venv so that it is git-ignored and `make clean` removes it too.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint checkov bench clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +22,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-checkov.txt
+	touch $@
+
 install: $(PY_STAMP) $(NODE_STAMP)
+
+# The scanner for infra/ (tests/infra/test_checkov.py runs it).
+checkov: $(CHECKOV_STAMP)
 
 run: install
 	$(PY) -m devtools.run
@@ -27,7 +39,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy shared functions devhost devtools bench tools function_app.py
 
-test: lint
+test: lint checkov
 	$(PY) -m pytest
 
 # Figures for README's Performance section: a markdown table, and bench/results/latest.json.

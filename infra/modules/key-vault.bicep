@@ -44,7 +44,7 @@ var secretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Flex Consumption without a virtual network reads the vault over its public endpoint; every call needs an Entra ID token and an RBAC role.
-  // checkov:skip=CKV_AZURE_189: Same reason as CKV_AZURE_109.
+  // checkov:skip=CKV_AZURE_189: Public network access stays on for Flex Consumption without a virtual network; RBAC and Entra ID guard every call.
   name: name
   location: location
   tags: tags
