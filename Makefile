@@ -10,7 +10,12 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: install run test lint bench clean
+# checkov's dependencies clash with ours, so it gets a virtual environment of its own. It
+# lives inside .venv so that it is git-ignored and `make clean` removes it too.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: install run test lint checkov bench clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +32,14 @@ $(CHROMIUM):
 
 install: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-checkov.txt
+	touch $@
+
+# The scanner for infra/ (tests/infra/test_checkov.py runs it).
+checkov: $(CHECKOV_STAMP)
+
 run: install
 	$(PY) -m devtools.run
 
@@ -34,7 +47,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy shared functions devhost devtools bench tools function_app.py
 
-test: lint
+test: lint checkov
 	$(PY) -m pytest
 
 # Figures for README's Performance section: a markdown table, and bench/results/latest.json.

@@ -1,5 +1,7 @@
 """The help desk's Azure Functions app: it registers the blueprints and nothing else."""
 
+import os
+
 import azure.functions as func
 
 from functions import (
@@ -16,6 +18,9 @@ from functions import (
     tickets,
     web,
 )
+from shared import telemetry
+
+telemetry.configure(os.environ)  # Application Insights, only where it is configured
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -13,6 +13,7 @@ import azure.functions as func
 from functions import web
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response, wants_html
+from shared import telemetry
 from shared.apikeys import client_address
 from shared.automation import RejectedAsSpam
 from shared.errors import (
@@ -92,6 +93,7 @@ def read_submission(req: func.HttpRequest, max_bytes: int
 
 @bp.function_name("intake_create")
 @bp.route(route="tickets", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.traced("intake_create")
 async def intake_create(req: func.HttpRequest) -> func.HttpResponse:
     if wants_html(req):
         return await _create_from_browser(req)

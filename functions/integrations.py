@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from functions.deps import helpdesk
 from functions.http import handles_errors, json_body, json_response
+from shared import telemetry
 from shared.apikeys import check_key, client_address
 from shared.chat import ChatTranscript, receive_chat, verify_signature
 from shared.errors import (
@@ -46,6 +47,7 @@ def _text_error(error: HelpdeskError) -> func.HttpResponse:
 
 @bp.function_name("integrations_osticket")
 @bp.route(route="tickets.json", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.traced("integrations_osticket")
 async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
     try:
         desk = await helpdesk()
@@ -70,6 +72,7 @@ async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("integrations_email")
 @bp.route(route="tickets.email", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.traced("integrations_email")
 @handles_errors
 async def integrations_email(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
@@ -86,6 +89,7 @@ async def integrations_email(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.function_name("integrations_chat")
 @bp.route(route="channels/chat", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.traced("integrations_chat")
 @handles_errors
 async def integrations_chat(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.deps import helpdesk
-from shared import slaflow
+from shared import slaflow, telemetry
 from shared.notify import handle_escalation, handle_event
 from shared.storage.clients import ESCALATIONS_QUEUE, EVENTS_QUEUE
 from shared.storage.events import TicketEvent
@@ -19,7 +19,8 @@ async def notifications_send(msg: func.QueueMessage) -> None:
     # A message that does not parse raises here; after maxDequeueCount tries the host
     # moves it to the poison queue, where an admin can look at it.
     event = TicketEvent.model_validate_json(msg.get_body())
-    await handle_event(event, desk=await helpdesk())
+    with telemetry.consuming("notifications_send", event.traceparent, ticket=event.ticket):
+        await handle_event(event, desk=await helpdesk())
 
 
 @bp.function_name("escalations_notify")
@@ -27,8 +28,9 @@ async def notifications_send(msg: func.QueueMessage) -> None:
 async def escalations_notify(msg: func.QueueMessage) -> None:
     event = TicketEvent.model_validate_json(msg.get_body())
     desk = await helpdesk()
-    if event.kind == "sla_check":
-        await slaflow.check_ticket(event.ticket, desk=desk,
-                                   escalate=desk.settings.sla_escalate_on_breach)
-    else:
-        await handle_escalation(event, desk=desk)
+    with telemetry.consuming("escalations_notify", event.traceparent, ticket=event.ticket):
+        if event.kind == "sla_check":
+            await slaflow.check_ticket(event.ticket, desk=desk,
+                                       escalate=desk.settings.sla_escalate_on_breach)
+        else:
+            await handle_escalation(event, desk=desk)

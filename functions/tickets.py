@@ -8,6 +8,7 @@ import azure.functions as func
 
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
+from shared import telemetry
 from shared.errors import NotFound
 from shared.numbering import is_valid
 from shared.queues import list_queue, parse_query
@@ -47,6 +48,7 @@ async def tickets_get(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("tickets_act")
 @bp.route(route="tickets/{number}/{action}", methods=["POST"],
           auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.traced("tickets_act")
 @handles_errors
 async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
     who = agent(req)

@@ -18,6 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from shared import telemetry
 from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
@@ -144,7 +145,9 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
                       text=text, html=html, message_id=mid,
                       in_reply_to=earlier[-1] if earlier else None,
                       references=earlier or None)
-    await desk.mailer.send(message)
+    with telemetry.span("mail.send", attributes={"helpdesk.ticket": number,
+                                                 "helpdesk.mail.purpose": purpose}):
+        await desk.mailer.send(message)
     await desk.tickets.record_mail(number, seq, purpose, to=", ".join(to), subject=subject,
                                    message_id=mid, sent_at=desk.clock())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from azure.storage.queue.aio import QueueClient
 from pydantic import BaseModel, Field
 
+from shared import telemetry
+
 
 class TicketEvent(BaseModel):
     """A queue message: which entry of which ticket happened. `indexed` says whether the
@@ -16,6 +18,9 @@ class TicketEvent(BaseModel):
     kind: str
     indexed: bool = False
     stale_index_keys: list[str] = Field(default_factory=list)
+    # The W3C trace context of the request that caused it, so the handler continues its
+    # trace (shared/telemetry.py); absent on messages from before it existed.
+    traceparent: str | None = None
 
     @property
     def id(self) -> str:
@@ -27,4 +32,6 @@ class EventQueue:
         self._queue = queue
 
     async def publish(self, event: TicketEvent) -> None:
-        await self._queue.send_message(event.model_dump_json())
+        if event.traceparent is None:
+            event = event.model_copy(update={"traceparent": telemetry.current_traceparent()})
+        await self._queue.send_message(event.model_dump_json(exclude_none=True))

@@ -1,0 +1,59 @@
+"""Stage the function app's deployment package: only what runs in Azure.
+
+    python3 infra/package.py            # infra/build/app/ (azd deploys this folder)
+    python3 infra/package.py --zip      # and infra/build/helpdesk.zip, for a zip deploy
+
+The repository also holds the local host, tests, benchmarks and node_modules, none of which
+belongs in Azure. Flex Consumption builds remotely: it installs requirements.txt itself.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "infra" / "build"
+APP = BUILD / "app"
+FILES = ("function_app.py", "host.json", "requirements.txt")
+PACKAGES = ("functions", "shared")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def stage() -> Path:
+    for entry in APP.iterdir() if APP.exists() else ():
+        if entry.name == ".gitkeep":
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    APP.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        shutil.copy2(ROOT / name, APP / name)
+    for name in PACKAGES:
+        shutil.copytree(ROOT / name, APP / name, ignore=IGNORED)
+    return APP
+
+
+def zip_package(folder: Path) -> Path:
+    target = BUILD / "helpdesk.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name != ".gitkeep":
+                archive.write(path, path.relative_to(folder).as_posix())
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zip", action="store_true", help="also write infra/build/helpdesk.zip")
+    args = parser.parse_args()
+    folder = stage()
+    print(f"staged {folder.relative_to(ROOT)}")
+    if args.zip:
+        print(f"wrote {zip_package(folder).relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
