@@ -298,3 +298,48 @@ def test_the_dashboard_and_the_phone_width_layout(context: BrowserContext, host:
     assert page.locator("th.wide").first.is_hidden()
     assert axe_violations(page) == []
     screenshot(page, "agent-phone")
+
+
+def test_a_reply_with_a_canned_response_and_an_attachment_and_readable_errors(
+        context: BrowserContext, host: RunningHost, staff: dict[str, str], tmp_path):
+    canned = f"greet-{uuid.uuid4().hex[:6]}"
+    with host.signed_in(roles="agent,admin", user="admin1") as admin:
+        assert admin.put(f"/api/directory/canned/{canned}", json={
+            "title": f"Greeting {canned}",
+            "body": "Hello {{requester_name}}, about ticket {{number}}:"}).status_code == 200
+    ticket = new_ticket(host)
+    number = ticket["number"]
+    log = tmp_path / "error.log"
+    log.write_text("disk full at 03:12\n")
+    page = agent_page(context, staff["a"])
+    open_ticket(page, number)
+
+    page.keyboard.press("r")
+    page.get_by_label("Canned response", exact=True).select_option(label=f"Greeting {canned}")
+    page.get_by_role("button", name="Insert").click()
+    reply = page.locator("#reply-body")
+    expect(reply).to_have_value(f"Hello Ada Requester, about ticket {number}:")
+    reply.press("End")
+    reply.type(" please see the log.")
+    page.get_by_label(re.compile("^Attachments")).set_input_files(str(log))
+    page.get_by_role("button", name="Send reply").click()
+    entry = page.locator(".thread li.reply")
+    expect(entry).to_contain_text("please see the log.")
+    link = entry.get_by_role("link", name="error.log")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.path().read_bytes() == b"disk full at 03:12\n"
+
+    page.get_by_role("button", name=re.compile("^Escalate")).click()
+    page.get_by_label("Tier").select_option("vendor-support")
+    page.get_by_label("Reason (internal)").fill("The vendor must fix it.")
+    page.get_by_role("button", name="Escalate", exact=True).click()
+    form = page.locator("form[data-form=escalate]")
+    expect(form.get_by_role("alert")).to_contain_text("vendor_name")
+    expect(page.get_by_label("Reason (internal)")).to_have_value("The vendor must fix it.")
+    page.get_by_label("Vendor name").fill("Acme Printers")
+    page.get_by_role("button", name="Escalate", exact=True).click()
+    expect(page.locator("aside [data-status]")).to_have_text("escalated")
+    expect(page.locator(".thread li.escalated")).to_contain_text("Vendor Support (Acme Printers)")
+    # The refused escalation is the browser's one logged 422; nothing else went wrong.
+    assert [e for e in page.errors if "422" not in e] == []  # type: ignore[attr-defined]
