@@ -6,6 +6,7 @@ import azure.functions as func
 
 from functions import (
     admin,
+    agentui,
     apikeys,
     automation,
     directory,
@@ -26,5 +27,5 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, health.bp,
-                  openapi.bp):
+                  openapi.bp, agentui.bp):
     app.register_functions(blueprint)

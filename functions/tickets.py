@@ -12,7 +12,7 @@ from shared import telemetry
 from shared.errors import NotFound
 from shared.numbering import is_valid
 from shared.queues import list_queue, parse_query
-from shared.tickets import read_attachment, read_ticket
+from shared.tickets import for_agent, read_attachment, read_ticket
 from shared.workflow import act, parse_action, parse_body
 
 bp = func.Blueprint()
@@ -40,8 +40,8 @@ async def tickets_list(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tickets/{number}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def tickets_get(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
-    view = await read_ticket(_number(req), desk=await helpdesk())
+    who = agent(req)
+    view = for_agent(await read_ticket(_number(req), desk=await helpdesk()), who.roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
 
@@ -57,6 +57,7 @@ async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_body(action, json_body(req, optional=True))
     view = await act(number, action, body, actor=who.user_id, roles=who.roles,
                      if_match=req.headers.get("if-match"), desk=await helpdesk())
+    view = for_agent(view, who.roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
 

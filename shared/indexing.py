@@ -9,6 +9,9 @@ always all old or all new, never a mix.
 A row key is `<index>|<value>|<sort>|<sort key>|<number>`:
 - index/value: `status|open`, `team|senior-support`, `assignee|<agent id>` (or `~none`),
   `all|*`, and `requester|<email>` (by created only: the portal's list);
+- and `word|<token>|<number>` for the agents' search (`shared/words.py`): a word's
+  tickets are one prefix range; these rows also carry the ticket's `words`, so a
+  query's other words are checked on the rows read, without reading a ticket;
 - sort: `created` (oldest first), `updated` (most recently changed first) and `due`
   (soonest due first; tickets without a due time last).
 A row carries the summary a queue page shows, so listing a queue reads no ticket
@@ -23,6 +26,7 @@ from typing import Any
 
 from shared.models import Ticket
 from shared.storage.keys import join, key_part
+from shared.words import ticket_tokens
 
 INDEX_PARTITION = "idx"
 UNASSIGNED = "~none"
@@ -78,7 +82,33 @@ def index_keys(ticket: Ticket) -> list[str]:
                      sort_key(ticket, "created"), ticket.number))
     if ticket.sla_check_at is not None:
         keys.append(sweep_key(ticket.sla_check_at, ticket.number))
+    keys += [word_key(token, ticket.number) for token in tokens(ticket)]
     return keys
+
+
+WORD = "word"
+
+
+def tokens(ticket: Ticket) -> list[str]:
+    return ticket_tokens(ticket.subject, ticket.requester_name, ticket.description)
+
+
+def word_key(token: str, number: str) -> str:
+    return join(WORD, token, number)
+
+
+def word_prefix(token: str) -> str:
+    """The range of every word that begins with `token` (a prefix search)."""
+    return join(WORD, token)
+
+
+def is_word_key(key: str) -> bool:
+    return key.startswith(WORD + "|")
+
+
+def due_before(prefix: str, at: datetime) -> str:
+    """The end of a `due`-sorted range's part that fell due before `at` (overdue)."""
+    return prefix + _stamp(at)
 
 
 SWEEP = "sweep"

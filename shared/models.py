@@ -154,3 +154,8 @@ class AgentTicketView(BaseModel):
     thread: list[ThreadEntry]
     attachments: list[AttachmentInfo]
     etag: str = Field(exclude=True)
+    allowed_actions: list[str] = Field(default_factory=list,
+                                       description="what the caller may do to it now")
+    sla_due: dict[str, datetime | None] = Field(
+        default_factory=dict, description="each SLA target's due time; null once met or "
+        "while the clock is paused")

@@ -19,8 +19,9 @@ from shared.directory import Agent, CategoryDef, Team
 from shared.inbound_email import EmailResult
 from shared.lifecycle import Action
 from shared.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
-from shared.queues import QueuePage, QueueQuery
+from shared.queues import QueueCounts, QueuePage, QueueQuery
 from shared.rules import Facts, Outcome, Rule
+from shared.search import SearchResult
 
 
 class Problem(BaseModel):
@@ -123,12 +124,28 @@ OPERATIONS: tuple[Operation, ...] = (
               media="text/css", errors=(404,), params=[_path_param("path")]),
     Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
     Operation("get", "/api/openapi.json", "This description"),
+    # The agents' web page (issue 6, part 1).
+    Operation("get", "/api/agent",
+              "The agents' web page (HTML); a signed-out browser is sent to the sign-in",
+              role="agent", media="text/html"),
+    Operation("get", "/api/queues/counts",
+              "Tickets in each sidebar queue, each count capped at 1000 (`statuses=true` "
+              "adds one count per status)", role="agent", response=QueueCounts,
+              errors=AGENT_ERRORS, params=[{"name": "statuses", "in": "query",
+                                            "required": False,
+                                            "schema": {"type": "boolean"}}]),
+    Operation("get", "/api/search",
+              "Search tickets by number, requester email, or words of subject, requester "
+              "name and description", role="agent", response=SearchResult,
+              errors=(*AGENT_ERRORS, 422), params=[{"name": "q", "in": "query",
+                                                    "required": True,
+                                                    "schema": {"type": "string"}}]),
 )
 
 MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
-    EmailResult, Facts, Outcome, Rule, *BODIES.values()]
+    EmailResult, Facts, Outcome, Rule, QueueCounts, SearchResult, *BODIES.values()]
 
 
 def spec() -> dict[str, Any]:

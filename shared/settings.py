@@ -90,6 +90,8 @@ class Settings(BaseModel):
     sla_escalate_on_breach: bool = True
     auto_close: AutoClose = AutoClose()
     osticket_topics: dict[str, str] = {"1": "general"}
+    # Where the agent page sends a browser that is not signed in (App Service's login).
+    sign_in_path: str = Field("/.auth/login/aad", pattern=r"^/[^/\\]")
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -142,7 +144,8 @@ class Settings(BaseModel):
                           ("timezone", "HELPDESK_TIMEZONE"),
                           ("sla_escalate_on_breach", "HELPDESK_SLA_ESCALATE_ON_BREACH"),
                           ("helpdesk_name", "HELPDESK_NAME"),
-                          ("public_base_url", "HELPDESK_PUBLIC_URL")):
+                          ("public_base_url", "HELPDESK_PUBLIC_URL"),
+                          ("sign_in_path", "HELPDESK_SIGN_IN_PATH")):
             if (value := get(name)) is not None:
                 raw[key] = value
         try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from shared import sla, slaflow
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
+from shared.lifecycle import Action, allowed_actions
 from shared.models import AgentTicketView, AttachmentInfo
 from shared.storage.tickets import StoredTicket
 
@@ -11,6 +13,20 @@ from shared.storage.tickets import StoredTicket
 def view_of(stored: StoredTicket) -> AgentTicketView:
     return AgentTicketView(ticket=stored.ticket, thread=stored.thread,
                            attachments=stored.attachments, etag=stored.etag)
+
+
+# Taken by the requester or the desk itself, never offered to an agent.
+_NOT_OFFERED = {Action.REQUESTER_REPLY, Action.REMIND}
+
+
+def for_agent(view: AgentTicketView, roles: frozenset[str]) -> AgentTicketView:
+    """The view with what this agent may do now and the SLA targets' due times."""
+    clock = slaflow.clock_of(view.ticket)
+    return view.model_copy(update={
+        "allowed_actions": [a.value for a in allowed_actions(view.ticket.status, roles)
+                            if a not in _NOT_OFFERED],
+        "sla_due": sla.due_times(clock) if clock else {},
+    })
 
 
 async def read_ticket(number: str, *, desk: Helpdesk) -> AgentTicketView:

@@ -13,7 +13,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.indexing import INDEX_PARTITION, index_keys, summary
+from shared.indexing import INDEX_PARTITION, index_keys, is_word_key, summary, tokens
 from shared.models import AttachmentInfo, ThreadEntry, Ticket
 from shared.storage import entities as ent
 
@@ -193,8 +193,10 @@ class TicketStore:
         """
         wanted = index_keys(ticket)
         props = summary(ticket)
+        word_props = {**props, "words": " ".join(tokens(ticket))}
         ops: list[tuple[Any, ...]] = [
-            ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": key, **props},
+            ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": key,
+                        **(word_props if is_word_key(key) else props)},
              {"mode": UpdateMode.REPLACE})
             for key in wanted
         ]
@@ -215,27 +217,52 @@ class TicketStore:
 
     async def list_index(self, prefix: str, *, limit: int, after: str | None = None,
                          before: str | None = None,
-                         filters: list[tuple[str, str]] | None = None
+                         filters: list[tuple[str, str]] | None = None,
+                         exclude: list[tuple[str, str]] | None = None
                          ) -> list[dict[str, Any]]:
         """Up to `limit` rows of one index range, after the key `after` and before the key
-        `before`, optionally narrowed by equality on summary properties (server-side)."""
-        clauses = ["PartitionKey eq @pk", "RowKey gt @low" if after else "RowKey ge @low",
-                   "RowKey lt @high"]
-        parameters: dict[str, Any] = {"pk": INDEX_PARTITION, "low": after or prefix,
-                                      "high": before or prefix + "\x7f"}
-        for i, (name, value) in enumerate(filters or []):
-            if not name.isidentifier():
-                raise ValueError(f"bad property name {name!r}")
-            clauses.append(f"{name} eq @f{i}")
-            parameters[f"f{i}"] = value
+        `before`, optionally narrowed by equality (`filters`) and inequality (`exclude`)
+        on summary properties (server-side)."""
+        query = self._range(prefix, after=after, before=before, filters=filters,
+                            exclude=exclude, page=min(limit, 1000))
         rows: list[dict[str, Any]] = []
-        query = self._index.query_entities(" and ".join(clauses), parameters=parameters,
-                                           results_per_page=min(limit, 1000))
         async for row in query:
             rows.append(dict(row))
             if len(rows) >= limit:
                 break
         return rows
+
+    async def count_index(self, prefix: str, *, cap: int, before: str | None = None,
+                          filters: list[tuple[str, str]] | None = None,
+                          exclude: list[tuple[str, str]] | None = None) -> int:
+        """How many rows one index range holds, up to `cap`: the same range query as a
+        page, selecting only RowKey, so a count of up to 1,000 is one small request."""
+        query = self._range(prefix, before=before, filters=filters, exclude=exclude,
+                            page=min(cap, 1000), select=["RowKey"])
+        count = 0
+        async for _row in query:
+            count += 1
+            if count >= cap:
+                break
+        return count
+
+    def _range(self, prefix: str, *, after: str | None = None, before: str | None = None,
+               filters: list[tuple[str, str]] | None = None,
+               exclude: list[tuple[str, str]] | None = None, page: int,
+               select: list[str] | None = None) -> Any:
+        clauses = ["PartitionKey eq @pk", "RowKey gt @low" if after else "RowKey ge @low",
+                   "RowKey lt @high"]
+        parameters: dict[str, Any] = {"pk": INDEX_PARTITION, "low": after or prefix,
+                                      "high": before or prefix + "\x7f"}
+        conditions = [(name, "eq", value) for name, value in filters or []]
+        conditions += [(name, "ne", value) for name, value in exclude or []]
+        for i, (name, op, value) in enumerate(conditions):
+            if not name.isidentifier():
+                raise ValueError(f"bad property name {name!r}")
+            clauses.append(f"{name} {op} @f{i}")
+            parameters[f"f{i}"] = value
+        return self._index.query_entities(" and ".join(clauses), parameters=parameters,
+                                          results_per_page=page, select=select)
 
 
 class IdempotencyStore:

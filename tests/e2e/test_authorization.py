@@ -9,7 +9,8 @@ from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
 from tests.registry import http_functions
 
-PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_files"}
+PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_files",
+          "agentui_page"}
 # Integrations authenticate with an API key or a signature, never a signed-in principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",

@@ -1,0 +1,117 @@
+// The agents' page: a hash router over a few views, the queue sidebar with live counts,
+// and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
+// #/search?q=..., #/dashboard.
+import {me, refreshCounts} from "./state.js";
+import {showQueue, showSearch, moveSelection, openSelection} from "./queue.js";
+import {showTicket, ticketShortcut} from "./ticket.js";
+import {showNewTicket} from "./newticket.js";
+import {showDashboard} from "./dashboard.js";
+
+const main = document.getElementById("main");
+const COUNT_EVERY_MS = 30_000;
+
+function markCurrent(name) {
+  for (const link of document.querySelectorAll("#queues a")) {
+    if (link.dataset.queue === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+let generation = 0;
+
+/** Render the view the hash names; a view started earlier and finishing later is dropped. */
+async function route() {
+  const mine = ++generation;
+  const current = () => mine === generation;
+  const hash = location.hash.replace(/^#/, "") || "/queue/unassigned";
+  const [path, query = ""] = hash.split("?");
+  const params = new URLSearchParams(query);
+  const parts = path.split("/").filter(Boolean);
+  try {
+    if (parts[0] === "queue") {
+      markCurrent(parts[1]);
+      await showQueue(main, parts[1] || "unassigned", params, current);
+    } else if (parts[0] === "ticket" && parts[1]) {
+      markCurrent(null);
+      await showTicket(main, parts[1], current);
+    } else if (parts[0] === "new") {
+      markCurrent(null);
+      await showNewTicket(main, current);
+    } else if (parts[0] === "search") {
+      markCurrent(null);
+      document.getElementById("search").value = params.get("q") || "";
+      await showSearch(main, params.get("q") || "", current);
+    } else if (parts[0] === "dashboard") {
+      markCurrent("dashboard");
+      await showDashboard(main, current);
+    } else {
+      location.hash = "#/queue/unassigned";
+    }
+  } catch (err) {
+    if (!current()) return;
+    main.replaceChildren();
+    const box = document.createElement("div");
+    box.className = "notice";
+    box.setAttribute("role", "alert");
+    box.textContent = `Could not show this page: ${err.message}`;
+    main.append(box);
+  }
+}
+
+// -- keyboard ---------------------------------------------------------------------------
+
+const GO = {u: "#/queue/unassigned", m: "#/queue/mine", t: "#/queue/teams", p: "#/queue/pending",
+            e: "#/queue/escalated", o: "#/queue/overdue", r: "#/queue/resolved",
+            d: "#/dashboard", n: "#/new"};
+let pendingG = 0;
+
+function typing(target) {
+  return target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+function onKey(event) {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (typing(event.target) || document.querySelector("dialog[open]")) return;
+  const key = event.key;
+  if (pendingG && Date.now() - pendingG < 1500 && GO[key]) {
+    pendingG = 0;
+    event.preventDefault();
+    location.hash = GO[key];
+    return;
+  }
+  pendingG = 0;
+  if (key === "?") {
+    event.preventDefault();
+    document.getElementById("shortcuts").showModal();
+  } else if (key === "/") {
+    event.preventDefault();
+    document.getElementById("search").focus();
+  } else if (key === "g") {
+    pendingG = Date.now();
+  } else if (key === "j" || key === "k") {
+    if (moveSelection(key === "j" ? 1 : -1)) event.preventDefault();
+  } else if (key === "Enter") {
+    if (event.target === document.body || event.target === main) {
+      if (openSelection()) event.preventDefault();
+    }
+  } else if (ticketShortcut(key)) {
+    event.preventDefault();
+  }
+}
+
+// -- start ------------------------------------------------------------------------------
+
+document.getElementById("help").addEventListener("click", () =>
+  document.getElementById("shortcuts").showModal());
+document.getElementById("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const q = document.getElementById("search").value.trim();
+  if (q) location.hash = `#/search?q=${encodeURIComponent(q)}`;
+});
+document.addEventListener("keydown", onKey);
+window.addEventListener("hashchange", route);
+route();
+refreshCounts();
+setInterval(refreshCounts, COUNT_EVERY_MS);
+me.load();

@@ -1,0 +1,357 @@
+// One ticket: its thread in order, its details and SLA clocks, and every action the
+// ticket's status allows. Each action sends the ETag of the version on screen; when
+// someone else changed the ticket meanwhile the page says so and offers to reload,
+// keeping what the agent typed, and never sends it again by itself.
+import {ApiError, api, busy, hideProblem, showProblem} from "./api.js";
+import {announce, countdown, h, when} from "./dom.js";
+import {directory, me, refreshCounts} from "./state.js";
+
+const LABELS = {
+  created: "Opened", message: "Requester wrote", reply: "Reply", note: "Internal note",
+  assigned: "Assigned", info_requested: "Information requested", escalated: "Escalated",
+  resolved: "Resolved", closed: "Closed", reopened: "Reopened", reminder: "Reminder sent",
+  sla: "SLA", email_sent: "Email sent",
+};
+const CONVERSATION = new Set(["created", "message", "reply", "note", "info_requested", "escalated", "resolved"]);
+export const TIERS = {"senior-support": "Senior Support", "sysadmins-developers": "SysAdmins/Developers",
+                      "vendor-support": "Vendor Support"};
+
+let shown = null;  // the ticket on screen: {number, view, etag, open(action), take()}
+
+export async function showTicket(main, number, current) {
+  const {data, etag} = await api(`/api/tickets/${encodeURIComponent(number)}`);
+  if (!current()) return;
+  const state = {number, view: data, etag};
+  const banner = h("div", {class: "notice banner", role: "alert", hidden: true});
+  const title = h("h1", {});
+  const actions = h("div", {class: "actions", role: "toolbar", "aria-label": "Actions"});
+  const thread = h("ol", {class: "thread", "aria-label": "Thread"});
+  const aside = h("aside", {"aria-label": "Details"});
+  const panels = h("div", {});
+  main.replaceChildren(banner, title, h("div", {class: "ticket"},
+    h("section", {"aria-label": "Conversation"}, actions, panels, h("h2", {}, "Thread"), thread), aside));
+
+  const forms = buildForms(state, panels);
+
+  function render() {
+    const {ticket} = state.view;
+    title.replaceChildren(h("span", {class: "muted"}, `#${ticket.number} `), ticket.subject);
+    renderActions(state, actions, forms);
+    renderThread(state.view, thread);
+    renderAside(state.view, aside);
+  }
+
+  state.render = render;
+  state.apply = (view, newEtag) => {
+    state.view = view;
+    state.etag = newEtag;
+    render();
+  };
+  state.conflict = () => {
+    banner.replaceChildren(
+      h("strong", {}, "Someone else changed this ticket since you opened it. "),
+      "Nothing was sent. Reload to see their change; what you typed stays where it is. ",
+      reloadButton());
+    banner.hidden = false;
+    banner.querySelector("button").focus();
+  };
+  function reloadButton() {
+    const button = h("button", {type: "button", class: "secondary"}, "Reload");
+    button.addEventListener("click", () => busy(button, async () => {
+      try {
+        const fresh = await api(`/api/tickets/${encodeURIComponent(number)}`);
+        state.apply(fresh.data, fresh.etag);
+        banner.hidden = true;
+        announce("Ticket reloaded");
+      } catch (err) {
+        showProblem(banner, err);
+      }
+    }));
+    return button;
+  }
+  state.open = (action) => {
+    const form = forms[action];
+    if (!form || !state.view.allowed_actions.includes(action)) return false;
+    for (const [name, other] of Object.entries(forms)) other.hidden = name !== action;
+    form.querySelector("textarea, select, input").focus();
+    return true;
+  };
+  state.take = () => {
+    if (!state.view.allowed_actions.includes("assign") || state.view.ticket.assignee === me.id) return false;
+    const button = actions.querySelector("[data-action=take]");
+    busy(button, () => send(state, "assign", {agent: me.id}, actionError));
+    return true;
+  };
+  const actionError = h("div", {class: "notice", role: "alert", hidden: true});
+  panels.before(actionError);
+  state.actionError = actionError;
+  shown = state;
+  render();
+}
+
+/** Send one action with the version's ETag; true when it was applied. */
+async function send(state, action, body, errorBox) {
+  hideProblem(errorBox);
+  try {
+    const {data, etag} = await api(`/api/tickets/${encodeURIComponent(state.number)}/${action}`,
+                                   {method: "POST", body, headers: {"If-Match": state.etag}});
+    state.apply(data, etag);
+    announce(`${LABELS[data.thread.at(-1)?.kind] || "Done"}: saved`);
+    refreshCounts();
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 412) state.conflict();
+    else showProblem(errorBox, err);
+    return false;
+  }
+}
+
+// -- actions and their forms -----------------------------------------------------------
+
+const BUTTONS = [
+  ["reply", "Reply", "r"], ["note", "Note", "n"], ["request-info", "Request info", "i"],
+  ["assign", "Assign…", null], ["escalate", "Escalate", "e"], ["resolve", "Resolve", "s"],
+  ["close", "Close", null], ["reopen", "Reopen", null],
+];
+
+function renderActions(state, bar, forms) {
+  bar.replaceChildren();
+  const allowed = state.view.allowed_actions;
+  if (allowed.includes("assign") && state.view.ticket.assignee !== me.id) {
+    const take = h("button", {type: "button", dataset: {action: "take"}, "aria-keyshortcuts": "t"},
+                   "Take it");
+    take.addEventListener("click", () => state.take());
+    bar.append(take);
+  }
+  for (const [action, label, key] of BUTTONS) {
+    if (!allowed.includes(action)) continue;
+    const button = h("button", {type: "button", class: "secondary", dataset: {action},
+                                "aria-keyshortcuts": key, "aria-expanded": String(!forms[action].hidden)},
+                     label, key ? h("kbd", {class: "hint-key"}, key) : null);
+    button.addEventListener("click", () => state.open(action));
+    bar.append(button);
+  }
+  for (const [action, form] of Object.entries(forms)) {
+    if (!allowed.includes(action)) form.hidden = true;
+  }
+}
+
+function field(id, label, control, hint) {
+  control.id = id;
+  return [h("label", {for: id}, label, hint ? h("span", {class: "hint"}, ` ${hint}`) : null), control];
+}
+
+function textarea(name, required = true) {
+  return h("textarea", {name, required, maxlength: "20000", rows: "5"});
+}
+
+function buildForms(state, holder) {
+  const forms = {};
+  const make = (action, heading, controls, submitLabel, collect) => {
+    const error = h("div", {class: "notice", role: "alert", hidden: true});
+    const submit = h("button", {type: "submit"}, submitLabel);
+    const cancel = h("button", {type: "button", class: "secondary"}, "Cancel");
+    const form = h("form", {class: "composer", hidden: true, "aria-label": heading, dataset: {form: action}},
+                   h("h2", {}, heading), error, controls,
+                   h("div", {class: "actions"}, submit, cancel));
+    cancel.addEventListener("click", () => { form.hidden = true; });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      let body;
+      try {
+        body = await collect(form);
+      } catch (err) {
+        showProblem(error, err);
+        return;
+      }
+      const ok = await busy(submit, () => send(state, action, body, error));
+      if (ok) {
+        form.reset();
+        form.hidden = true;
+      }
+    });
+    forms[action] = form;
+    holder.append(form);
+    return form;
+  };
+  const value = (form, name) => form.elements[name].value.trim();
+
+  // Reply: text, canned responses, attachments.
+  const canned = h("select", {name: "canned"}, h("option", {value: ""}, "Canned response…"));
+  const insert = h("button", {type: "button", class: "secondary"}, "Insert");
+  const files = h("input", {type: "file", name: "files", multiple: true});
+  const replyText = textarea("body");
+  make("reply", "Reply to the requester", [
+    field("reply-body", "Reply (the requester sees this)", replyText),
+    h("div", {class: "inline"}, field("reply-canned", "Canned response", canned), insert),
+    field("reply-files", "Attachments", files, `(at most ${me.maxFiles}, ${Math.round(me.maxBytes / 1048576)} MB each)`),
+  ], "Send reply", async (form) => ({body: value(form, "body"), attachments: await readFiles(files)}));
+  directory("canned").then((list) => {
+    for (const c of list) canned.append(h("option", {value: c.id}, c.title));
+    canned.dataset.loaded = "true";
+    canned._items = list;
+  }).catch(() => {});
+  insert.addEventListener("click", () => {
+    const chosen = (canned._items || []).find((c) => c.id === canned.value);
+    if (!chosen) return;
+    const t = state.view.ticket;
+    const filled = chosen.body.replace(/\{\{\s*(requester_name|number|subject|agent_name)\s*\}\}/g, (_, name) =>
+      ({requester_name: t.requester_name, number: t.number, subject: t.subject, agent_name: me.name})[name]);
+    replyText.value = replyText.value ? `${replyText.value}\n\n${filled}` : filled;
+    replyText.focus();
+  });
+
+  make("note", "Internal note", [field("note-body", "Note (agents only; the requester never sees it)", textarea("body"))],
+       "Add note", (form) => ({body: value(form, "body")}));
+  make("request-info", "Request information", [
+    field("info-question", "Question for the requester (emailed; the ticket waits on them)", textarea("question"))],
+       "Send request", (form) => ({question: value(form, "question")}));
+
+  const agentSelect = h("select", {name: "agent"}, h("option", {value: ""}, "(keep)"));
+  const teamSelect = h("select", {name: "team"}, h("option", {value: ""}, "(keep)"));
+  make("assign", "Assign", [field("assign-agent", "Agent", agentSelect), field("assign-team", "Team", teamSelect)],
+       "Assign", (form) => {
+         const body = {};
+         if (value(form, "agent")) body.agent = value(form, "agent");
+         if (value(form, "team")) body.team = value(form, "team");
+         if (!body.agent && !body.team) throw new Error("Choose an agent, a team, or both.");
+         return body;
+       });
+  directory("agents").then((list) => {
+    for (const a of list) agentSelect.append(h("option", {value: a.id}, `${a.name}${a.id === me.id ? " (me)" : ""}`));
+  }).catch(() => {});
+  directory("teams").then((list) => {
+    for (const t of list) teamSelect.append(h("option", {value: t.id}, t.name));
+  }).catch(() => {});
+
+  const tier = h("select", {name: "tier", required: true},
+    Object.entries(TIERS).map(([id, name]) => h("option", {value: id}, name)));
+  const vendor = h("div", {hidden: true},
+    field("escalate-vendor", "Vendor name", h("input", {name: "vendor_name", maxlength: "200"})),
+    field("escalate-vendor-ref", "Vendor reference", h("input", {name: "vendor_reference", maxlength: "200"})));
+  tier.addEventListener("change", () => { vendor.hidden = tier.value !== "vendor-support"; });
+  make("escalate", "Escalate", [field("escalate-tier", "Tier", tier),
+                                field("escalate-reason", "Reason (internal)", textarea("reason")), vendor],
+       "Escalate", (form) => {
+         const body = {tier: value(form, "tier"), reason: value(form, "reason")};
+         if (body.tier === "vendor-support") {
+           body.vendor_name = value(form, "vendor_name");
+           if (value(form, "vendor_reference")) body.vendor_reference = value(form, "vendor_reference");
+         }
+         return body;
+       });
+  make("resolve", "Resolve", [field("resolve-notes", "Resolution notes (the requester sees them; searchable later)", textarea("resolution"))],
+       "Resolve", (form) => ({resolution: value(form, "resolution")}));
+  make("close", "Close", [field("close-comment", "Comment (optional)", textarea("comment", false))],
+       "Close ticket", (form) => ({comment: value(form, "comment")}));
+  make("reopen", "Reopen", [field("reopen-comment", "Comment (optional)", textarea("comment", false))],
+       "Reopen", (form) => ({comment: value(form, "comment")}));
+  return forms;
+}
+
+function readFiles(input) {
+  const chosen = [...input.files];
+  if (chosen.length > me.maxFiles) throw new Error(`At most ${me.maxFiles} attachments.`);
+  const big = chosen.filter((f) => f.size > me.maxBytes);
+  if (big.length) throw new Error(`Too large: ${big.map((f) => f.name).join(", ")}.`);
+  return Promise.all(chosen.map((file) => new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener("load", () => resolve({
+      filename: file.name, content_type: file.type || "application/octet-stream",
+      data: String(reader.result).split(",", 2)[1] || ""}));
+    reader.addEventListener("error", () => reject(new Error(`Could not read ${file.name}.`)));
+    reader.readAsDataURL(file);
+  })));
+}
+
+// -- the thread and the details ---------------------------------------------------------
+
+function attachmentLinks(view, seq) {
+  const files = view.attachments.filter((a) => seq === undefined || a.entry === seq);
+  if (!files.length) return null;
+  return h("ul", {class: "attachments"}, files.map((a) => h("li", {},
+    h("a", {href: `/api/tickets/${view.ticket.number}/attachments/${a.id}`, download: a.filename}, a.filename),
+    h("span", {class: "muted"}, ` (${Math.max(1, Math.round(a.size / 1024))} KB)`))));
+}
+
+function eventText(entry) {
+  const d = entry.data || {};
+  const parts = [];
+  if (entry.kind === "assigned") {
+    if (d.agent) parts.push(`to ${d.agent}`);
+    if (d.team) parts.push(`${d.agent ? "and team" : "to team"} ${d.team}`);
+  } else if (entry.kind === "email_sent") {
+    parts.push(`to ${d.to || "?"}: ${entry.body}`);
+  } else if (entry.body) {
+    parts.push(entry.body);
+  }
+  if (d.from && d.to && entry.kind !== "email_sent") parts.push(`(${d.from} → ${d.to})`);
+  return parts.join(" ");
+}
+
+function renderThread(view, list) {
+  list.replaceChildren();
+  for (const entry of view.thread) {
+    const label = LABELS[entry.kind] || entry.kind;
+    const meta = [h("span", {class: "actor"}, entry.actor), " · ",
+                  h("time", {datetime: entry.at}, when(entry.at))];
+    if (CONVERSATION.has(entry.kind) || (entry.body && ["closed", "reopened", "reminder"].includes(entry.kind))) {
+      const note = entry.kind === "note";
+      const badges = [h("span", {class: `badge${note ? " note" : ""}`}, label)];
+      if (!entry.public && !note) badges.push(" ", h("span", {class: "badge note"}, "Internal"));
+      const d = entry.data || {};
+      const extra = entry.kind === "escalated" ? ` to ${TIERS[d.tier] || d.tier}${d.vendor_name ? ` (${d.vendor_name})` : ""}` :
+        (d.from && d.to ? ` (${d.from} → ${d.to})` : "");
+      list.append(h("li", {class: `entry ${entry.kind}${note ? " note" : ""}`, dataset: {kind: entry.kind, seq: entry.seq}},
+        h("div", {class: "meta"}, badges, extra, " ", meta),
+        entry.body ? h("div", {class: "body"}, entry.body) : null,
+        attachmentLinks(view, entry.seq)));
+    } else {
+      list.append(h("li", {class: "event", dataset: {kind: entry.kind, seq: entry.seq}},
+        h("strong", {}, label), " ", eventText(entry), " · ", meta));
+    }
+  }
+}
+
+function clock(view, target, metAt) {
+  const {ticket} = view;
+  if (!ticket.sla) return "No SLA";
+  if (metAt) return `Met ${when(metAt)}`;
+  const due = (view.sla_due || {})[target];
+  if (!due) return ticket.sla.paused_at ? "Paused (waiting on the requester)" : "—";
+  const el = h("span", {class: "countdown", dataset: {due}});
+  countdown(el, due);
+  return [el, h("span", {class: "muted"}, ` (${when(due)})`)];
+}
+
+function renderAside(view, aside) {
+  const t = view.ticket;
+  const rows = [
+    ["Status", h("span", {class: "badge", dataset: {status: t.status}}, t.status)],
+    ["Priority", h("span", {class: `badge ${t.priority}`}, t.priority)],
+    ["Category", t.category], ["Channel", t.channel],
+    ["Team", t.team || "—"], ["Assignee", t.assignee || "—"],
+    ["Requester", [t.requester_name, h("br", {}), t.requester_email || "", t.phone ? [h("br", {}), t.phone] : null]],
+    ["Created", when(t.created_at)], ["Updated", when(t.updated_at)],
+  ];
+  if (t.resolution) rows.push(["Resolution", t.resolution]);
+  aside.replaceChildren(
+    h("h2", {}, "Details"),
+    h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    h("h2", {}, "SLA"),
+    h("dl", {class: "sla"},
+      h("dt", {}, "First response"),
+      h("dd", {}, clock(view, "first_response", t.first_response_at || t.sla?.first_response_at)),
+      h("dt", {}, "Resolution"), h("dd", {}, clock(view, "resolution", t.resolved_at || t.sla?.resolved_at))),
+    h("h2", {}, "Attachments"),
+    attachmentLinks(view) || h("p", {class: "muted"}, "None"));
+}
+
+/** r, n, i, t, e, s on a ticket page; false when no ticket is shown or not allowed. */
+export function ticketShortcut(key) {
+  if (!shown || !document.contains(document.querySelector("[data-form=reply]"))) return false;
+  const action = {r: "reply", n: "note", i: "request-info", e: "escalate", s: "resolve"}[key];
+  if (action) return shown.open(action);
+  if (key === "t") return shown.take();
+  return false;
+}
