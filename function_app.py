@@ -12,6 +12,7 @@ from functions import (
     integrations,
     notifications,
     openapi,
+    portal,
     static,
     tickets,
     web,
@@ -21,5 +22,5 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, health.bp,
-                  openapi.bp):
+                  openapi.bp, portal.bp):
     app.register_functions(blueprint)

@@ -77,6 +77,7 @@ def app_env(test_services: LocalServices, **overrides: str) -> dict[str, str]:
         "SMTP_SECURITY": "none",
         "MAIL_FROM": "helpdesk@example.com",
         "HELPDESK_NAME": "Test Desk",
+        "HELPDESK_PORTAL_SECRET": "test-portal-secret-0123456789",
     }
     env.update(overrides)
     return env
