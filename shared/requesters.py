@@ -59,13 +59,14 @@ async def request_link(number: str, email: str, *, desk: Helpdesk) -> None:
 
 async def send_link(request: LinkRequest, *, desk: Helpdesk) -> bool:
     """Email the link if `number` is a ticket of `email`; True if it was sent (or had been)."""
+    email = request.email.strip().lower()
     stored = await desk.tickets.get(request.number) if request.number.isdigit() else None
-    if stored is None or stored.ticket.requester_email.strip().lower() != request.email:
+    if stored is None or stored.ticket.requester_email.strip().lower() != email:
         log.info("portal link request %s: no matching ticket; nothing sent", request.id)
         return False
     try:
         # Per address, so that a flood of requests cannot fill one mailbox.
-        await desk.link_limit.hit(request.email, desk.clock())
+        await desk.link_limit.hit(email, desk.clock())
     except TooManyRequests:
         log.warning("portal link request %s: too many links for one address this hour",
                     request.id)
