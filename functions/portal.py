@@ -107,8 +107,10 @@ def _forged(req: func.HttpRequest, token: str, settings: Settings, field: str | 
     site = req.headers.get("sec-fetch-site")
     if site and site not in ("same-origin", "none"):
         return True
+    # Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even from our own
+    # page; the form field and Sec-Fetch-Site then decide.
     origin = req.headers.get("origin")
-    if origin and origin.lower() not in {_origin(settings.public_base_url), _origin(req.url)}:
+    if origin and origin != "null" and origin.lower() not in {_origin(settings.public_base_url), _origin(req.url)}:
         return True
     expected = form_token(token, secret=secret_of(settings))
     return not field or not hmac.compare_digest(field.encode(), expected.encode())
