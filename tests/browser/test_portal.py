@@ -5,6 +5,7 @@ subject and description full of HTML that must stay text."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -49,7 +50,9 @@ def test_requester_opens_the_emailed_link_answers_with_a_file_and_rates(
     email = unique_email("portal")
     number = submit(context, email)
     [ack] = maildev.wait_to(email)
-    page.goto(maildev.portal_link(ack["id"]))
+    # The e2e tests' host may have sent the email, with its own address: open the link's
+    # path on this module's host (both sign with the same secret).
+    page.goto(urlsplit(maildev.portal_link(ack["id"])).path)
 
     # The link's token left the address bar; the page shows the public thread.
     assert page.url == f"{host.base_url}/api/portal/ticket"

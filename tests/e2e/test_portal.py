@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -85,10 +86,12 @@ def test_check_a_ticket_answers_the_same_and_mails_only_the_real_pair(host: Runn
     assert len([m for m in maildev.to(email) if "Your link to" in m["subject"]]) == 1
     assert maildev.to(stranger) == []
 
+    # Whichever host of the test session took the queue message signed the link with its
+    # own public URL; the token is good on any host that shares the secret.
     url = maildev.portal_link(sent["id"])
-    assert url.startswith(host.base_url + "/api/portal/t/")
+    assert re.match(r"^http://127\.0\.0\.1:\d+/api/portal/t/[\w.-]+$", url), url
     with host.client() as client:
-        opened = client.get(url.removeprefix(host.base_url), follow_redirects=True)
+        opened = client.get(urlsplit(url).path, follow_redirects=True)
         assert opened.status_code == 200
         assert f"#{number}" in opened.text and "Printer jams" in opened.text
         assert opened.headers["content-security-policy"].startswith("default-src 'self'")
