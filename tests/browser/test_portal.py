@@ -50,8 +50,8 @@ def test_requester_opens_the_emailed_link_answers_with_a_file_and_rates(
     email = unique_email("portal")
     number = submit(context, email)
     [ack] = maildev.wait_to(email)
-    # The e2e tests' host may have sent the email, with its own address: open the link's
-    # path on this module's host (both sign with the same secret).
+    # Opened by its path: the link carries the public URL of whichever host sent the email
+    # (another test may run a host of its own); every test host signs with one secret.
     page.goto(urlsplit(maildev.portal_link(ack["id"])).path)
 
     # The link's token left the address bar; the page shows the public thread.

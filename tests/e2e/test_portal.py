@@ -86,8 +86,8 @@ def test_check_a_ticket_answers_the_same_and_mails_only_the_real_pair(host: Runn
     assert len([m for m in maildev.to(email) if "Your link to" in m["subject"]]) == 1
     assert maildev.to(stranger) == []
 
-    # Whichever host of the test session took the queue message signed the link with its
-    # own public URL; the token is good on any host that shares the secret.
+    # The link carries the public URL of the host that handled the queue message (another
+    # test may run a host of its own); the token is good on any host with the secret.
     url = maildev.portal_link(sent["id"])
     assert re.match(r"^http://127\.0\.0\.1:\d+/api/portal/t/[\w.-]+$", url), url
     with host.client() as client:
