@@ -15,6 +15,7 @@ from functions import (
     integrations,
     notifications,
     openapi,
+    portal,
     static,
     tickets,
     web,
@@ -27,5 +28,5 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, health.bp,
-                  openapi.bp, agentui.bp):
+                  openapi.bp, agentui.bp, portal.bp):
     app.register_functions(blueprint)

@@ -39,6 +39,10 @@ param mailFromName string = 'Help Desk'
 @description('Secret that signs chat webhook bodies. azd generates one (or reads it back from the vault).')
 param chatSecret string
 
+@secure()
+@description('Secret that signs the requester portal\'s links. azd generates one (or reads it back from the vault).')
+param portalSecret string
+
 @description('SMTP relay host, if mail should not go through Azure Communication Services.')
 param smtpHost string = ''
 
@@ -163,6 +167,7 @@ module keyVault 'modules/key-vault.bicep' = {
     officerPrincipalId: principalId
     officerPrincipalType: principalType
     chatSecret: chatSecret
+    portalSecret: portalSecret
     smtpPassword: smtpPassword
     authClientSecret: authClientSecret
   }

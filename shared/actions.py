@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.lifecycle import Action, Status, decide
+from shared.lifecycle import STATUSES, Action, Category, Status, decide
 from shared.models import EntryKind, ThreadEntry, Ticket
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -93,6 +93,11 @@ class RequesterReplyBody(ActionBody):
     body: Text
 
 
+class RatingBody(ActionBody):
+    solved: bool = Field(description="did the resolution solve the problem?")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4_000)] = ""
+
+
 BODIES: dict[Action, type[ActionBody]] = {
     Action.ASSIGN: AssignBody,
     Action.REPLY: ReplyBody,
@@ -104,6 +109,7 @@ BODIES: dict[Action, type[ActionBody]] = {
     Action.REOPEN: CommentBody,
     Action.REQUESTER_REPLY: RequesterReplyBody,
     Action.REMIND: CommentBody,
+    Action.RATE: RatingBody,
 }
 
 ENTRY_KINDS: dict[Action, EntryKind] = {
@@ -117,11 +123,12 @@ ENTRY_KINDS: dict[Action, EntryKind] = {
     Action.REOPEN: EntryKind.REOPENED,
     Action.REQUESTER_REPLY: EntryKind.MESSAGE,
     Action.REMIND: EntryKind.REMINDER,
+    Action.RATE: EntryKind.RATED,
 }
 
 # Entries the requester sees (in the portal and by email); the rest are internal.
 PUBLIC = {Action.REPLY, Action.REQUEST_INFO, Action.RESOLVE, Action.CLOSE, Action.REOPEN,
-          Action.REQUESTER_REPLY, Action.REMIND}
+          Action.REQUESTER_REPLY, Action.REMIND, Action.RATE}
 
 
 def apply_action(
@@ -174,8 +181,16 @@ def apply_action(
             changes["closed_at"] = None
         if action is Action.REMIND:
             changes["reminded_at"] = now
+    elif isinstance(body, RatingBody):
+        text = body.comment
+        changes.update(satisfied=body.solved, satisfaction_comment=body.comment or None,
+                       rated_at=now)
+        data = {"solved": body.solved}
     if action is not Action.REMIND and before is Status.PENDING:
         changes["reminded_at"] = None
+    if STATUSES[before] is Category.DONE and STATUSES[after] is not Category.DONE:
+        # A rating answers one resolution; back at work, the ticket awaits the next.
+        changes.update(satisfied=None, satisfaction_comment=None, rated_at=None)
     if after is not before:
         data.update({"from": before.value, "to": after.value})
     entry = ThreadEntry(

@@ -23,12 +23,13 @@ from shared.storage.clients import (
     EVENTS_QUEUE,
     IDEMPOTENCY_TABLE,
     INDEX_TABLE,
+    PORTAL_LINKS_QUEUE,
     RATELIMIT_TABLE,
     TICKETS_TABLE,
     StorageClients,
 )
 from shared.storage.directory import DirectoryStore
-from shared.storage.events import EventQueue
+from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.tickets import IdempotencyStore, TicketStore
 
 
@@ -57,6 +58,8 @@ class Helpdesk:
     apikeys: ApiKeyStore
     ratelimit: RateLimiter
     mailer: Mailer
+    portal_links: LinkQueue
+    link_limit: RateLimiter  # portal links emailed per address
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -82,6 +85,9 @@ class Helpdesk:
             ratelimit=RateLimiter(clients.table(RATELIMIT_TABLE),
                                   per_window=settings.limits.submissions_per_hour),
             mailer=mailer or default_mailer(settings),
+            portal_links=LinkQueue(clients.queue(PORTAL_LINKS_QUEUE)),
+            link_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="mail",
+                                   per_window=settings.limits.portal_links_per_hour),
             clock=clock,
         )
 

@@ -54,6 +54,7 @@ class Action(StrEnum):
     REOPEN = "reopen"
     REQUESTER_REPLY = "requester-reply"  # the requester answers (portal or email)
     REMIND = "remind"  # the desk reminds a requester it waits on (before auto-close)
+    RATE = "rate"  # the requester says whether the resolution solved the problem
 
 
 class Role(StrEnum):
@@ -111,6 +112,9 @@ def _rules() -> list[Rule]:
           role=Role.REQUESTER)
     allow(Action.REQUESTER_REPLY, (Status.NEW, Status.OPEN, Status.ESCALATED), SAME,
           role=Role.REQUESTER)
+    # "Did this solve your problem?" is asked once the ticket is done; answering again
+    # replaces the rating (the thread keeps every answer).
+    allow(Action.RATE, (Status.RESOLVED, Status.CLOSED), SAME, role=Role.REQUESTER)
     return rules
 
 

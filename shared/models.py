@@ -41,6 +41,7 @@ class EntryKind(StrEnum):
     REMINDER = "reminder"
     SLA = "sla"                    # the SLA clock started, paused, resumed, warned, breached
     EMAIL_SENT = "email_sent"
+    RATED = "rated"                # the requester said whether the resolution solved it
 
 
 class TicketSubmission(BaseModel):
@@ -133,6 +134,10 @@ class Ticket(BaseModel):
     reminded_at: datetime | None = Field(None, description="when the requester was reminded "
                                          "while the ticket waited on them")
     phone: str | None = None
+    satisfied: bool | None = Field(None, description="the requester's latest answer to "
+                                   "\"did this solve your problem?\" (portal)")
+    satisfaction_comment: str | None = None
+    rated_at: datetime | None = None
 
 
 class TicketCreated(BaseModel):

@@ -23,7 +23,8 @@ from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
 from shared.mail import REPLY_MARKER, compose
-from shared.models import EntryKind, ThreadEntry
+from shared.models import EntryKind, ThreadEntry, Ticket
+from shared.portal import link_for
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import StoredTicket
 
@@ -152,11 +153,18 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
                                    message_id=mid, sent_at=desk.clock())
 
 
+def portal_link(ticket: Ticket, *, desk: Helpdesk) -> str:
+    """The signed link every email to the requester carries (shared/portal.py)."""
+    return link_for(ticket.number, ticket.requester_email, settings=desk.settings,
+                    now=desk.clock())
+
+
 async def send_acknowledgement(stored: StoredTicket, *, seq: int, desk: Helpdesk) -> None:
     ticket = stored.ticket
     text, html = _render("acknowledgement", {
         "ticket": ticket, "attachments": stored.attachments,
-        "helpdesk_name": desk.settings.helpdesk_name, "marker": REPLY_MARKER})
+        "helpdesk_name": desk.settings.helpdesk_name, "marker": REPLY_MARKER,
+        "portal_link": portal_link(ticket, desk=desk)})
     await _send_once(stored, seq, "ack", to=[ticket.requester_email],
                      subject=f"[#{ticket.number}] {ticket.subject}", text=text, html=html,
                      desk=desk, thread=False)
@@ -175,10 +183,23 @@ async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,
         "ticket": ticket, "intro": kind.intro.format(actor=actor), "body": entry.body,
         "outro": kind.outro.format(resolve_days=entry.data.get("resolve_days", "a few")),
         "helpdesk_name": desk.settings.helpdesk_name,
-        "marker": REPLY_MARKER})
+        "marker": REPLY_MARKER, "portal_link": portal_link(ticket, desk=desk)})
     await _send_once(stored, entry.seq, kind.purpose, to=[ticket.requester_email],
                      subject=f"Re: [#{ticket.number}] {ticket.subject}", text=text, html=html,
                      desk=desk, thread=True)
+
+
+async def send_portal_link(stored: StoredTicket, request_id: str, *, desk: Helpdesk) -> None:
+    """The answer to "check a ticket": a fresh link, once per request (`request_id`)."""
+    ticket = stored.ticket
+    text, html = _render("portal_link", {
+        "ticket": ticket, "helpdesk_name": desk.settings.helpdesk_name,
+        "portal_link": portal_link(ticket, desk=desk),
+        "days": desk.settings.portal_link_days})
+    # Keyed by the request, not by a thread entry: each request sends its own email.
+    await _send_once(stored, 0, f"link-{request_id}", to=[ticket.requester_email],
+                     subject=f"[#{ticket.number}] Your link to {ticket.subject}",
+                     text=text, html=html, desk=desk, thread=False)
 
 
 async def send_assignment(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -> None:

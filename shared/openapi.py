@@ -91,7 +91,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/tickets/{number}/{action}",
               "Act on a ticket: " + ", ".join(a.value for a in Action
                                                if a not in (Action.REQUESTER_REPLY,
-                                                            Action.REMIND)),
+                                                            Action.REMIND, Action.RATE)),
               role="agent", response=AgentTicketView,
               errors=(*AGENT_ERRORS, 400, 404, 409, 412, 413, 415, 422, 503),
               params=[*NUMBER, _path_param("action"),
@@ -122,6 +122,29 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
     Operation("get", "/api/static/{path}", "The pages' own stylesheets and scripts",
               media="text/css", errors=(404,), params=[_path_param("path")]),
+    # The requester portal: HTML pages, whose errors are HTML pages too (401 no session,
+    # 403 forged or tampered, 410 expired link, 409/413/422 on the ticket page).
+    Operation("get", "/api/portal", "Check a ticket: the form asking for email and number",
+              media="text/html"),
+    Operation("post", "/api/portal",
+              "Check a ticket (form: email, number): the same page whatever the pair; the "
+              "link is emailed if the number belongs to the address (429 page past the "
+              "address's limit)", media="text/html"),
+    Operation("get", "/api/portal/t/{token}",
+              "Open a signed link: 303 to the ticket page with the session cookie set",
+              status=303, media="text/html", params=[_path_param("token")]),
+    Operation("get", "/api/portal/ticket",
+              "The requester's view of the session's ticket: public thread, reply and rating "
+              "forms", media="text/html"),
+    Operation("get", "/api/portal/ticket/attachments/{id}",
+              "Download an attachment of a public entry of the session's ticket",
+              media="application/octet-stream", params=[_path_param("id")]),
+    Operation("post", "/api/portal/ticket/reply",
+              "The requester answers (multipart: body, attachments, csrf); 303 to the page",
+              status=303, media="text/html"),
+    Operation("post", "/api/portal/ticket/rating",
+              "Did this solve your problem? (form: solved=yes|no, comment, csrf); 303 to the "
+              "page", status=303, media="text/html"),
     Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
     Operation("get", "/api/openapi.json", "This description"),
     # The agents' web page (issue 6, part 1).

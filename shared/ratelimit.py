@@ -26,16 +26,17 @@ class TooManyRequests(HelpdeskError):
 
 
 class RateLimiter:
-    def __init__(self, table: TableClient, *, per_window: int) -> None:
+    def __init__(self, table: TableClient, *, per_window: int, prefix: str = "ip") -> None:
         self._table = table
         self._limit = per_window
+        self._prefix = prefix  # what is counted: client addresses, email addresses...
 
     async def hit(self, address: str | None, now: datetime) -> None:
         """Count one submission from `address`; raise `TooManyRequests` past the limit."""
         if self._limit <= 0 or not address:
             return
         window = int(now.timestamp()) // WINDOW_SECONDS
-        pk, rk = f"ip|{key_part(address)}", str(window)
+        pk, rk = f"{self._prefix}|{key_part(address)}", str(window)
         retry_after = (window + 1) * WINDOW_SECONDS - int(now.timestamp())
         for _ in range(10):
             try:

@@ -67,6 +67,8 @@ class Limits(BaseModel):
     request_bytes: int = 40 * 1024 * 1024
     # Public submissions (web form, chat) per client address and hour; 0 turns it off.
     submissions_per_hour: int = 60
+    # Portal links emailed to one address per hour ("check a ticket"); 0 turns it off.
+    portal_links_per_hour: int = 5
 
     @field_validator("description_chars")
     @classmethod
@@ -92,6 +94,9 @@ class Settings(BaseModel):
     osticket_topics: dict[str, str] = {"1": "general"}
     # Where the agent page sends a browser that is not signed in (App Service's login).
     sign_in_path: str = Field("/.auth/login/aad", pattern=r"^/[^/\\]")
+    # Signs the requester portal's links (shared/portal.py); links fail without it.
+    portal_secret: str | None = Field(None, min_length=16)
+    portal_link_days: int = Field(30, ge=1, le=365)
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -145,7 +150,9 @@ class Settings(BaseModel):
                           ("sla_escalate_on_breach", "HELPDESK_SLA_ESCALATE_ON_BREACH"),
                           ("helpdesk_name", "HELPDESK_NAME"),
                           ("public_base_url", "HELPDESK_PUBLIC_URL"),
-                          ("sign_in_path", "HELPDESK_SIGN_IN_PATH")):
+                          ("sign_in_path", "HELPDESK_SIGN_IN_PATH"),
+                          ("portal_secret", "HELPDESK_PORTAL_SECRET"),
+                          ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS")):
             if (value := get(name)) is not None:
                 raw[key] = value
         try:

@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 RETRIES = 40
 # Taken by the requester or the desk itself, never through the agents' action endpoint.
-SYSTEM_ACTIONS = {Action.REQUESTER_REPLY, Action.REMIND}
+SYSTEM_ACTIONS = {Action.REQUESTER_REPLY, Action.REMIND, Action.RATE}
 
 
 def parse_action(name: str) -> Action:
@@ -252,9 +252,22 @@ async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: 
         log.exception("could not queue event %s", event.id)
 
 
-async def requester_reply(number: str, text: str, *, requester: str, desk: Helpdesk
-                          ) -> AgentTicketView:
+REQUESTER = frozenset({"requester"})
+
+
+async def requester_reply(number: str, text: str, *, requester: str, desk: Helpdesk,
+                          uploads: list[AttachmentUpload] | None = None,
+                          entry_data: dict[str, Any] | None = None) -> AgentTicketView:
     """The requester answers (portal or email): `pending`/`resolved` go back to `open`."""
     body = parse_body(Action.REQUESTER_REPLY, {"body": text})
-    return await act(number, Action.REQUESTER_REPLY, body, actor=requester,
-                     roles=frozenset({"requester"}), if_match=None, desk=desk)
+    return await act(number, Action.REQUESTER_REPLY, body, actor=requester, roles=REQUESTER,
+                     if_match=None, desk=desk, uploads=uploads, entry_data=entry_data)
+
+
+async def rate(number: str, *, solved: bool, comment: str, requester: str, desk: Helpdesk
+               ) -> AgentTicketView:
+    """The requester's answer to "did this solve your problem?" on a resolved or closed
+    ticket; a second answer replaces the first on the ticket, both stay in the thread."""
+    body = parse_body(Action.RATE, {"solved": solved, "comment": comment})
+    return await act(number, Action.RATE, body, actor=requester, roles=REQUESTER,
+                     if_match=None, desk=desk)

@@ -68,6 +68,10 @@ def maildev(test_services: LocalServices) -> MailDev:
     return MailDev(test_services.maildev_url)
 
 
+# Signs the portal's links in every test app; tests mint links of their own with it.
+PORTAL_SECRET = "test-portal-secret-0123456789"
+
+
 def app_env(test_services: LocalServices, **overrides: str) -> dict[str, str]:
     """The environment the function app runs with in tests."""
     env = {
@@ -77,6 +81,7 @@ def app_env(test_services: LocalServices, **overrides: str) -> dict[str, str]:
         "SMTP_SECURITY": "none",
         "MAIL_FROM": "helpdesk@example.com",
         "HELPDESK_NAME": "Test Desk",
+        "HELPDESK_PORTAL_SECRET": PORTAL_SECRET,
     }
     env.update(overrides)
     return env

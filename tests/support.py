@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from email import message_from_bytes, policy
 from typing import Any, TypeVar
 
 import httpx
@@ -40,6 +42,18 @@ class MailDev:
 
     def raw(self, message_id: str) -> bytes:
         return httpx.get(f"{self.base_url}/email/{message_id}/download", timeout=10).content
+
+    def text(self, message_id: str) -> str:
+        """The plain-text part of a message, as the requester reads it."""
+        message = message_from_bytes(self.raw(message_id), policy=policy.default)
+        body = message.get_body(("plain",))
+        return body.get_content() if body is not None else ""
+
+    def portal_link(self, message_id: str) -> str:
+        """The "View or answer your request" link every email to a requester carries."""
+        match = re.search(r"View or answer your request: (\S+)", self.text(message_id))
+        assert match, f"no portal link in message {message_id}"
+        return match.group(1)
 
     def wait_to(self, address: str, count: int = 1, timeout: float = 20.0
                 ) -> list[dict[str, Any]]:

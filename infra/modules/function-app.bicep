@@ -111,15 +111,19 @@ var unsetAppSettings = [
   'HELPDESK_LIMIT_ATTACHMENT_BYTES'
   'HELPDESK_LIMIT_DESCRIPTION_CHARS'
   'HELPDESK_LIMIT_NAME_CHARS'
+  'HELPDESK_LIMIT_PORTAL_LINKS_PER_HOUR'
   'HELPDESK_LIMIT_REQUEST_BYTES'
   'HELPDESK_LIMIT_SUBJECT_CHARS'
   'HELPDESK_LIMIT_SUBMISSIONS_PER_HOUR'
   'HELPDESK_OSTICKET_TOPICS'
+  'HELPDESK_PORTAL_LINK_DAYS'
+  'HELPDESK_SIGN_IN_PATH'
   'HELPDESK_SLA_ESCALATE_ON_BREACH'
 ]
 
 // Key Vault references without a secret version: a new version is used without a deployment.
 var chatSecretRef = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/helpdesk-chat-secret/)'
+var portalSecretRef = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/helpdesk-portal-secret/)'
 var acsConnectionRef = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/acs-email-connection/)'
 var smtpPasswordRef = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/smtp-password/)'
 var authSecretRef = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/auth-client-secret/)'
@@ -208,6 +212,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'HELPDESK_CHAT_SECRET'
           value: chatSecretRef
+        }
+        {
+          name: 'HELPDESK_PORTAL_SECRET'
+          value: portalSecretRef
         }
         {
           name: 'MAIL_FROM'

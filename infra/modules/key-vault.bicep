@@ -32,6 +32,10 @@ param officerPrincipalType string = 'User'
 param chatSecret string
 
 @secure()
+@description('Secret that signs the requester portal\'s links (HELPDESK_PORTAL_SECRET).')
+param portalSecret string
+
+@secure()
 @description('SMTP password, when an SMTP relay sends the mail (empty: no secret written).')
 param smtpPassword string = ''
 
@@ -73,6 +77,16 @@ resource chat 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   name: 'helpdesk-chat-secret'
   properties: {
     value: chatSecret
+    contentType: 'text/plain'
+  }
+}
+
+resource portal 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_41: An expiry date would silently break every portal link; rotation is a redeployment (README, Rotating keys).
+  parent: vault
+  name: 'helpdesk-portal-secret'
+  properties: {
+    value: portalSecret
     contentType: 'text/plain'
   }
 }

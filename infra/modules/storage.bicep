@@ -39,6 +39,8 @@ var queues = [
   'ticket-events-poison'
   'escalations'
   'escalations-poison'
+  'portal-links'
+  'portal-links-poison'
 ]
 var containers = [
   'attachments'

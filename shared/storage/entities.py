@@ -59,6 +59,9 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
         "sla": json.dumps(ticket.sla) if ticket.sla else None,
         "overdue": ticket.overdue or None,
         "sla_check_at": ticket.sla_check_at,
+        "satisfied": ticket.satisfied,
+        "satisfaction_comment": ticket.satisfaction_comment,
+        "rated_at": ticket.rated_at,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -92,6 +95,9 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         sla=json.loads(entity["sla"]) if entity.get("sla") else None,
         overdue=bool(entity.get("overdue")),
         sla_check_at=_aware_or_none(entity.get("sla_check_at")),
+        satisfied=entity.get("satisfied"),
+        satisfaction_comment=entity.get("satisfaction_comment") or None,
+        rated_at=_aware_or_none(entity.get("rated_at")),
     )
 
 

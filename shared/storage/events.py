@@ -27,6 +27,15 @@ class TicketEvent(BaseModel):
         return f"{self.ticket}:{self.seq}"
 
 
+class LinkRequest(BaseModel):
+    """A queue message: someone asked the portal to email a link to ticket `number` at
+    `email`. Whether the pair exists is decided by the handler, off the request's path."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    number: str = Field(max_length=20)
+    email: str = Field(max_length=320)
+
+
 class EventQueue:
     def __init__(self, queue: QueueClient) -> None:
         self._queue = queue
@@ -35,3 +44,11 @@ class EventQueue:
         if event.traceparent is None:
             event = event.model_copy(update={"traceparent": telemetry.current_traceparent()})
         await self._queue.send_message(event.model_dump_json(exclude_none=True))
+
+
+class LinkQueue:
+    def __init__(self, queue: QueueClient) -> None:
+        self._queue = queue
+
+    async def publish(self, request: LinkRequest) -> None:
+        await self._queue.send_message(request.model_dump_json())

@@ -108,8 +108,22 @@ def running_host(test_services: LocalServices, workdir: Path, **env_overrides: s
             process.kill()
 
 
+_session_hosts: list[RunningHost] = []
+
+
 @pytest.fixture(scope="session")
 def host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[RunningHost]:
+    # The browser tests import this fixture into their conftest, which makes it a second
+    # fixture of the same name. Both must be one host: hosts on one Azurite poll the same
+    # queues, and a second one would handle the first one's messages with its own
+    # few-seconds directory cache (agents added through the first unseen) and its own URL.
+    if _session_hosts:
+        yield _session_hosts[0]
+        return
     with running_host(test_services, tmp_path_factory.mktemp("devhost")) as running:
-        yield running
+        _session_hosts.append(running)
+        try:
+            yield running
+        finally:
+            _session_hosts.clear()

@@ -35,6 +35,7 @@ SAMPLE_BODIES = {
     Action.REOPEN: {"comment": "Still broken"},
     Action.REQUESTER_REPLY: {"body": "It is the 3rd floor."},
     Action.REMIND: {},
+    Action.RATE: {"solved": True, "comment": "Thanks"},
 }
 ROLE_SETS = [frozenset({"agent"}), frozenset({"supervisor"}), frozenset({"admin"}),
              frozenset({"requester"}), frozenset()]
@@ -70,7 +71,7 @@ def test_random_action_sequences_stay_declared_and_write_one_entry_each(steps):
         if ticket.status != before.status:
             assert entry.data["from"] == before.status and entry.data["to"] == ticket.status
         if before.status == Status.CLOSED:
-            assert action in (Action.REOPEN, Action.NOTE)
+            assert action in (Action.REOPEN, Action.NOTE, Action.RATE)
     assert ticket.last_seq == 1 + entries
 
 
@@ -126,3 +127,30 @@ def test_escalation_changes_team_and_keeps_vendor_details():
     assert not entry.public
     with pytest.raises(ValueError):
         BODIES[Action.ESCALATE].model_validate({"tier": "vendor-support", "reason": "x"})
+
+
+def test_requesters_rate_only_done_tickets_and_a_reopen_clears_the_rating():
+    for status in Status:
+        if status in (Status.RESOLVED, Status.CLOSED):
+            assert decide(Action.RATE, status, {"requester"}) is status
+        else:
+            with pytest.raises(NotAllowed):
+                decide(Action.RATE, status, {"requester"})
+    with pytest.raises(NotAllowed):
+        decide(Action.RATE, Status.RESOLVED, {"admin"})  # the requester's word only
+    requester = frozenset({"requester"})
+    t = new_ticket().model_copy(update={"status": "resolved"})
+    rate = BODIES[Action.RATE]
+    t, first = apply_action(t, Action.RATE, rate.model_validate({"solved": False}),
+                            actor="r", roles=requester, now=T0)
+    t, second = apply_action(t, Action.RATE, rate.model_validate(
+        {"solved": True, "comment": " Works now. "}), actor="r", roles=requester,
+        now=T0 + timedelta(minutes=1))
+    assert (t.satisfied, t.satisfaction_comment, t.rated_at) == (
+        True, "Works now.", T0 + timedelta(minutes=1))
+    assert first.kind == second.kind == "rated" and first.public
+    assert (first.data["solved"], second.data["solved"]) == (False, True)
+    t, _ = apply_action(t, Action.REQUESTER_REPLY,
+                        BODIES[Action.REQUESTER_REPLY].model_validate({"body": "Broken again"}),
+                        actor="r", roles=requester, now=T0 + timedelta(hours=1))
+    assert t.status == "open" and t.satisfied is None and t.rated_at is None

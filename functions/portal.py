@@ -1,0 +1,310 @@
+"""The requester portal: server-rendered pages that work without JavaScript.
+
+A signed link (shared/portal.py) from an email opens a session: `GET /portal/t/{token}`
+puts the token in an HttpOnly cookie scoped to `/api/portal` and redirects, so the token
+leaves the address bar and the history. Every page after that reads the cookie.
+
+The cookie is `SameSite=Lax`, not `Strict`: the link is opened from a mail client or a
+webmail page (another site), and with `Strict` the browser would not send the cookie set
+by that navigation to the page it redirects to. Lax still withholds it from another
+site's POSTs; on top of that every form carries a field derived from the token
+(`form_token`), and a POST whose `Origin`/`Sec-Fetch-Site` name another site is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import azure.functions as func
+
+from functions import web
+from functions.deps import helpdesk
+from shared import requesters
+from shared.apikeys import client_address
+from shared.errors import BadRequest, HelpdeskError, PayloadTooLarge, ValidationFailed
+from shared.helpdesk import Helpdesk
+from shared.models import AttachmentUpload
+from shared.portal import BadLink, PortalGrant, form_token, read_token, secret_of
+from shared.ratelimit import TooManyRequests
+from shared.settings import Settings
+from shared.storage.clients import PORTAL_LINKS_QUEUE
+from shared.storage.events import LinkRequest
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+COOKIE = "helpdesk_portal"
+COOKIE_PATH = "/api/portal"
+TICKET_PAGE = "/api/portal/ticket"
+NOTICES = {"reply": "Your message was added to the request.",
+           "rating": "Thank you for telling us. Your answer helps us get better."}
+
+
+class LinkRefused(Exception):
+    """No usable link: a page saying why, with the way to a new one."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def _render(settings: Settings, template: str, *, status: int = 200,
+            headers: dict[str, str] | None = None, **context: Any) -> func.HttpResponse:
+    page = web._env().get_template(f"portal/{template}.html.j2").render(
+        helpdesk_name=settings.helpdesk_name, **context)
+    return web.html_response(page, status=status, headers=headers)
+
+
+def _refused(settings: Settings, refusal: LinkRefused) -> func.HttpResponse:
+    return _render(settings, "refused", status=refusal.status, title=refusal.title,
+                   detail=refusal.detail)
+
+
+def _grant(token: str, settings: Settings, now: Any) -> PortalGrant:
+    try:
+        return read_token(token, secret=secret_of(settings), now=now)
+    except BadLink as bad:
+        if bad.expired:
+            raise LinkRefused(410, "This link has expired",
+                              "Links to a request work for a limited time. Ask for a new "
+                              "one with your email and the ticket number.") from None
+        raise LinkRefused(403, "This link is not valid",
+                          "The link may have been cut short or changed on the way. Ask for "
+                          "a new one with your email and the ticket number.") from None
+
+
+def _session(req: func.HttpRequest, settings: Settings, now: Any) -> tuple[str, PortalGrant]:
+    """The cookie's token and what it grants, or `LinkRefused`."""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(req.headers.get("cookie", ""))
+    except CookieError:
+        pass
+    morsel = jar.get(COOKIE)
+    if morsel is None or not morsel.value:
+        raise LinkRefused(401, "Open your request from its link",
+                          "This browser has no open request. Use the link in one of our "
+                          "emails, or ask for a new one.")
+    return morsel.value, _grant(morsel.value, settings, now)
+
+
+def _secure_cookie(settings: Settings) -> bool:
+    url = urlsplit(settings.public_base_url)
+    return not (url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1"))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _forged(req: func.HttpRequest, token: str, settings: Settings, field: str | None) -> bool:
+    """A form post that did not come from our own page of this session."""
+    site = req.headers.get("sec-fetch-site")
+    if site and site not in ("same-origin", "none"):
+        return True
+    # Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even from our own
+    # page; the form field and Sec-Fetch-Site then decide.
+    origin = req.headers.get("origin")
+    if origin and origin != "null" and origin.lower() not in {_origin(settings.public_base_url), _origin(req.url)}:
+        return True
+    expected = form_token(token, secret=secret_of(settings))
+    return not field or not hmac.compare_digest(field.encode(), expected.encode())
+
+
+def _read_form(req: func.HttpRequest, settings: Settings
+               ) -> tuple[dict[str, str], list[AttachmentUpload]]:
+    if len(req.get_body()) > settings.limits.request_bytes:
+        raise PayloadTooLarge(f"The files are too large: at most "
+                              f"{settings.limits.attachment_bytes // (1024 * 1024)} MB each.")
+    try:
+        form, files = req.form, req.files
+    except ValueError as exc:
+        raise BadRequest(f"The form could not be read: {exc}") from None
+    fields = {name: str(form.get(name) or "") for name in ("body", "comment", "solved", "csrf")}
+    uploads = []
+    for storage in files.getlist("attachments"):
+        data = storage.read()
+        if not storage.filename and not data:
+            continue  # a file input left empty
+        uploads.append(AttachmentUpload(filename=storage.filename or "",
+                                        content_type=storage.mimetype
+                                        or "application/octet-stream", data=data))
+    return fields, uploads
+
+
+async def _ticket_page(desk: Helpdesk, grant: PortalGrant, token: str, *, status: int = 200,
+                       error: HelpdeskError | None = None, values: dict[str, str] | None = None,
+                       notice: str | None = None) -> func.HttpResponse:
+    stored = await requesters.open_ticket(grant, desk=desk)
+    view = await requesters.portal_view(stored, desk=desk)
+    limits = desk.settings.limits
+    return _render(desk.settings, "ticket", status=status, view=view, ticket=view.ticket,
+                   csrf=form_token(token, secret=secret_of(desk.settings)), error=error,
+                   values=values or {}, notice=notice,
+                   max_attachments=limits.attachments_per_ticket,
+                   max_attachment_mb=limits.attachment_bytes // (1024 * 1024))
+
+
+# -- "check a ticket" ---------------------------------------------------------------
+
+
+@bp.function_name("portal_check_form")
+@bp.route(route="portal", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_check_form(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    return _render(desk.settings, "check", sent=False)
+
+
+@bp.function_name("portal_check_send")
+@bp.route(route="portal", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_check_send(req: func.HttpRequest) -> func.HttpResponse:
+    """Always the same answer: whether the pair exists is decided off the request path."""
+    desk = await helpdesk()
+    try:
+        await desk.ratelimit.hit(client_address(req.headers.get("x-forwarded-for")),
+                                 desk.clock())
+        form = req.form
+        await requesters.request_link(str(form.get("number") or ""),
+                                      str(form.get("email") or ""), desk=desk)
+    except TooManyRequests as error:
+        return _render(desk.settings, "check", status=429, sent=False, error=error.detail,
+                       headers={"Retry-After": str(error.extra.get("retry_after", 3600))})
+    except ValueError:
+        return _render(desk.settings, "check", status=400, sent=False,
+                       error="The form could not be read; please try again.")
+    return _render(desk.settings, "check", sent=True, days=desk.settings.portal_link_days)
+
+
+@bp.function_name("portal_send_link")
+@bp.queue_trigger(arg_name="msg", queue_name=PORTAL_LINKS_QUEUE,
+                  connection="AzureWebJobsStorage")
+async def portal_send_link(msg: func.QueueMessage) -> None:
+    await requesters.send_link(LinkRequest.model_validate_json(msg.get_body()),
+                               desk=await helpdesk())
+
+
+# -- the link and the ticket page ---------------------------------------------------
+
+
+@bp.function_name("portal_open_link")
+@bp.route(route="portal/t/{token}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_open_link(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    token = req.route_params.get("token", "")
+    now = desk.clock()
+    try:
+        grant = _grant(token, desk.settings, now)
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    cookie = (f"{COOKIE}={token}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax; "
+              f"Max-Age={max(0, grant.expires - int(now.timestamp()))}")
+    if _secure_cookie(desk.settings):
+        cookie += "; Secure"
+    return web.html_response("", status=303, headers={"Location": TICKET_PAGE,
+                                                       "Set-Cookie": cookie})
+
+
+@bp.function_name("portal_ticket")
+@bp.route(route="portal/ticket", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_ticket(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    try:
+        token, grant = _session(req, desk.settings, desk.clock())
+        return await _ticket_page(desk, grant, token,
+                                  notice=NOTICES.get(req.params.get("done", "")))
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    except HelpdeskError as error:
+        return _refused(desk.settings, LinkRefused(error.status, "This request cannot be "
+                                                   "shown", error.detail))
+
+
+@bp.function_name("portal_attachment")
+@bp.route(route="portal/ticket/attachments/{id}", methods=["GET"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_attachment(req: func.HttpRequest) -> func.HttpResponse:
+    desk = await helpdesk()
+    try:
+        _, grant = _session(req, desk.settings, desk.clock())
+        stored = await requesters.open_ticket(grant, desk=desk)
+        info = requesters.public_attachment(stored, req.route_params.get("id", ""))
+        data = await desk.attachments.read(stored.blob_names[info.id])
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    except HelpdeskError as error:
+        return _refused(desk.settings, LinkRefused(error.status, "No such file", error.detail))
+    ascii_name = info.filename.encode("ascii", "replace").decode().replace('"', "_")
+    return func.HttpResponse(data, status_code=200, headers={
+        "Content-Type": info.content_type,
+        "Content-Disposition": (f'attachment; filename="{ascii_name}"; '
+                                f"filename*=UTF-8''{quote(info.filename, safe='')}"),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+        "Cache-Control": "private, no-store",
+    })
+
+
+# -- answering and rating -----------------------------------------------------------
+
+
+async def _post(req: func.HttpRequest, what: str) -> func.HttpResponse:
+    """The two form posts: session, forgery check, the action, 303 back to the page."""
+    desk = await helpdesk()
+    try:
+        token, grant = _session(req, desk.settings, desk.clock())
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    fields: dict[str, str] = {}
+    uploads: list[AttachmentUpload] = []
+    unreadable: HelpdeskError | None = None
+    try:
+        fields, uploads = _read_form(req, desk.settings)
+    except HelpdeskError as error:
+        unreadable = error
+    # A form too large to read changes nothing, so it may get its readable error; any
+    # other is judged before anything else is done with it.
+    if unreadable is None and _forged(req, token, desk.settings, fields.get("csrf")):
+        log.warning("portal %s refused: not from this session's page", what)
+        return _refused(desk.settings, LinkRefused(
+            403, "This form was not sent from your request's page",
+            "For your safety we only accept changes made on the page itself. "
+            "Open the request again and send it from there."))
+    try:
+        if unreadable is not None:
+            raise unreadable
+        if what == "reply":
+            if not fields["body"].strip():
+                raise ValidationFailed("Write a message before sending.",
+                                       errors=[{"field": "body", "message": "required"}])
+            await requesters.reply(grant, fields["body"], uploads, desk=desk)
+        else:
+            if fields["solved"] not in ("yes", "no"):
+                raise ValidationFailed("Choose yes or no.",
+                                       errors=[{"field": "solved", "message": "yes or no"}])
+            await requesters.rate(grant, solved=fields["solved"] == "yes",
+                                  comment=fields["comment"], desk=desk)
+    except HelpdeskError as error:
+        try:
+            return await _ticket_page(desk, grant, token, status=error.status, error=error,
+                                      values={**fields, "form": what})
+        except HelpdeskError as again:
+            return _refused(desk.settings, LinkRefused(again.status, "This request cannot "
+                                                       "be shown", again.detail))
+    return web.html_response("", status=303, headers={"Location": f"{TICKET_PAGE}?done={what}"})
+
+
+@bp.function_name("portal_reply")
+@bp.route(route="portal/ticket/reply", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_reply(req: func.HttpRequest) -> func.HttpResponse:
+    return await _post(req, "reply")
+
+
+@bp.function_name("portal_rate")
+@bp.route(route="portal/ticket/rating", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_rate(req: func.HttpRequest) -> func.HttpResponse:
+    return await _post(req, "rating")

@@ -1,0 +1,93 @@
+"""The portal's signed links: they name one ticket and address, expire, and any change to
+any part, or another secret, makes them worthless."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.portal import BadLink, form_token, link_for, make_token, read_token
+from shared.settings import Settings, SettingsError
+
+SECRET = "unit-test-portal-secret"
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+NUMBER = "12345671"
+
+
+def token(**kw) -> str:
+    return make_token(kw.get("number", NUMBER), kw.get("email", "Ada@Example.org "),
+                      secret=kw.get("secret", SECRET),
+                      expires=kw.get("expires", NOW + timedelta(days=30)))
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_round_trip_names_the_ticket_and_the_lowercased_address():
+    grant = read_token(token(), secret=SECRET, now=NOW)
+    assert (grant.number, grant.email) == (NUMBER, "ada@example.org")
+    assert grant.expires == int((NOW + timedelta(days=30)).timestamp())
+    # Good until the last second, not after.
+    read_token(token(), secret=SECRET, now=NOW + timedelta(days=30, seconds=-1))
+
+
+def test_an_expired_link_is_refused_as_expired():
+    with pytest.raises(BadLink) as info:
+        read_token(token(), secret=SECRET, now=NOW + timedelta(days=30))
+    assert info.value.expired
+
+
+@pytest.mark.parametrize("part", ["number", "expiry", "email", "version"])
+def test_changing_any_part_of_the_payload_breaks_the_signature(part):
+    payload_text, mac = token().split(".")
+    version, number, expires, email = unb64(payload_text).decode().split("|", 3)
+    changed = {"number": (version, "87654323", expires, email),
+               "expiry": (version, number, str(int(expires) + 86400 * 365), email),
+               "email": (version, number, expires, "eve@example.org"),
+               "version": ("v2", number, expires, email)}[part]
+    forged = b64("|".join(changed).encode()) + "." + mac
+    with pytest.raises(BadLink) as info:
+        read_token(forged, secret=SECRET, now=NOW)
+    assert not info.value.expired
+
+
+def test_a_changed_signature_or_a_mangled_token_is_refused():
+    payload, mac = token().split(".")
+    flipped = b64(bytes([unb64(mac)[0] ^ 1]) + unb64(mac)[1:])
+    for bad in (f"{payload}.{flipped}", payload, f"{payload}.", "", "a.b.c", "%%%.***",
+                f"{payload}.{mac}x"):
+        with pytest.raises(BadLink):
+            read_token(bad, secret=SECRET, now=NOW)
+
+
+def test_a_link_signed_with_another_secret_is_refused():
+    with pytest.raises(BadLink):
+        read_token(token(secret="some-other-secret-entirely"), secret=SECRET, now=NOW)
+
+
+def test_the_form_field_depends_on_the_token_and_the_secret():
+    a, b = token(), token(number="87654323")
+    assert form_token(a, secret=SECRET) == form_token(a, secret=SECRET)
+    assert form_token(a, secret=SECRET) != form_token(b, secret=SECRET)
+    assert form_token(a, secret=SECRET) != form_token(a, secret="some-other-secret-entirely")
+
+
+def test_links_in_emails_use_the_public_url_and_the_configured_lifetime():
+    settings = Settings.model_validate({
+        "storage": {"connection_string": "UseDevelopmentStorage=true"},
+        "public_base_url": "https://help.example.com/", "portal_secret": SECRET,
+        "portal_link_days": 7})
+    link = link_for(NUMBER, "ada@example.org", settings=settings, now=NOW)
+    assert link.startswith("https://help.example.com/api/portal/t/")
+    grant = read_token(link.rsplit("/", 1)[1], secret=SECRET, now=NOW)
+    assert grant.expires == int((NOW + timedelta(days=7)).timestamp())
+    with pytest.raises(SettingsError, match="HELPDESK_PORTAL_SECRET"):
+        link_for(NUMBER, "a@b.c", settings=settings.model_copy(update={"portal_secret": None}),
+                 now=NOW)
