@@ -13,9 +13,11 @@ from functions import (
     health,
     intake,
     integrations,
+    kb,
     notifications,
     openapi,
     portal,
+    reports,
     static,
     tickets,
     web,
@@ -27,6 +29,6 @@ telemetry.configure(os.environ)  # Application Insights, only where it is config
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
-                  admin.bp, automation.bp, notifications.bp, web.bp, static.bp, health.bp,
-                  openapi.bp, agentui.bp, portal.bp):
+                  admin.bp, automation.bp, notifications.bp, web.bp, static.bp, reports.bp,
+                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp):
     app.register_functions(blueprint)

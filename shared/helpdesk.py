@@ -23,13 +23,17 @@ from shared.storage.clients import (
     EVENTS_QUEUE,
     IDEMPOTENCY_TABLE,
     INDEX_TABLE,
+    KB_TABLE,
     PORTAL_LINKS_QUEUE,
     RATELIMIT_TABLE,
+    REPORTS_TABLE,
     TICKETS_TABLE,
     StorageClients,
 )
 from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue, LinkQueue
+from shared.storage.kb import KnowledgeStore
+from shared.storage.reports import ReportStore
 from shared.storage.tickets import IdempotencyStore, TicketStore
 
 
@@ -57,6 +61,8 @@ class Helpdesk:
     directory: DirectoryStore
     apikeys: ApiKeyStore
     ratelimit: RateLimiter
+    reports: ReportStore
+    kb: KnowledgeStore
     mailer: Mailer
     portal_links: LinkQueue
     link_limit: RateLimiter  # portal links emailed per address
@@ -84,6 +90,9 @@ class Helpdesk:
             apikeys=ApiKeyStore(clients.table(DIRECTORY_TABLE)),
             ratelimit=RateLimiter(clients.table(RATELIMIT_TABLE),
                                   per_window=settings.limits.submissions_per_hour),
+            reports=ReportStore(reports=clients.table(REPORTS_TABLE),
+                                tickets=clients.table(TICKETS_TABLE)),
+            kb=KnowledgeStore(clients.table(KB_TABLE)),
             mailer=mailer or default_mailer(settings),
             portal_links=LinkQueue(clients.queue(PORTAL_LINKS_QUEUE)),
             link_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="mail",

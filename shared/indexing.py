@@ -153,4 +153,11 @@ def summary(ticket: Ticket) -> dict[str, Any]:
         row["due_at"] = ticket.due_at
     if ticket.overdue:
         row["overdue"] = True
+    # Outcomes, for the CSV export (shared/reports.py): present once they happened, so a
+    # new ticket's rows carry none of them.
+    for name in ("first_response_at", "resolved_at", "closed_at"):
+        if (value := getattr(ticket, name)) is not None:
+            row[name] = value
+    if ticket.satisfied is not None:
+        row["satisfied"] = "yes" if ticket.satisfied else "no"
     return row

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from shared import telemetry
+from shared import reports, telemetry
 from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
@@ -98,11 +98,16 @@ async def _load(event: TicketEvent, *, desk: Helpdesk) -> StoredTicket:
 
 
 async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
-    """Write the ticket's index rows if the request could not, then send the email the
-    event calls for."""
+    """Write the ticket's index rows if the request could not, send the email the event
+    calls for, then bring the daily reports up to date with the ticket."""
     stored = await _load(event, desk=desk)
     if not event.indexed:
         await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
+    await _mail_for(event, stored, desk=desk)
+    await reports.fold(stored, desk=desk)
+
+
+async def _mail_for(event: TicketEvent, stored: StoredTicket, *, desk: Helpdesk) -> None:
     if event.kind == EntryKind.CREATED.value:
         created = next((e for e in stored.thread if e.kind == EntryKind.CREATED), None)
         if created is not None and created.data.get("autorespond", True):

@@ -17,9 +17,11 @@ from shared.apikeys import ApiKey, ApiKeyRequest, CreatedKey
 from shared.chat import ChatResult, ChatTranscript
 from shared.directory import Agent, CategoryDef, Team
 from shared.inbound_email import EmailResult
+from shared.kb import Article, ArticleEdit, ArticleInput, Similar
 from shared.lifecycle import Action
 from shared.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.queues import QueueCounts, QueuePage, QueueQuery
+from shared.reports import ReportQuery
 from shared.rules import Facts, Outcome, Rule
 from shared.search import SearchResult
 
@@ -53,6 +55,10 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema()
     return [{"name": name, "in": "query", "required": False, "schema": prop}
             for name, prop in schema["properties"].items()]
+
+
+def _query_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
 
 
 def _path_param(name: str) -> dict[str, Any]:
@@ -119,6 +125,35 @@ OPERATIONS: tuple[Operation, ...] = (
               role="admin", request=Facts, response=Outcome,
               errors=(*AGENT_ERRORS, 400, 415, 422)),
     Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
+    Operation("post", "/api/kb/articles",
+              "Write a knowledge-base article, or promote a resolved ticket's notes (`from_ticket`)",
+              role="agent", request=ArticleInput, response=Article, status=201,
+              errors=(*AGENT_ERRORS, 400, 404, 409, 415, 422)),
+    Operation("get", "/api/kb/articles/{id}", "An article (ETag for editing)", role="agent",
+              response=Article, errors=(*AGENT_ERRORS, 404), params=[_path_param("id")]),
+    Operation("put", "/api/kb/articles/{id}", "Edit an article (If-Match: its ETag)", role="agent",
+              request=ArticleEdit, response=Article, errors=(*AGENT_ERRORS, 400, 404, 412, 415, 422),
+              params=[_path_param("id")]),
+    Operation("get", "/api/kb/search", "Articles for words, best first (public and internal)",
+              role="agent", errors=(*AGENT_ERRORS, 422), params=[_query_param("q")]),
+    Operation("get", "/api/kb/suggest", "Public articles for a subject being typed (the web form)",
+              errors=(422,), params=[_query_param("q")]),
+    Operation("get", "/api/tickets/{number}/similar",
+              "The resolved tickets and the articles most like a ticket", role="agent",
+              response=Similar, errors=(*AGENT_ERRORS, 404), params=NUMBER),
+    Operation("get", "/api/help", "The public help articles, searchable (HTML)", media="text/html",
+              errors=(422,), params=[_query_param("q")]),
+    Operation("get", "/api/help/{id}", "A public help article (HTML)", media="text/html",
+              errors=(404,), params=[_path_param("id")]),
+    Operation("get", "/api/reports/summary",
+              "Figures from the daily summaries: counts, first-response and resolution times "
+              "(median, 90th percentile), SLA breach rate, reopen rate, backlog by age, time "
+              "in each tier, satisfaction; by day or grouped by a dimension",
+              role="supervisor", errors=(*AGENT_ERRORS, 422), params=_query_params(ReportQuery)),
+    Operation("get", "/api/reports/tickets.csv",
+              "One row per ticket created in the range (`from`, `to`), with its times and outcome",
+              role="supervisor", media="text/csv", errors=(*AGENT_ERRORS, 422),
+              params=[p for p in _query_params(ReportQuery) if p["name"] in ("from", "to")]),
     Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
     Operation("get", "/api/static/{path}", "The pages' own stylesheets and scripts",
               media="text/css", errors=(404,), params=[_path_param("path")]),
@@ -168,7 +203,8 @@ OPERATIONS: tuple[Operation, ...] = (
 MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
-    EmailResult, Facts, Outcome, Rule, QueueCounts, SearchResult, *BODIES.values()]
+    EmailResult, Facts, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
+    SearchResult, *BODIES.values()]
 
 
 def spec() -> dict[str, Any]:

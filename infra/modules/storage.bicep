@@ -33,6 +33,8 @@ var tables = [
   'idempotency'
   'directory'
   'ratelimits'
+  'reports'
+  'knowledge'
 ]
 var queues = [
   'ticket-events'

@@ -13,6 +13,7 @@ HEAD = "ticket"
 ENTRY_PREFIX = "evt-"
 ATTACHMENT_PREFIX = "att-"
 MAIL_PREFIX = "mail-"
+METRICS = "metrics"  # what the ticket added to the reports (shared/storage/reports.py)
 
 
 def entry_key(seq: int) -> str:

@@ -39,6 +39,9 @@ class StoredTicket:
     blob_names: dict[str, str]
     index_keys: list[str]
     etag: str
+    # What the ticket last added to the daily reports (shared/storage/reports.py), read
+    # with the rest of the partition; None when nothing was added yet.
+    metrics: dict[str, Any] | None = None
 
 
 class TicketStore:
@@ -105,6 +108,7 @@ class TicketStore:
         thread: list[ThreadEntry] = []
         attachments: list[AttachmentInfo] = []
         blob_names: dict[str, str] = {}
+        metrics = None
         async for entity in self._tickets.query_entities(
             "PartitionKey eq @pk", parameters={"pk": number}
         ):
@@ -119,6 +123,8 @@ class TicketStore:
                 blob_names[info.id] = entity["blob_name"]
             elif key.startswith(ent.MAIL_PREFIX) and entity.get("state") == "sent":
                 thread.append(ent.mail_entry(entity))
+            elif key == ent.METRICS:
+                metrics = entity
         if head is None:
             return None
         thread.sort(key=lambda e: (e.at, e.seq))
@@ -129,6 +135,7 @@ class TicketStore:
             blob_names=blob_names,
             index_keys=json.loads(head.get("index_keys") or "[]"),
             etag=head.metadata["etag"],
+            metrics=metrics,
         )
 
     async def get_attachment(self, number: str, attachment_id: str

@@ -10,7 +10,7 @@ from tests.e2e.conftest import RunningHost
 from tests.registry import http_functions
 
 PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_files",
-          "agentui_page",
+          "agentui_page", "kb_suggest", "help_search", "help_article",
           # The requester portal: signed links instead of a sign-in (tests/e2e/test_portal.py).
           "portal_check_form", "portal_check_send", "portal_open_link", "portal_ticket",
           "portal_attachment", "portal_reply", "portal_rate"}
@@ -18,6 +18,7 @@ PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_file
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
          "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test"}
+SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
 SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events"}
 
@@ -42,6 +43,11 @@ def test_agent_endpoints_check_roles(host: RunningHost, name, method, path):
     if name in ADMIN:
         with host.signed_in(roles="agent,supervisor") as agent:
             assert agent.request(method, path, json={}).status_code == 403
+    elif name in SUPERVISOR:
+        with host.signed_in(roles="agent") as agent:
+            assert agent.request(method, path, json={}).status_code == 403
+        with host.signed_in(roles="supervisor") as supervisor:
+            assert supervisor.request(method, path, json={}).status_code not in (401, 403)
     else:
         with host.signed_in(roles="agent") as agent:
             assert agent.request(method, path, json={}).status_code not in (401, 403)

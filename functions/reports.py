@@ -1,0 +1,38 @@
+"""Reports for supervisors: the summary of the daily figures and the tickets as CSV."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.deps import helpdesk
+from functions.http import agent, handles_errors, json_response
+from shared import reports
+
+bp = func.Blueprint()
+
+
+@bp.function_name("reports_summary")
+@bp.route(route="reports/summary", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def reports_summary(req: func.HttpRequest) -> func.HttpResponse:
+    agent(req, "supervisor")
+    query = reports.parse_query(dict(req.params))
+    return json_response(await reports.summary(query, desk=await helpdesk()),
+                         headers={"Cache-Control": "no-store"})
+
+
+@bp.function_name("reports_tickets_csv")
+@bp.route(route="reports/tickets.csv", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def reports_tickets_csv(req: func.HttpRequest) -> func.HttpResponse:
+    agent(req, "supervisor")
+    query = reports.parse_query({k: v for k, v in req.params.items() if k in ("from", "to")})
+    # The Python worker hands a response to the host whole (streaming needs the FastAPI
+    # extension); the lines are produced a page of 1,000 index rows at a time.
+    parts = [part async for part in reports.tickets_csv(query.first, query.last, desk=await helpdesk())]
+    name = f"tickets-{query.first.isoformat()}-{query.last.isoformat()}.csv"
+    return func.HttpResponse("".join(parts), status_code=200, mimetype="text/csv", charset="utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "X-Content-Type-Options": "nosniff",
+                                      "Cache-Control": "no-store"})
+

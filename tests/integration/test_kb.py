@@ -1,0 +1,95 @@
+"""The knowledge base on a real Azurite: promotion from a resolution, ranking on a small
+corpus whose best answers are known, public and internal articles, edits, look-alikes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared import intake, kb, workflow
+from shared.errors import Conflict, PreconditionFailed, ValidationFailed
+from shared.helpdesk import Helpdesk
+from shared.lifecycle import Action
+from tests.conftest import unique_email
+
+
+def word() -> str:
+    """A made-up word only this test's articles hold (the table is shared)."""
+    return "zq" + uuid.uuid4().hex[:8]
+
+
+async def resolved_ticket(desk: Helpdesk, subject: str, description: str, resolution: str) -> str:
+    number = (await intake.submit_ticket({"name": "R", "email": unique_email("kb"), "subject": subject,
+                                          "description": description}, [], desk=desk)).number
+    await workflow.act(number, Action.RESOLVE, workflow.parse_body(Action.RESOLVE, {"resolution": resolution}),
+                       actor="agent1", roles=frozenset({"agent"}), if_match=None, desk=desk)
+    return number
+
+
+async def test_a_resolution_becomes_an_article_that_search_finds(desk: Helpdesk):
+    tag = word()
+    number = await resolved_ticket(desk, f"VPN {tag} drops every hour", "d",
+                                   f"Renewed the {tag} certificate on the VPN gateway.")
+    article = await kb.create({"title": f"VPN {tag} drops hourly", "from_ticket": number,
+                               "category": "network", "public": True}, author="agent1", desk=desk)
+    assert article.body == f"Renewed the {tag} certificate on the VPN gateway."
+    assert article.from_ticket == number
+    hits = await kb.search(f"{tag} vpn", desk=desk, public_only=True)
+    assert hits[0].id == article.id
+    assert (await kb.read(article.id, desk=desk)).title == f"VPN {tag} drops hourly"
+
+
+async def test_only_a_resolved_ticket_can_be_promoted(desk: Helpdesk):
+    number = (await intake.submit_ticket({"name": "R", "email": unique_email("kb"), "subject": "s",
+                                          "description": "d"}, [], desk=desk)).number
+    with pytest.raises(Conflict):
+        await kb.create({"title": "Not yet", "from_ticket": number}, author="a", desk=desk)
+    with pytest.raises(ValidationFailed):
+        await kb.create({"title": "No body and no ticket"}, author="a", desk=desk)
+
+
+async def test_ranking_puts_the_known_best_answer_first(desk: Helpdesk):
+    tag = word()
+    corpus = {
+        "printer": (f"Printer {tag} shows offline", f"Restart the {tag} print spooler service."),
+        "outlook": (f"Outlook {tag} asks for the password again", f"Clear the {tag} credential cache."),
+        "printer_driver": (f"Install a {tag} driver", f"Drivers for the {tag} printer are on the share."),
+        "internal": (f"Printer {tag} firmware", "Only for staff."),
+    }
+    ids = {}
+    for key, (title, body) in corpus.items():
+        ids[key] = (await kb.create({"title": title, "body": body, "public": key != "internal"},
+                                    author="a", desk=desk)).id
+    # the title match outranks the body match; the internal article is not public
+    public = [h.id for h in await kb.search(f"{tag} printer offline", desk=desk, public_only=True)]
+    assert public[:2] == [ids["printer"], ids["printer_driver"]]
+    assert ids["internal"] not in public
+    everything = [h.id for h in await kb.search(f"{tag} printer firmware", desk=desk, public_only=False)]
+    assert everything[0] == ids["internal"]
+    # a prefix finds the longer word ("pass" → "password")
+    assert [h.id for h in await kb.search(f"{tag} pass", desk=desk, public_only=True)][0] == ids["outlook"]
+
+
+async def test_an_edit_replaces_the_words_and_refuses_a_stale_version(desk: Helpdesk):
+    old, new = word(), word()
+    article = await kb.create({"title": f"About {old}", "body": "text", "public": True}, author="a", desk=desk)
+    edited = await kb.edit(article.id, {"title": f"About {new}", "body": "text", "public": True},
+                           if_match=article.etag, desk=desk)
+    assert [h.id for h in await kb.search(new, desk=desk, public_only=True)] == [article.id]
+    assert await kb.search(old, desk=desk, public_only=True) == []
+    with pytest.raises(PreconditionFailed):
+        await kb.edit(article.id, {"title": "Again", "body": "t"}, if_match=article.etag, desk=desk)
+    assert edited.etag != article.etag
+
+
+async def test_similar_lists_resolved_tickets_that_share_words(desk: Helpdesk):
+    tag = word()
+    alike = await resolved_ticket(desk, f"Scanner {tag} jams on duplex", "d", "Cleaned the rollers.")
+    await resolved_ticket(desk, "Unrelated request", "d", "Done.")
+    fresh = (await intake.submit_ticket({"name": "R", "email": unique_email("kb"),
+                                         "subject": f"{tag} scanner jams again", "description": "duplex"},
+                                        [], desk=desk)).number
+    found = await kb.similar(fresh, desk=desk)
+    numbers = [t.number for t in found.tickets]
+    assert numbers[0] == alike and fresh not in numbers
