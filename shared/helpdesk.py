@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.mail import Mailer, SmtpMailer
 from shared.ratelimit import RateLimiter
+from shared.searchindex import SearchIndexes
 from shared.settings import Settings
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
@@ -27,6 +28,7 @@ from shared.storage.clients import (
     PORTAL_LINKS_QUEUE,
     RATELIMIT_TABLE,
     REPORTS_TABLE,
+    SEARCH_CONTAINER,
     TICKETS_TABLE,
     StorageClients,
 )
@@ -34,6 +36,7 @@ from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.kb import KnowledgeStore
 from shared.storage.reports import ReportStore
+from shared.storage.searchlog import SearchLogs
 from shared.storage.tickets import IdempotencyStore, TicketStore
 
 
@@ -63,6 +66,8 @@ class Helpdesk:
     ratelimit: RateLimiter
     reports: ReportStore
     kb: KnowledgeStore
+    search_logs: SearchLogs
+    search: SearchIndexes
     mailer: Mailer
     portal_links: LinkQueue
     link_limit: RateLimiter  # portal links emailed per address
@@ -93,6 +98,8 @@ class Helpdesk:
             reports=ReportStore(reports=clients.table(REPORTS_TABLE),
                                 tickets=clients.table(TICKETS_TABLE)),
             kb=KnowledgeStore(clients.table(KB_TABLE)),
+            search_logs=SearchLogs(clients.container(SEARCH_CONTAINER)),
+            search=SearchIndexes.new(),
             mailer=mailer or default_mailer(settings),
             portal_links=LinkQueue(clients.queue(PORTAL_LINKS_QUEUE)),
             link_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="mail",

@@ -1,17 +1,17 @@
 """The knowledge base: articles promoted from resolutions, found by their words, and the
 resolved tickets most like an open one.
 
-Search ranks by the query's words an article contains, each weighted by how rare it is
-(its inverse document frequency, from the rows its range returned) and doubled in the
-title. Every word is one range read of at most `WORD_ROWS` rows, all read at once, so a
-search costs a few requests whatever the size of the knowledge base: at 10,000 articles
-a common word is read to its first rows, which is why the rarer words decide the order.
+Both searches run in the worker's memory (shared/searchindex.py) over the search logs
+(shared/storage/searchlog.py): the `kb` log gets a line for every saved article, the
+`resolved` log one for every resolution (and a `gone` line when a ticket is reopened).
+A search reads nothing from storage but what was appended since the worker last looked,
+so it answers in milliseconds whatever the size of the knowledge base; the articles
+themselves stay in the `knowledge` table, the source of truth for reading and editing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,16 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.helpdesk import Helpdesk
-from shared.indexing import word_prefix
+from shared.indexing import summary
 from shared.intake import field_errors
+from shared.models import ThreadEntry
 from shared.queues import QueueItem, item
 from shared.storage.kb import StaleArticle
-from shared.words import query_tokens, words
+from shared.storage.tickets import StoredTicket
+from shared.words import query_tokens, ticket_tokens, words
 
-MAX_WORDS = 45            # an article's word rows, with as many stale ones, fit a transaction
+MAX_WORDS = 60
 BODY_WORD_CHARS = 4000
-WORD_ROWS = 500
 QUERY_WORDS = 6
+KB_LOG = "kb"
+RESOLVED_LOG = "resolved"
 RESULTS = 10
 DONE = ("resolved", "closed")
 
@@ -129,10 +132,19 @@ async def create(body: dict[str, Any] | None, *, author: str, desk: Helpdesk) ->
     article = {"id": secrets.token_hex(6), "title": data.title, "body": text, "category": data.category,
                "public": data.public, "from_ticket": data.from_ticket, "author": author,
                "created_at": now, "updated_at": now}
-    tokens, title_words = article_words(data.title, text)
-    etag = await desk.kb.save({**article, "title_words": title_words}, tokens, old_words=[],
-                              etag=None, new=True)
+    etag = await desk.kb.save(article, etag=None, new=True)
+    await _log_article(article, desk)
     return Article.model_validate({**article, "etag": etag})
+
+
+async def _log_article(article: dict[str, Any], desk: Helpdesk) -> None:
+    """The article's searchable state, appended to the `kb` log and applied here at once."""
+    tokens, title_words = article_words(article["title"], article["body"])
+    line = {"id": article["id"], "title": article["title"], "snippet": article["body"][:240],
+            "category": article["category"], "public": article["public"], "words": tokens,
+            "title_words": title_words}
+    await desk.search_logs.append(KB_LOG, line)
+    desk.search.articles.apply(line)
 
 
 async def read(article_id: str, *, desk: Helpdesk, public_only: bool = False) -> Article:
@@ -151,15 +163,13 @@ async def edit(article_id: str, body: dict[str, Any] | None, *, if_match: str | 
         raise NotFound(f"No article {article_id!r}.")
     if if_match and if_match != entity["etag"]:
         raise PreconditionFailed("The article changed since you read it; reload it.")
-    article = {**_article(entity).model_dump(), "title": data.title, "body": data.body,
+    article = {**_article(entity).model_dump(exclude={"etag"}), "title": data.title, "body": data.body,
                "category": data.category, "public": data.public, "updated_at": desk.clock()}
-    tokens, title_words = article_words(data.title, data.body)
     try:
-        etag = await desk.kb.save({**article, "title_words": title_words}, tokens,
-                                  old_words=str(entity.get("words", "")).split(),
-                                  etag=entity["etag"], new=False)
+        etag = await desk.kb.save(article, etag=entity["etag"], new=False)
     except StaleArticle:
         raise PreconditionFailed("The article changed since you read it; reload it.") from None
+    await _log_article(article, desk)
     return Article.model_validate({**article, "etag": etag})
 
 
@@ -174,25 +184,32 @@ async def search(text: str, *, desk: Helpdesk, public_only: bool, limit: int = R
     tokens = _query(text)
     if not tokens:
         return []
-    return await _ranked(tokens, desk=desk, public_only=public_only, limit=limit)
+    await desk.search_logs.refresh(desk.search.articles_view)
+    return _articles(tokens, desk=desk, public_only=public_only, limit=limit)
 
 
-async def _ranked(tokens: list[str], *, desk: Helpdesk, public_only: bool, limit: int) -> list[ArticleHit]:
-    per_word = await desk.kb.word_rows(tokens, limit=WORD_ROWS, public_only=public_only)
-    scores: dict[str, float] = {}
-    shown: dict[str, dict[str, Any]] = {}
-    for rows in per_word:
-        weight = math.log(1 + WORD_ROWS / max(len({r["id"] for r in rows}), 1))
-        best: dict[str, float] = {}
-        for row in rows:  # a prefix may match several words of one article: count it once
-            best[row["id"]] = max(best.get(row["id"], 0), weight * (2 if row.get("in_title") else 1))
-            shown[row["id"]] = row
-        for article_id, value in best.items():
-            scores[article_id] = scores.get(article_id, 0) + value
-    ranked = sorted(scores, key=lambda a: (-scores[a], str(shown[a].get("title", ""))))[:limit]
-    return [ArticleHit(id=a, title=shown[a]["title"], snippet=shown[a]["snippet"],
-                       category=shown[a]["category"], public=bool(shown[a]["public"]),
-                       score=round(scores[a], 3)) for a in ranked]
+def _articles(tokens: list[str], *, desk: Helpdesk, public_only: bool, limit: int) -> list[ArticleHit]:
+    ranked = desk.search.articles.rank(tokens, keep=(lambda d: bool(d["public"])) if public_only
+                                       else (lambda d: True), limit=limit)
+    return [ArticleHit(id=d["id"], title=d["title"], snippet=d["snippet"], category=d["category"],
+                       public=bool(d["public"]), score=score) for d, score in ranked]
+
+
+async def record_resolution(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -> None:
+    """Keep the `resolved` log in step with a resolution, a closing or a reopening. What
+    is appended is the ticket's state now, so a redelivered or late event appends the
+    same state again (or nothing), which changes nothing."""
+    to, came_from = entry.data.get("to"), entry.data.get("from")
+    t = stored.ticket
+    if to in DONE and came_from not in DONE and t.status in DONE:
+        line = {"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
+                **summary(t), "status": "resolved"}
+    elif came_from in DONE and to not in DONE and t.status not in DONE:
+        line = {"id": t.number, "gone": True}
+    else:
+        return
+    await desk.search_logs.append(RESOLVED_LOG, line)
+    desk.search.resolved.apply(line)  # this worker sees it at once; others within REFRESH
 
 
 async def similar(number: str, *, desk: Helpdesk, limit: int = 5) -> Similar:
@@ -204,20 +221,8 @@ async def similar(number: str, *, desk: Helpdesk, limit: int = 5) -> Similar:
     tokens = query_tokens(f"{t.subject} {t.description[:500]}")[:QUERY_WORDS]
     if not tokens:
         return Similar(tickets=[], articles=[])
-    # One range read per word and finished status, all at once.
-    reads = await asyncio.gather(*(desk.tickets.list_index(word_prefix(w), limit=WORD_ROWS,
-                                                           filters=[("status", status)])
-                                   for w in tokens for status in DONE))
-    scores: dict[str, float] = {}
-    rows_by_number: dict[str, dict[str, Any]] = {}
-    for rows in (reads[i] + reads[i + 1] for i in range(0, len(reads), 2)):
-        numbers = {r["number"] for r in rows if r["number"] != number}
-        weight = math.log(1 + WORD_ROWS / max(len(numbers), 1))
-        for row in rows:
-            if row["number"] != number:
-                rows_by_number[row["number"]] = row
-        for n in numbers:
-            scores[n] = scores.get(n, 0) + weight
-    ranked = sorted(scores, key=lambda n: (-scores[n], n))[:limit]
-    articles = await _ranked(tokens, desk=desk, public_only=False, limit=limit)
-    return Similar(tickets=[item(rows_by_number[n]) for n in ranked], articles=articles)
+    await asyncio.gather(desk.search_logs.refresh(desk.search.resolved_view),
+                         desk.search_logs.refresh(desk.search.articles_view))
+    tickets = desk.search.resolved.rank(tokens, keep=lambda d: d["id"] != number, limit=limit)
+    return Similar(tickets=[item(d) for d, _ in tickets],
+                   articles=_articles(tokens, desk=desk, public_only=False, limit=limit))

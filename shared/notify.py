@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from shared import reports, telemetry
+from shared import kb, reports, telemetry
 from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
@@ -99,11 +99,16 @@ async def _load(event: TicketEvent, *, desk: Helpdesk) -> StoredTicket:
 
 async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
     """Write the ticket's index rows if the request could not, send the email the event
-    calls for, then bring the daily reports up to date with the ticket."""
+    calls for, note a resolution in the search log, then bring the daily reports up to
+    date with the ticket."""
     stored = await _load(event, desk=desk)
     if not event.indexed:
         await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
     await _mail_for(event, stored, desk=desk)
+    entry = next((e for e in stored.thread
+                  if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
+    if entry is not None:
+        await kb.record_resolution(stored, entry, desk=desk)
     await reports.fold(stored, desk=desk)
 
 

@@ -46,6 +46,7 @@ var queues = [
 ]
 var containers = [
   'attachments'
+  'search'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

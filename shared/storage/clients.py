@@ -30,6 +30,7 @@ RATELIMIT_TABLE = "ratelimits"
 REPORTS_TABLE = "reports"
 KB_TABLE = "knowledge"
 ATTACHMENTS_CONTAINER = "attachments"
+SEARCH_CONTAINER = "search"  # the search logs (shared/storage/searchlog.py)
 EVENTS_QUEUE = "ticket-events"
 ESCALATIONS_QUEUE = "escalations"
 PORTAL_LINKS_QUEUE = "portal-links"
@@ -114,6 +115,7 @@ class StorageClients:
         await asyncio.gather(
             *(table(t) for t in TABLES),
             container(ATTACHMENTS_CONTAINER),
+            container(SEARCH_CONTAINER),
             *(queue(q) for q in QUEUES),
         )
 

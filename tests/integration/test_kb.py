@@ -3,6 +3,7 @@ corpus whose best answers are known, public and internal articles, edits, look-a
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -11,7 +12,9 @@ from shared import intake, kb, workflow
 from shared.errors import Conflict, PreconditionFailed, ValidationFailed
 from shared.helpdesk import Helpdesk
 from shared.lifecycle import Action
+from shared.searchindex import SearchIndexes
 from tests.conftest import unique_email
+from tests.integration.test_reports import deliver_all
 
 
 def word() -> str:
@@ -24,6 +27,7 @@ async def resolved_ticket(desk: Helpdesk, subject: str, description: str, resolu
                                           "description": description}, [], desk=desk)).number
     await workflow.act(number, Action.RESOLVE, workflow.parse_body(Action.RESOLVE, {"resolution": resolution}),
                        actor="agent1", roles=frozenset({"agent"}), if_match=None, desk=desk)
+    await deliver_all(desk, number)  # what the queue handler does: the resolution is logged
     return number
 
 
@@ -93,3 +97,33 @@ async def test_similar_lists_resolved_tickets_that_share_words(desk: Helpdesk):
     found = await kb.similar(fresh, desk=desk)
     numbers = [t.number for t in found.tickets]
     assert numbers[0] == alike and fresh not in numbers
+    # reopened, it is no longer offered as an answer
+    await workflow.act(alike, Action.REOPEN, workflow.parse_body(Action.REOPEN, {"comment": "again"}),
+                       actor="agent1", roles=frozenset({"agent"}), if_match=None, desk=desk)
+    await deliver_all(desk, alike)
+    assert alike not in [t.number for t in (await kb.similar(fresh, desk=desk)).tickets]
+
+
+async def test_a_worker_sees_another_workers_articles_and_a_rebuilt_log(desk: Helpdesk):
+    """Two workers (two Helpdesk instances): what one saves, the other finds once it looks
+    at the log again; a log rewritten from scratch is read again from its start."""
+    tag = word()
+    other = dataclasses.replace(desk, search=SearchIndexes.new())
+    article = await kb.create({"title": f"Shared {tag} answer", "body": "b", "public": True},
+                              author="a", desk=desk)
+    await desk.search_logs.refresh(other.search.articles_view, force=True)
+    assert [h.id for h in await kb.search(tag, desk=other, public_only=True)] == [article.id]
+    lines = [doc for doc in other.search.articles.docs.values() if doc["id"] != article.id]
+    await desk.search_logs.clear(kb.KB_LOG)
+    await desk.search_logs.append_many(kb.KB_LOG, lines)  # a rebuild that no longer has it
+    await desk.search_logs.refresh(other.search.articles_view, force=True)
+    assert await kb.search(tag, desk=other, public_only=True) == []
+    await desk.search_logs.append(kb.KB_LOG, other_line(article))
+    await desk.search_logs.refresh(other.search.articles_view, force=True)
+    assert [h.id for h in await kb.search(tag, desk=other, public_only=True)] == [article.id]
+
+
+def other_line(article: kb.Article) -> dict:
+    words, title_words = kb.article_words(article.title, article.body)
+    return {"id": article.id, "title": article.title, "snippet": article.body, "category": article.category,
+            "public": article.public, "words": words, "title_words": title_words}

@@ -1,0 +1,56 @@
+"""Rewrite the search logs from the tables: every article into the `kb` log, every
+resolved or closed ticket into the `resolved` log.
+
+    python -m tools.rebuild_search            # with the app's settings in the environment
+
+Workers pick the new logs up within seconds (a new part is read from its start). Use it
+after a change to what the logs hold, or if an append was lost (an article saved while
+Blob Storage failed answers 503 and says to retry; this puts things right either way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from shared import kb
+from shared.helpdesk import Helpdesk
+from shared.indexing import queue_prefix, summary
+from shared.settings import Settings
+from shared.words import ticket_tokens
+
+
+async def main() -> int:
+    desk = await Helpdesk.start(Settings.from_env(os.environ))
+    try:
+        articles = []
+        for row in await desk.kb.all():
+            words, title_words = kb.article_words(row["title"], row["body"])
+            articles.append({"id": row["id"], "title": row["title"], "snippet": row["body"][:240],
+                             "category": row["category"], "public": row["public"], "words": words,
+                             "title_words": title_words})
+        await desk.search_logs.clear(kb.KB_LOG)
+        await desk.search_logs.append_many(kb.KB_LOG, articles)
+        resolved = []
+        for status in kb.DONE:
+            after = None
+            while rows := await desk.tickets.list_index(queue_prefix("status", status, "created"),
+                                                        limit=1000, after=after):
+                for row in rows:
+                    stored = await desk.tickets.get(row["number"])
+                    if stored is not None and stored.ticket.status in kb.DONE:
+                        t = stored.ticket
+                        resolved.append({"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
+                                         **summary(t), "status": "resolved"})
+                after = rows[-1]["RowKey"]
+        await desk.search_logs.clear(kb.RESOLVED_LOG)
+        await desk.search_logs.append_many(kb.RESOLVED_LOG, resolved)
+        print(f"rewrote the search logs: {len(articles)} articles, {len(resolved)} resolved tickets")
+    finally:
+        await desk.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
