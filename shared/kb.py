@@ -189,8 +189,7 @@ async def search(text: str, *, desk: Helpdesk, public_only: bool, limit: int = R
 
 
 def _articles(tokens: list[str], *, desk: Helpdesk, public_only: bool, limit: int) -> list[ArticleHit]:
-    ranked = desk.search.articles.rank(tokens, keep=(lambda d: bool(d["public"])) if public_only
-                                       else (lambda d: True), limit=limit)
+    ranked = desk.search.articles.rank(tokens, public_only=public_only, limit=limit)
     return [ArticleHit(id=d["id"], title=d["title"], snippet=d["snippet"], category=d["category"],
                        public=bool(d["public"]), score=score) for d, score in ranked]
 
@@ -223,6 +222,6 @@ async def similar(number: str, *, desk: Helpdesk, limit: int = 5) -> Similar:
         return Similar(tickets=[], articles=[])
     await asyncio.gather(desk.search_logs.refresh(desk.search.resolved_view),
                          desk.search_logs.refresh(desk.search.articles_view))
-    tickets = desk.search.resolved.rank(tokens, keep=lambda d: d["id"] != number, limit=limit)
+    tickets = desk.search.resolved.rank(tokens, leave_out=number, limit=limit)
     return Similar(tickets=[item(d) for d, _ in tickets],
                    articles=_articles(tokens, desk=desk, public_only=False, limit=limit))
