@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from azure.core.exceptions import ServiceRequestError
+
 from bench.stack import fresh_desk
 from shared import kb, metrics, numbering, reports
 from shared.helpdesk import Helpdesk
@@ -165,7 +167,14 @@ async def _submit_all(table: Any, batches: list[list[tuple[Any, ...]]], concurre
 
     async def worker() -> None:
         for batch in todo:
-            await table.submit_transaction(batch)
+            for attempt in range(3):  # the seeding's upserts may be sent again
+                try:
+                    await table.submit_transaction(batch)
+                    break
+                except ServiceRequestError:
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(1)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
