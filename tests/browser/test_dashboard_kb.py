@@ -96,6 +96,7 @@ def test_a_supervisor_reads_a_teams_figures_changes_the_range_and_downloads_the_
     # The requester says it is solved, in the portal.
     rating = context.new_page()
     open_minted_link(rating, number, ticket["email"])
+    expect(rating.get_by_role("link", name="Search help articles")).to_have_attribute("href", "/api/help")
     rating.get_by_label("Yes").check()
     rating.get_by_label("Comment").fill("Quick and kind, thanks")
     rating.get_by_role("button", name="Send my answer").click()
