@@ -26,11 +26,26 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Chart.js draws the agents' dashboard. The app serves it itself (no CDN), so it is copied
+# from node_modules into functions/static/vendor/, which deploys with the app
+# (infra/package.py refuses to stage a package without it). Git-ignored: package-lock.json
+# pins the version, and a copy in git could drift from it.
+VENDOR := functions/static/vendor
+VENDOR_FILES := $(VENDOR)/chart.umd.min.js $(VENDOR)/chart.js-LICENSE.md
+
+$(VENDOR)/chart.umd.min.js: $(NODE_STAMP)
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+
+$(VENDOR)/chart.js-LICENSE.md: $(NODE_STAMP)
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/LICENSE.md $@
+
 $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
 
-install: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM)
+install: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_FILES) $(CHROMIUM)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -56,4 +71,4 @@ bench: install
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) node_modules .pytest_cache $(VENDOR)

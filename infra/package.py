@@ -21,9 +21,19 @@ APP = BUILD / "app"
 FILES = ("function_app.py", "host.json", "requirements.txt")
 PACKAGES = ("functions", "shared")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+# Served by the app but not kept in git: `make install` copies them from node_modules.
+VENDORED = ("functions/static/vendor/chart.umd.min.js",)
+
+
+def check_vendored() -> None:
+    missing = [name for name in VENDORED if not (ROOT / name).is_file()]
+    if missing:
+        raise SystemExit(f"missing {', '.join(missing)}: run `make install` first "
+                         "(it copies them from node_modules)")
 
 
 def stage() -> Path:
+    check_vendored()
     for entry in APP.iterdir() if APP.exists() else ():
         if entry.name == ".gitkeep":
             continue

@@ -1,11 +1,13 @@
 // The agents' page: a hash router over a few views, the queue sidebar with live counts,
 // and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
-// #/search?q=..., #/dashboard.
+// #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>.
 import {me, refreshCounts} from "./state.js";
 import {showQueue, showSearch, moveSelection, openSelection} from "./queue.js";
 import {showTicket, ticketShortcut} from "./ticket.js";
 import {showNewTicket} from "./newticket.js";
 import {showDashboard} from "./dashboard.js";
+import {destroyCharts} from "./charts.js";
+import {showArticle, showKb} from "./kb.js";
 
 const main = document.getElementById("main");
 const COUNT_EVERY_MS = 30_000;
@@ -23,6 +25,7 @@ let generation = 0;
 async function route() {
   const mine = ++generation;
   const current = () => mine === generation;
+  destroyCharts();
   const hash = location.hash.replace(/^#/, "") || "/queue/unassigned";
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
@@ -43,7 +46,13 @@ async function route() {
       await showSearch(main, params.get("q") || "", current);
     } else if (parts[0] === "dashboard") {
       markCurrent("dashboard");
-      await showDashboard(main, current);
+      await showDashboard(main, params, current);
+    } else if (parts[0] === "kb" && parts[1]) {
+      markCurrent("kb");
+      await showArticle(main, decodeURIComponent(parts[1]), current);
+    } else if (parts[0] === "kb") {
+      markCurrent("kb");
+      await showKb(main, params.get("q") || "", current);
     } else {
       location.hash = "#/queue/unassigned";
     }
@@ -62,7 +71,7 @@ async function route() {
 
 const GO = {u: "#/queue/unassigned", m: "#/queue/mine", t: "#/queue/teams", p: "#/queue/pending",
             e: "#/queue/escalated", o: "#/queue/overdue", r: "#/queue/resolved",
-            d: "#/dashboard", n: "#/new"};
+            d: "#/dashboard", k: "#/kb", n: "#/new"};
 let pendingG = 0;
 
 function typing(target) {

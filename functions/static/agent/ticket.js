@@ -1,10 +1,12 @@
 // One ticket: its thread in order, its details and SLA clocks, and every action the
 // ticket's status allows. Each action sends the ETag of the version on screen; when
 // someone else changed the ticket meanwhile the page says so and offers to reload,
-// keeping what the agent typed, and never sends it again by itself.
+// keeping what the agent typed, and never sends it again by itself. A resolved ticket can
+// be promoted to a knowledge base article; every ticket lists the ones most like it.
 import {ApiError, api, busy, hideProblem, showProblem} from "./api.js";
 import {announce, countdown, h, when} from "./dom.js";
 import {directory, me, refreshCounts} from "./state.js";
+import {promoteForm, similarPanel} from "./kb.js";
 
 const LABELS = {
   created: "Opened", message: "Requester wrote", reply: "Reply", note: "Internal note",
@@ -26,19 +28,23 @@ export async function showTicket(main, number, current) {
   const title = h("h1", {});
   const actions = h("div", {class: "actions", role: "toolbar", "aria-label": "Actions"});
   const thread = h("ol", {class: "thread", "aria-label": "Thread"});
-  const aside = h("aside", {"aria-label": "Details"});
+  const details = h("div", {});
+  const aside = h("aside", {"aria-label": "Details"}, details, similarPanel(number));
   const panels = h("div", {});
+  const promote = promoteForm(number);
   main.replaceChildren(banner, title, h("div", {class: "ticket"},
     h("section", {"aria-label": "Conversation"}, actions, panels, h("h2", {}, "Thread"), thread), aside));
 
   const forms = buildForms(state, panels);
+  panels.append(promote.done, promote.form);
+  state.promote = promote;
 
   function render() {
     const {ticket} = state.view;
     title.replaceChildren(h("span", {class: "muted"}, `#${ticket.number} `), ticket.subject);
     renderActions(state, actions, forms);
     renderThread(state.view, thread);
-    renderAside(state.view, aside);
+    renderAside(state.view, details);
   }
 
   state.render = render;
@@ -73,6 +79,7 @@ export async function showTicket(main, number, current) {
     const form = forms[action];
     if (!form || !state.view.allowed_actions.includes(action)) return false;
     for (const [name, other] of Object.entries(forms)) other.hidden = name !== action;
+    promote.form.hidden = true;
     form.querySelector("textarea, select, input").focus();
     return true;
   };
@@ -133,6 +140,17 @@ function renderActions(state, bar, forms) {
   }
   for (const [action, form] of Object.entries(forms)) {
     if (!allowed.includes(action)) form.hidden = true;
+  }
+  const t = state.view.ticket;
+  if (["resolved", "closed"].includes(t.status) && t.resolution) {
+    const button = h("button", {type: "button", class: "secondary", dataset: {action: "promote"}}, "Promote to article");
+    button.addEventListener("click", () => {
+      for (const form of Object.values(forms)) form.hidden = true;
+      state.promote.open(t);
+    });
+    bar.append(button);
+  } else {
+    state.promote.form.hidden = true;
   }
 }
 
@@ -335,6 +353,13 @@ function renderAside(view, aside) {
     ["Created", when(t.created_at)], ["Updated", when(t.updated_at)],
   ];
   if (t.resolution) rows.push(["Resolution", t.resolution]);
+  if (t.satisfied !== null && t.satisfied !== undefined) {
+    rows.push(["Requester's rating", h("span", {id: "satisfaction"},
+      h("span", {class: `badge ${t.satisfied ? "satisfied" : "unsatisfied"}`},
+        t.satisfied ? "Solved" : "Not solved"),
+      t.rated_at ? [" ", h("time", {class: "muted", datetime: t.rated_at}, when(t.rated_at))] : null,
+      t.satisfaction_comment ? h("q", {class: "satisfaction-comment"}, t.satisfaction_comment) : null)]);
+  }
   aside.replaceChildren(
     h("h2", {}, "Details"),
     h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
