@@ -107,10 +107,11 @@ export async function showSearch(main, q, current) {
   }
   const what = {number: "Ticket number", email: "Tickets of this requester",
                 words: "Tickets whose subject, requester or description has these words"}[result.kind];
-  main.replaceChildren(heading, h("p", {class: "muted"}, what),
+  const parts = [heading, h("p", {class: "muted"}, what),
     result.items.length ? table(result.items, {caption: `Search results for ${q}`})
-                        : h("p", {class: "info"}, "No ticket matches."),
-    result.truncated ? h("p", {class: "muted"}, "Showing the first matches; narrow the search to see others.") : null);
+                        : h("p", {class: "info"}, "No ticket matches.")];
+  if (result.truncated) parts.push(h("p", {class: "muted"}, "Showing the first matches; narrow the search to see others."));
+  main.replaceChildren(...parts);
 }
 
 function sortHeader(label, by, {sort, sorter}, cls) {
