@@ -156,6 +156,8 @@ def check_problem(case: dict[str, Any], response: httpx.Response) -> None:
         assert kind.startswith("text/plain") and response.text.strip(), kind
     elif endpoint in {"webform", "portal_check", "help", "help_article"} | PORTAL:
         assert kind.startswith("text/html"), kind
+    elif endpoint == "static":
+        assert kind.startswith("text/plain"), kind
     else:
         assert kind.startswith("application/problem+json"), (kind, response.text[:300])
         body = response.json()
@@ -287,6 +289,7 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             "portal_rate": ("POST", "/api/portal/ticket/rating"),
             "kb_suggest": ("GET", "/api/kb/suggest"), "help": ("GET", "/api/help"),
             "help_article": ("GET", f"/api/help/{case.get('path', '')}"),
+            "static": ("GET", f"/api/static/{expand(case.get('path', ''), subs)}"),
             "agent_get": ("GET", case.get("path", "")),
         }[endpoint]
         if endpoint == "agent_get":
