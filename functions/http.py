@@ -86,6 +86,8 @@ def json_body(req: func.HttpRequest, *, optional: bool = False) -> dict[str, Any
         body = json.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
+    except RecursionError:  # the stdlib parser recurses once per nested array or object
+        raise BadRequest("The body is not valid JSON: nested too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     return body

@@ -56,6 +56,9 @@ async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
         mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         if mimetype != "application/json":
             raise UnsupportedMediaType("Send the ticket as application/json.")
+        if len(req.get_body()) > desk.settings.limits.request_bytes:
+            raise PayloadTooLarge(
+                f"The request may be at most {desk.settings.limits.request_bytes} bytes.")
         request = translate(json_body(req) or {}, topics=desk.settings.osticket_topics)
         created = await submit_ticket(
             request.raw, request.uploads, desk=desk, channel=Channel.API,

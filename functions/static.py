@@ -19,10 +19,13 @@ TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
 @cache
 def _read(relative: str) -> bytes | None:
     root = STATIC_DIR.resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents or not path.is_file():
+    try:
+        path = (root / relative).resolve()
+        if root not in path.parents or not path.is_file():
+            return None
+        return path.read_bytes()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
         return None
-    return path.read_bytes()
 
 
 @bp.function_name("static_files")

@@ -61,6 +61,14 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def utf16_units(text: str) -> int:
+    """A text's length as a browser's `maxlength` and Table Storage count it: in UTF-16
+    code units, so a character outside the BMP (an emoji) counts twice. Counted in code
+    points, 20,000 emoji would pass the description limit and overflow the table's
+    32K-unit property."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def validate_submission(raw: Mapping[str, Any], settings: Settings,
                         categories: list[str] | tuple[str, ...] | None = None,
                         *, channel: Channel = Channel.WEB) -> TicketSubmission:
@@ -78,7 +86,7 @@ def validate_submission(raw: Mapping[str, Any], settings: Settings,
     for name, limit in (("name", limits.name_chars), ("subject", limits.subject_chars),
                         ("description", limits.description_chars)):
         value = raw.get(name)
-        if isinstance(value, str) and len(value.strip()) > limit:
+        if isinstance(value, str) and utf16_units(value.strip()) > limit:
             errors.append({"field": name, "message": f"at most {limit} characters"})
     category = raw.get("category")
     if category not in (None, "") and category not in categories:

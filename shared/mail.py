@@ -23,6 +23,11 @@ class MailError(Exception):
     """The message could not be handed to the mail server; the caller retries."""
 
 
+def one_line(value: str) -> str:
+    """A header value on one line: every line break (CR, LF, and Unicode's) a space."""
+    return " ".join(value.splitlines()).strip() if value else value
+
+
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
@@ -40,8 +45,10 @@ def compose(
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr((settings.sender_name, settings.sender))
-    message["To"] = to
-    message["Subject"] = subject
+    # What people typed reaches these headers (a name, a subject): CR/LF in it would end
+    # the header, so it becomes a space and can never start another one.
+    message["To"] = one_line(to)
+    message["Subject"] = one_line(subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
     if in_reply_to:

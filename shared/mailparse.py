@@ -30,6 +30,8 @@ from urllib.parse import unquote
 
 import nh3
 
+from shared.filenames import safe_filename
+
 # Same text as shared.mail.REPLY_MARKER (a test keeps them equal); repeated here so this
 # module stays free of the SMTP and settings imports that come with shared.mail.
 REPLY_MARKER = "##- Please type your reply above this line -##"
@@ -350,15 +352,7 @@ def _filename(part: Message) -> str | None:
 
 
 def _safe_filename(name: str) -> str | None:
-    # Only the last path component, whichever separator the sender's system used, so a
-    # name can never point outside wherever the attachment ends up being stored.
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"^[A-Za-z]:", "", name)
-    name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".").strip()
-    if len(name) > 200:
-        stem, dot, extension = name.rpartition(".")
-        name = stem[: 190] + dot + extension[:9] if dot and len(extension) < 10 else name[:200]
-    return name or None
+    return safe_filename(name) or None
 
 
 def _cid_references(html: str) -> set[str]:

@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from shared.filenames import safe_filename
 
 
 class Priority(StrEnum):
@@ -77,6 +79,12 @@ class AttachmentUpload(BaseModel):
     filename: str
     content_type: str = "application/octet-stream"
     data: bytes
+
+    @field_validator("filename")
+    @classmethod
+    def _safe(cls, value: str) -> str:
+        # Every channel builds its uploads here, so none keeps a path or control characters.
+        return safe_filename(value)
 
 
 class AttachmentInfo(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from shared.actions import BODIES
 from shared.apikeys import ApiKey, ApiKeyRequest, CreatedKey
@@ -51,9 +51,23 @@ class Operation:
     media: str = "application/json"
 
 
+def _inline(value: Any, defs: dict[str, Any]) -> Any:
+    """`value` with its `$ref`s to the model's own `$defs` replaced by what they name."""
+    if isinstance(value, dict):
+        ref = value.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inline(v, defs) for v in value]
+    return value
+
+
 def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    # A parameter's schema stands alone: the model's `$defs` (enums) are not components.
     schema = model.model_json_schema()
-    return [{"name": name, "in": "query", "required": False, "schema": prop}
+    defs = schema.get("$defs", {})
+    return [{"name": name, "in": "query", "required": False, "schema": _inline(prop, defs)}
             for name, prop in schema["properties"].items()]
 
 
@@ -207,18 +221,31 @@ MODELS: list[type[BaseModel]] = [
     SearchResult, *BODIES.values()]
 
 
-def spec() -> dict[str, Any]:
-    _, defs = models_json_schema([(m, "validation") for m in MODELS],
-                                 ref_template="#/components/schemas/{model}")
+def _responses() -> set[type[BaseModel]]:
+    return {op.response for op in OPERATIONS if op.response} | {Problem}
 
-    def ref(model: type[BaseModel]) -> dict[str, str]:
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+def spec() -> dict[str, Any]:
+    # What a model accepts and what it returns may differ (a field excluded from output,
+    # such as AgentTicketView's etag): requests are described in validation mode,
+    # responses in serialization mode, and pydantic names the two apart where they differ.
+    requests = {op.request for op in OPERATIONS if op.request} | set(BODIES.values())
+    keys: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation") for m in MODELS if m in requests or m not in _responses()] + \
+        [(m, "serialization") for m in MODELS if m in _responses()]
+    refs, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}")
+
+    def ref(model: type[BaseModel], mode: JsonSchemaMode = "validation") -> dict[str, str]:
+        return dict(refs[(model, mode)])
+
+    def out(model: type[BaseModel]) -> dict[str, str]:
+        return ref(model, "serialization")
 
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         ok: dict[str, Any] = {"description": "Success"}
         if op.status != 204:
-            ok["content"] = {op.media: {"schema": ref(op.response) if op.response else {}}}
+            ok["content"] = {op.media: {"schema": out(op.response) if op.response else {}}}
         responses: dict[str, Any] = {str(op.status): ok}
         for code in op.errors:
             responses[str(code)] = {
@@ -228,7 +255,7 @@ def spec() -> dict[str, Any]:
                                 415: "Unsupported media type", 422: "Invalid fields",
                                 429: "Too many submissions from this address",
                                 503: "Storage unavailable"}[code],
-                "content": {"application/problem+json": {"schema": ref(Problem)}},
+                "content": {"application/problem+json": {"schema": out(Problem)}},
             }
         operation: dict[str, Any] = {"summary": op.summary, "responses": responses,
                                      "parameters": op.params}

@@ -16,11 +16,15 @@ class HttpFunction:
 
 
 @cache
+def _functions() -> tuple:
+    # get_functions() may be called once per FunctionApp: every reader shares this call.
+    return tuple(importlib.import_module("function_app").app.get_functions())
+
+
+@cache
 def http_functions() -> tuple[HttpFunction, ...]:
-    # A fresh app object: get_functions() may be called once per FunctionApp.
-    module = importlib.import_module("function_app")
     found = []
-    for fn in module.app.get_functions():
+    for fn in _functions():
         trigger = fn.get_trigger()
         if trigger.type != "httpTrigger":
             continue
@@ -28,3 +32,9 @@ def http_functions() -> tuple[HttpFunction, ...]:
         found.append(HttpFunction(fn.get_function_name(), trigger.route or
                                   fn.get_function_name(), methods))
     return tuple(found)
+
+
+def background_functions() -> tuple[str, ...]:
+    """The queue and timer functions, by name."""
+    return tuple(fn.get_function_name() for fn in _functions()
+                 if fn.get_trigger().type != "httpTrigger")

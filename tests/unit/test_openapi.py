@@ -25,7 +25,7 @@ def test_every_reference_resolves_and_errors_are_problem_json():
     assert document["openapi"] == "3.1.0"
     schemas = document["components"]["schemas"]
     text = str(document)
-    for name in re.findall(r"#/components/schemas/([A-Za-z0-9_]+)", text):
+    for name in re.findall(r"#/components/schemas/([A-Za-z0-9_-]+)", text):
         assert name in schemas, name
     for ops in document["paths"].values():
         for op in ops.values():
