@@ -54,25 +54,27 @@ async def test_only_a_resolved_ticket_can_be_promoted(desk: Helpdesk):
 
 
 async def test_ranking_puts_the_known_best_answer_first(desk: Helpdesk):
-    tag = word()
+    """A small corpus of its own (every word carries the test's tag, so the other tests'
+    articles in the shared search log share none of them) with known best answers."""
+    t = word()
+    printer, offline, driver, firmware = f"printer{t}", f"offline{t}", f"driver{t}", f"firmware{t}"
     corpus = {
-        "printer": (f"Printer {tag} shows offline", f"Restart the {tag} print spooler service."),
-        "outlook": (f"Outlook {tag} asks for the password again", f"Clear the {tag} credential cache."),
-        "printer_driver": (f"Install a {tag} driver", f"Drivers for the {tag} printer are on the share."),
-        "internal": (f"Printer {tag} firmware", "Only for staff."),
+        "printer": (f"{printer} shows {offline}", f"Restart the spooler{t} service."),
+        "outlook": (f"Outlook{t} asks for the password{t} again", f"Clear the cache{t}."),
+        "printer_driver": (f"Install a {driver}", f"Drivers for the {printer} are on the share{t}."),
+        "internal": (f"{printer} {firmware}", "Only for staff."),
     }
     ids = {}
     for key, (title, body) in corpus.items():
         ids[key] = (await kb.create({"title": title, "body": body, "public": key != "internal"},
                                     author="a", desk=desk)).id
-    # the title match outranks the body match; the internal article is not public
-    public = [h.id for h in await kb.search(f"{tag} printer offline", desk=desk, public_only=True)]
-    assert public[:2] == [ids["printer"], ids["printer_driver"]]
-    assert ids["internal"] not in public
-    everything = [h.id for h in await kb.search(f"{tag} printer firmware", desk=desk, public_only=False)]
+    # both words in the title beat one in the body; the internal article is not public
+    public = [h.id for h in await kb.search(f"{printer} {offline}", desk=desk, public_only=True)]
+    assert public == [ids["printer"], ids["printer_driver"]]
+    everything = [h.id for h in await kb.search(f"{printer} {firmware}", desk=desk, public_only=False)]
     assert everything[0] == ids["internal"]
-    # a prefix finds the longer word ("pass" → "password")
-    assert [h.id for h in await kb.search(f"{tag} pass", desk=desk, public_only=True)][0] == ids["outlook"]
+    # a word's beginning finds it ("password…" cut short)
+    assert [h.id for h in await kb.search(f"password{t}"[:-3], desk=desk, public_only=True)] == [ids["outlook"]]
 
 
 async def test_an_edit_replaces_the_words_and_refuses_a_stale_version(desk: Helpdesk):
