@@ -4,7 +4,8 @@ Building a client per request costs a connection pool and TLS handshakes each ti
 Functions worker keeps one event loop per process, so one set of async clients serves
 all async invocations. `request_hook` is called with every request each client sends,
 retries included (the SDKs' `raw_request_hook`): the benchmark counts storage requests
-with it, and tests use it to make storage fail.
+with it, and tests use it to make storage fail; `response_hook` sees every answer (tests
+use it to lose one after the write happened).
 
 Timeouts and retries are set here, not left at the SDKs' defaults (a 60-second read
 timeout, tried four times): a storage account that stops answering must not hold a
@@ -74,13 +75,16 @@ class StorageClients:
 
     @classmethod
     def from_settings(cls, settings: StorageSettings, *,
-                      request_hook: Callable[[Any], None] | None = None) -> StorageClients:
+                      request_hook: Callable[[Any], None] | None = None,
+                      response_hook: Callable[[Any], None] | None = None) -> StorageClients:
         # use_env_settings=False: aiohttp would otherwise look for proxy settings and a
         # .netrc file in a thread on every single request (7% of intake's CPU here);
         # Functions reach storage directly.
         extra: dict[str, Any] = {"use_env_settings": False}
         if request_hook:
             extra["raw_request_hook"] = request_hook
+        if response_hook:
+            extra["raw_response_hook"] = response_hook
         if settings.connection_string:
             conn = settings.connection_string
             return cls(
