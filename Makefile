@@ -15,7 +15,7 @@ SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install run test lint checkov bench clean
+.PHONY: install run test faults lint checkov bench clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ lint: install
 
 test: lint checkov
 	$(PY) -m pytest
+
+# Storage and queue faults under load (tests/faults): their own Azurite, MailDev and host,
+# stopped, frozen and restarted mid-run; prints the figures. CI runs it after `make test`.
+faults: install
+	$(PY) -m pytest -m faults tests/faults -s -q
 
 # Figures for README's Performance section: a markdown table, and bench/results/latest.json.
 # `.venv/bin/python -m bench.run --sizes 1000 10000 100000` adds the (slow) 100,000 backlog.

@@ -1,4 +1,5 @@
-"""Timer-triggered automation: the SLA sweep, auto-close of abandoned tickets."""
+"""Timer-triggered automation: the SLA sweep, auto-close of abandoned tickets, the daily
+repair of what storage failures left half-done."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import azure.functions as func
 
 from functions.deps import helpdesk
-from shared import autoclose, slaflow
+from shared import autoclose, repair, slaflow
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -29,3 +30,11 @@ async def automation_sla_sweep(timer: func.TimerRequest) -> None:
     run = await slaflow.sweep(desk, now=desk.clock())
     if run.due:
         log.info("SLA sweep: %d ticket(s) due", len(run.due))
+
+
+@bp.function_name("automation_repair")
+@bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
+async def automation_repair(timer: func.TimerRequest) -> None:
+    """Daily: settle what storage failures left half-done (shared/repair.py)."""
+    report = await repair.repair(await helpdesk())
+    log.info("repair: %s", "; ".join(report.lines()))

@@ -10,10 +10,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
 from shared.auth import Principal, parse_principal, require
-from shared.errors import BadRequest, Forbidden, HelpdeskError, UnsupportedMediaType
+from shared.errors import (
+    BadRequest,
+    Forbidden,
+    HelpdeskError,
+    StorageUnavailable,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +106,8 @@ def wants_html(req: func.HttpRequest) -> bool:
 
 
 def handles_errors(handler: Handler) -> Handler:
-    """Turn `HelpdeskError` into problem JSON and anything else into a logged, generic 500."""
+    """Turn `HelpdeskError` into problem JSON, storage that does not answer into 503 with
+    Retry-After, and anything else into a logged, generic 500."""
 
     @functools.wraps(handler)
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
@@ -107,6 +115,12 @@ def handles_errors(handler: Handler) -> Handler:
             return await handler(req)
         except HelpdeskError as error:
             return problem_response(error, req)
+        except AzureError as exc:
+            # The SDKs' own errors reach here only where a service did not translate them:
+            # storage unreachable, timed out or failing. Nothing partial stays visible
+            # (intake and actions clean up or are completed by a retry or tools.repair).
+            log.warning("storage error in %s: %s", handler.__name__, exc)
+            return problem_response(StorageUnavailable(), req)
         except Exception:
             log.exception("unhandled error in %s", handler.__name__)
             return problem_response(HelpdeskError("Something went wrong on our side."), req)

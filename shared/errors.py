@@ -96,5 +96,14 @@ class UnsupportedMediaType(HelpdeskError):
 
 
 class StorageUnavailable(HelpdeskError):
+    """Storage did not answer. Always says when to try again (`Retry-After`): with the
+    same Idempotency-Key (intake) or If-Match (actions), a retry never applies twice."""
+
     status = 503
     title = "Storage unavailable"
+    RETRY_AFTER = 5
+
+    def __init__(self, detail: str = "Storage could not be reached; please try again shortly.",
+                 **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.extra.setdefault("retry_after", self.RETRY_AFTER)

@@ -76,9 +76,11 @@ class Helpdesk:
     @classmethod
     async def start(cls, settings: Settings, *,
                     request_hook: Callable[[Any], None] | None = None,
+                    response_hook: Callable[[Any], None] | None = None,
                     mailer: Mailer | None = None,
                     clock: Callable[[], datetime] = utc_now) -> Helpdesk:
-        clients = StorageClients.from_settings(settings.storage, request_hook=request_hook)
+        clients = StorageClients.from_settings(settings.storage, request_hook=request_hook,
+                                               response_hook=response_hook)
         await clients.ensure_resources()
         directory = DirectoryStore(clients.table(DIRECTORY_TABLE))
         await directory.seed(settings.categories)

@@ -8,6 +8,18 @@ Order of writes, and why:
 4. its queue-index rows and 5. the `created` event on the queue. Failures here do not
    undo the ticket (it is accepted); the event carries what a handler needs to rebuild
    the index rows, and the handler does so before it sends the acknowledgement.
+
+When storage fails, the request answers 503 and the outcome is settled so that nothing
+half-written stays visible:
+- a failure before step 3, or one after which the ticket is provably absent, undoes
+  steps 1–2 (blobs deleted, the key released);
+- when the outcome of step 3 is unknown (storage stopped answering mid-write), the key
+  stays claimed and the blobs stay: the client's retry with the same Idempotency-Key finds
+  the ticket (and completes steps 4–5) or, once the claim is `CLAIM_TIMEOUT` old, takes
+  the claim over and writes the ticket under the same number, so a late write of the
+  first attempt and the retry can never make two tickets;
+- with a key, a lost event also answers 503: the retry queues it (steps 4–5 are
+  idempotent). tools.repair settles whatever no retry came back for.
 """
 
 from __future__ import annotations
@@ -16,8 +28,10 @@ import asyncio
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
@@ -47,11 +61,16 @@ from shared.models import (
 )
 from shared.settings import Settings
 from shared.storage.events import TicketEvent
-from shared.storage.tickets import NumberTaken
+from shared.storage.tickets import NumberTaken, StoredTicket
 
 log = logging.getLogger(__name__)
 
 NUMBER_ATTEMPTS = 8
+# How long a claimed Idempotency-Key belongs to the request that claimed it: longer than
+# a request can last when storage stops answering (a few storage timeouts, see
+# shared/storage/clients.py, each step after a failure bounded by `SETTLE_TIMEOUT`).
+CLAIM_TIMEOUT = timedelta(seconds=60)
+SETTLE_TIMEOUT = 5.0
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -176,11 +195,17 @@ async def submit_ticket(
         fingerprint = _fingerprint(submission, uploads)
         try:
             prior = await desk.idempotency.claim(key_hash, number=number,
-                                                 fingerprint=fingerprint)
+                                                 fingerprint=fingerprint, now=now)
+            if prior is not None:
+                replayed = await _replay(prior, fingerprint, key_hash, desk=desk)
+                if isinstance(replayed, TicketCreated):
+                    return replayed
+                number = replayed  # a stale claim taken over: its number, written once
         except AzureError as exc:
             raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
-        if prior is not None:
-            return await _replay(prior, fingerprint, desk=desk)
+    # Marks the ticket as this submission's, so that a write that landed although its
+    # answer was lost is recognised as ours, not as another ticket that drew the number.
+    submission_id = key_hash or uuid.uuid4().hex
 
     # After the claim, so a replayed submission neither runs the rules again nor advances
     # a team's round-robin. A spam rule refuses it here, before anything else is written.
@@ -199,6 +224,7 @@ async def submit_ticket(
     draft = draft.model_copy(update={"last_seq": 1 + len(sla_entries)})
 
     blobs: list[str] = []
+    writing = False
     try:
         stored = await asyncio.gather(
             *(desk.attachments.put(u, number=number, entry=1) for u in uploads)
@@ -212,27 +238,82 @@ async def submit_ticket(
                 public=True, body=ticket.description,
                 data={"channel": channel.value, "subject": ticket.subject,
                       "autorespond": autorespond and bool(ticket.requester_email),
+                      "submission": submission_id,
                       **({"rules": outcome.fired} if outcome.fired else {}),
                       **(entry_data or {})},
             )
             try:
+                writing = True
                 await desk.tickets.create(ticket, [created, *sla_entries], list(stored))
                 break
             except NumberTaken:
+                mine = await _submitted(number, submission_id, desk=desk)
+                if mine is not None:
+                    # Written by this submission already (an earlier attempt whose answer
+                    # was lost): that ticket is the answer, not a second one.
+                    ticket = mine.ticket
+                    await _delete_blobs(blobs, desk=desk)
+                    stored = [(info, mine.blob_names[info.id]) for info in mine.attachments]
+                    break
                 if attempt == NUMBER_ATTEMPTS - 1:
                     raise
                 number = numbering.new_number()
                 if key_hash:
                     await desk.idempotency.repoint(key_hash, number)
     except (AzureError, NumberTaken) as exc:
-        log.warning("intake failed before the ticket was stored: %s", exc)
-        await _undo(blobs, key_hash, desk=desk)
-        raise StorageUnavailable("Could not store the ticket; nothing was stored. "
-                                 "Please try again.") from exc
+        log.warning("intake failed before the ticket was known stored: %s", exc)
+        landed = await _settle(writing, number, submission_id, desk=desk)
+        if landed is None:
+            # Unknown: the write may still land. The key stays claimed and the blobs stay
+            # for the retry or tools.repair to settle; nothing is visible until then.
+            raise StorageUnavailable("Could not store the ticket; please try again with the "
+                                     "same Idempotency-Key.") from exc
+        if landed is False:
+            await _undo(blobs, key_hash, desk=desk)
+            raise StorageUnavailable("Could not store the ticket; nothing was stored. "
+                                     "Please try again.") from exc
+        ticket = landed.ticket
 
-    await _announce(ticket, desk=desk)
+    announced = await _announce(ticket, desk=desk)
+    if key_hash:
+        if not announced:
+            raise StorageUnavailable("The ticket was stored but could not be announced; "
+                                     "please try again with the same Idempotency-Key.")
+        await _finish(key_hash, desk=desk)
     await _canned_replies(ticket, outcome.canned_replies, desk=desk)
     return created_answer(ticket, [info for info, _ in stored])
+
+
+async def _submitted(number: str, submission_id: str, *, desk: Helpdesk) -> StoredTicket | None:
+    """Ticket `number` if this submission wrote it (its created entry says so)."""
+    found = await desk.tickets.get(number)
+    if found is None:
+        return None
+    first = next((e for e in found.thread if e.kind == EntryKind.CREATED), None)
+    return found if first is not None and first.data.get("submission") == submission_id \
+        else None
+
+
+async def _settle(writing: bool, number: str, submission_id: str, *, desk: Helpdesk
+                  ) -> StoredTicket | Literal[False] | None:
+    """After a failure: the ticket if the write landed after all, False if it provably
+    did not, None if storage cannot tell (bounded, so the request still ends soon)."""
+    if not writing:
+        return False
+    try:
+        found = await asyncio.wait_for(_submitted(number, submission_id, desk=desk),
+                                       SETTLE_TIMEOUT)
+    except (AzureError, TimeoutError):
+        return None
+    return found if found is not None else False
+
+
+async def _finish(key_hash: str, *, desk: Helpdesk) -> None:
+    try:
+        await desk.idempotency.finish(key_hash)
+    except AzureError:
+        # A retry then queues the created event again: harmless (handlers are idempotent).
+        log.warning("could not mark idempotency claim %s done", key_hash[:12])
 
 
 async def _canned_replies(ticket: Ticket, canned: list[str], *, desk: Helpdesk) -> None:
@@ -247,8 +328,10 @@ async def _canned_replies(ticket: Ticket, canned: list[str], *, desk: Helpdesk) 
             log.exception("canned reply %s on %s failed", canned_id, ticket.number)
 
 
-async def _announce(ticket: Ticket, *, desk: Helpdesk) -> None:
-    """Index and event: the ticket is accepted whatever happens here."""
+async def _announce(ticket: Ticket, *, desk: Helpdesk) -> bool:
+    """Index and event: the ticket is accepted whatever happens here. False if the event
+    could not be queued (then nothing would acknowledge the ticket: the caller retries,
+    or tools.repair queues it)."""
     indexed = False
     try:
         await desk.tickets.write_index(ticket, stale=[])
@@ -262,27 +345,62 @@ async def _announce(ticket: Ticket, *, desk: Helpdesk) -> None:
         await desk.events.publish(event)
     except AzureError:
         log.exception("could not queue the created event of %s", ticket.number)
+        return False
+    return True
+
+
+async def announce_created(ticket: Ticket, *, desk: Helpdesk) -> bool:
+    """Write the index rows and queue the created event again (tools.repair)."""
+    return await _announce(ticket, desk=desk)
+
+
+async def _delete_blobs(blobs: list[str], *, desk: Helpdesk) -> None:
+    try:
+        await asyncio.wait_for(asyncio.gather(*(desk.attachments.delete(b) for b in blobs)),
+                               SETTLE_TIMEOUT)
+    except (AzureError, TimeoutError):
+        log.exception("could not delete blobs %s; tools.repair removes them", blobs)
 
 
 async def _undo(blobs: list[str], key_hash: str | None, *, desk: Helpdesk) -> None:
-    try:
-        await asyncio.gather(*(desk.attachments.delete(b) for b in blobs))
-        if key_hash:
-            await desk.idempotency.release(key_hash)
-    except AzureError:
-        log.exception("cleanup after a failed intake failed (orphaned blobs: %s)", blobs)
+    await _delete_blobs(blobs, desk=desk)
+    if key_hash:
+        try:
+            await asyncio.wait_for(desk.idempotency.release(key_hash), SETTLE_TIMEOUT)
+        except (AzureError, TimeoutError):
+            log.exception("could not release idempotency claim %s; tools.repair does",
+                          key_hash[:12])
 
 
-async def _replay(prior: dict[str, Any], fingerprint: str, *, desk: Helpdesk) -> TicketCreated:
+def claim_age(prior: dict[str, Any], now: datetime) -> timedelta | None:
+    claimed_at = prior.get("claimed_at")
+    return now - claimed_at if isinstance(claimed_at, datetime) else None
+
+
+async def _replay(prior: dict[str, Any], fingerprint: str, key_hash: str, *, desk: Helpdesk
+                  ) -> TicketCreated | str:
+    """The answer for a key claimed before: its ticket (completing its announcement if
+    that was cut short), or the claim's number to write the ticket under when the claim
+    is stale and no ticket exists; 409 with Retry-After while its request may still run."""
     if prior.get("fingerprint") != fingerprint:
         raise ValidationFailed(
             "This Idempotency-Key was already used for a different submission.",
             errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}],
         )
     stored = await desk.tickets.get(prior["number"])
-    if stored is None:
-        raise Conflict(
-            "A submission with this Idempotency-Key is still being processed; retry shortly.",
-            extra={"retry_after": 1},
-        )
-    return created_answer(stored.ticket, stored.attachments)
+    if stored is not None:
+        if prior.get("state") == "claimed":
+            if not await _announce(stored.ticket, desk=desk):
+                raise StorageUnavailable("The ticket was stored but could not be announced; "
+                                         "please try again with the same Idempotency-Key.")
+            await _finish(key_hash, desk=desk)
+        return created_answer(stored.ticket, stored.attachments)
+    age = claim_age(prior, desk.clock())
+    if age is not None and age >= CLAIM_TIMEOUT \
+            and await desk.idempotency.take_over(key_hash, prior, now=desk.clock()):
+        return str(prior["number"])
+    wait = 1 if age is None else max(1, min(10, int((CLAIM_TIMEOUT - age).total_seconds()) + 1))
+    raise Conflict(
+        "A submission with this Idempotency-Key is still being processed; retry shortly.",
+        extra={"retry_after": wait},
+    )

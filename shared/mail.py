@@ -20,7 +20,14 @@ REPLY_MARKER = "##- Please type your reply above this line -##"
 
 
 class MailError(Exception):
-    """The message could not be handed to the mail server; the caller retries."""
+    """The message could not be handed to the mail server; the caller retries.
+
+    `maybe_sent` says the failure came while the server was taking the message (the
+    connection broke mid-transfer or before its answer): it may have been delivered."""
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 def one_line(value: str) -> str:
@@ -72,6 +79,7 @@ class SmtpMailer:
 
     def _send(self, message: EmailMessage) -> None:
         s = self._settings
+        handing_over = delivered = False
         try:
             if s.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -84,6 +92,15 @@ class SmtpMailer:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.username:
                     smtp.login(s.username, s.password or "")
+                handing_over = True
                 smtp.send_message(message)
+                handing_over, delivered = False, True
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                smtplib.SMTPDataError) as exc:
+            # The server answered with a refusal: certainly not delivered.
+            raise MailError(f"{s.host}:{s.port} refused the mail: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"could not send mail via {s.host}:{s.port}: {exc}") from exc
+            if delivered:
+                return  # only the QUIT after the delivered message failed
+            raise MailError(f"could not send mail via {s.host}:{s.port}: {exc}",
+                            maybe_sent=handing_over) from exc

@@ -4,25 +4,29 @@ At-least-once delivery means a message may arrive twice. Each email is keyed by 
 event that caused it (`mail-<seq>-<purpose>` in the ticket's partition): once that
 record says sent, a redelivery sends nothing. The Message-ID is derived from the same
 key, so even the rare duplicate (a crash between sending and recording) carries the
-same Message-ID, which mail clients collapse into one message. Every email to the
+same Message-ID, which mail clients collapse into one message. A send that fails
+certainly undelivered gives its claim back; one that may have been delivered (the
+connection broke while the server took it) is recorded as sent, not sent twice. Every email to the
 requester threads onto the ones before it (`In-Reply-To`, `References`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from azure.core.exceptions import AzureError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from shared import kb, reports, telemetry
 from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
-from shared.mail import REPLY_MARKER, compose
+from shared.mail import REPLY_MARKER, MailError, compose
 from shared.models import EntryKind, ThreadEntry, Ticket
 from shared.portal import link_for
 from shared.storage.events import TicketEvent
@@ -31,8 +35,10 @@ from shared.storage.tickets import StoredTicket
 log = logging.getLogger(__name__)
 
 # How long a claim to send an email holds before another handler may take it over: longer
-# than one SMTP delivery can take (its timeout is 20 s), shorter than the queue's retries.
-CLAIM_TIMEOUT = timedelta(minutes=2)
+# than one SMTP delivery (its timeout is 20 s) and the recording after it (`_record`).
+CLAIM_TIMEOUT = timedelta(seconds=60)
+BUSY_WAIT = CLAIM_TIMEOUT.total_seconds() + 10
+BUSY_POLL = 2.0
 
 
 class MailInProgress(Exception):
@@ -141,13 +147,19 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
         return
     # Two deliveries at once (a lease that ran out, a replay beside a retry): only the one
     # holding the claim sends; the other tries again later and then finds it sent.
-    claim = await desk.tickets.claim_mail(number, seq, purpose, now=desk.clock(),
-                                          stale_after=CLAIM_TIMEOUT)
+    # A claim left by a handler that died (or whose storage stopped answering) before it
+    # recorded anything is taken over once stale: wait for that here rather than fail
+    # every delivery of the message into the poison queue meanwhile.
+    waited = 0.0
+    while (claim := await desk.tickets.claim_mail(number, seq, purpose, now=desk.clock(),
+                                                  stale_after=CLAIM_TIMEOUT)) == "busy":
+        if waited >= BUSY_WAIT:
+            raise MailInProgress(f"mail {purpose} for {number} #{seq} is being sent by "
+                                 "another handler; retrying later")
+        await asyncio.sleep(BUSY_POLL)
+        waited += BUSY_POLL
     if claim == "sent":
         return
-    if claim == "busy":
-        raise MailInProgress(f"mail {purpose} for {number} #{seq} is being sent by another "
-                             "handler; retrying later")
     earlier = [e.data["message_id"] for e in stored.thread
                if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") in REQUESTER_PURPOSES
                and e.data.get("message_id")] if thread else []
@@ -156,11 +168,43 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
                       text=text, html=html, message_id=mid,
                       in_reply_to=earlier[-1] if earlier else None,
                       references=earlier or None)
+    unconfirmed = False
     with telemetry.span("mail.send", attributes={"helpdesk.ticket": number,
                                                  "helpdesk.mail.purpose": purpose}):
-        await desk.mailer.send(message)
-    await desk.tickets.record_mail(number, seq, purpose, to=", ".join(to), subject=subject,
-                                   message_id=mid, sent_at=desk.clock())
+        try:
+            await desk.mailer.send(message)
+        except MailError as exc:
+            if not exc.maybe_sent:
+                # Certainly not sent: give the claim back, so the retry sends at once.
+                await desk.tickets.release_mail(number, seq, purpose)
+                raise
+            # The server may have taken it (the connection broke mid-transfer). Sending
+            # again could give the recipient two; this email is counted as sent instead.
+            log.warning("mail %s for %s #%d may or may not have been delivered (%s); "
+                        "not sending it again", purpose, number, seq, exc)
+            unconfirmed = True
+    await _record(number, seq, purpose, desk=desk, to=", ".join(to), subject=subject,
+                  message_id=mid, sent_at=desk.clock(),
+                  **({"unconfirmed": True} if unconfirmed else {}))
+
+
+# A failed record after a delivered email would, after `CLAIM_TIMEOUT`, send it again:
+# the record is retried for a while first (storage that stopped answering comes back).
+RECORD_TRIES = 6
+
+
+async def _record(number: str, seq: int, purpose: str, *, desk: Helpdesk, **props: Any
+                  ) -> None:
+    for attempt in range(RECORD_TRIES):
+        try:
+            await desk.tickets.record_mail(number, seq, purpose, **props)
+            return
+        except AzureError:
+            if attempt == RECORD_TRIES - 1:
+                raise
+            log.warning("could not record mail %s for %s #%d; trying again", purpose,
+                        number, seq)
+            await asyncio.sleep(min(2 ** attempt, 8))
 
 
 def portal_link(ticket: Ticket, *, desk: Helpdesk) -> str:

@@ -18,7 +18,7 @@ import binascii
 import logging
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
@@ -43,9 +43,9 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.helpdesk import Helpdesk
-from shared.intake import check_attachments, field_errors
+from shared.intake import SETTLE_TIMEOUT, check_attachments, field_errors
 from shared.lifecycle import Action, NotAllowed, allowed_actions
-from shared.models import AgentTicketView, AttachmentUpload
+from shared.models import AgentTicketView, AttachmentUpload, ThreadEntry
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import Stale, StoredTicket
 from shared.tickets import view_of
@@ -152,6 +152,7 @@ async def act(
     check_attachments(uploads, desk.settings)
 
     stored_blobs: list[tuple[Any, str]] = []
+    writing = False
     try:
         for _attempt in range(RETRIES):
             stored = await _load(number, desk=desk)
@@ -182,11 +183,19 @@ async def act(
             attachments = [(info.model_copy(update={"entry": entry.seq}), blob)
                            for info, blob in stored_blobs]
             try:
+                writing = True
                 etag = await desk.tickets.update(ticket, entry, attachments, etag=stored.etag,
                                                  more=sla_entries)
+                writing = False
             except Stale:
+                writing = False
+                current = await _load(number, desk=desk)
+                if _holds(current, entry):
+                    # An earlier try of this very write landed (its answer was lost and
+                    # the SDK sent it again): it is done, once.
+                    etag = current.etag
+                    break
                 if if_match is not None:
-                    current = await _load(number, desk=desk)
                     raise PreconditionFailed(
                         "Another agent changed the ticket at the same moment; "
                         "here is the current one.",
@@ -201,9 +210,17 @@ async def act(
             raise Conflict("The ticket is changing too fast; try again.",
                            extra={"retry_after": 1})
     except AzureError as exc:
-        await _discard(stored_blobs, desk=desk)
-        raise StorageUnavailable("Could not reach storage; the action was not applied.") \
-            from exc
+        landed = await _confirm(number, entry, desk=desk) if writing else False
+        if landed is None:
+            # Unknown: the write may yet land, with these blobs. A retry with the same
+            # If-Match cannot apply it twice; tools.repair removes blobs nothing uses.
+            raise StorageUnavailable("Could not reach storage; the action may not have been "
+                                     "applied. Retry with the same If-Match.") from exc
+        if landed is False:
+            await _discard(stored_blobs, desk=desk)
+            raise StorageUnavailable("Could not reach storage; the action was not applied.") \
+                from exc
+        etag = landed.etag
     except Exception:
         await _discard(stored_blobs, desk=desk)
         raise
@@ -217,6 +234,23 @@ async def act(
         blob_names={**stored.blob_names, **{info.id: blob for info, blob in attachments}},
         index_keys=[], etag=etag)
     return view_of(after)
+
+
+def _holds(stored: StoredTicket, entry: ThreadEntry) -> bool:
+    """Whether the stored thread has this very entry (same number, kind, author, moment)."""
+    return any(e.seq == entry.seq and e.kind == entry.kind and e.actor == entry.actor
+               and abs((e.at - entry.at).total_seconds()) < 0.001 for e in stored.thread)
+
+
+async def _confirm(number: str, entry: ThreadEntry, *, desk: Helpdesk
+                   ) -> StoredTicket | Literal[False] | None:
+    """After a failed write: the ticket if the entry landed, False if it did not, None if
+    storage cannot tell within `SETTLE_TIMEOUT`."""
+    try:
+        current = await asyncio.wait_for(_load(number, desk=desk), SETTLE_TIMEOUT)
+    except (AzureError, TimeoutError):
+        return None
+    return current if _holds(current, entry) else False
 
 
 async def _load(number: str, *, desk: Helpdesk) -> StoredTicket:

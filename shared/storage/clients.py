@@ -4,7 +4,13 @@ Building a client per request costs a connection pool and TLS handshakes each ti
 Functions worker keeps one event loop per process, so one set of async clients serves
 all async invocations. `request_hook` is called with every request each client sends,
 retries included (the SDKs' `raw_request_hook`): the benchmark counts storage requests
-with it, and tests use it to make storage fail.
+with it, and tests use it to make storage fail; `response_hook` sees every answer (tests
+use it to lose one after the write happened).
+
+Timeouts and retries are set here, not left at the SDKs' defaults (a 60-second read
+timeout, tried four times): a storage account that stops answering must not hold a
+request for minutes. A request gives up on one storage call after about
+`(RETRY_TOTAL + 1) * READ_TIMEOUT` seconds and answers 503 (functions/http.py).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableClient, TableServiceClient
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient, LinearRetry
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
@@ -39,6 +45,26 @@ TABLES = (TICKETS_TABLE, INDEX_TABLE, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELI
           REPORTS_TABLE, KB_TABLE)
 QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE)
 
+# Seconds. One storage operation answers in milliseconds even under load here; a
+# connection that is silent for READ_TIMEOUT belongs to a storage service that stopped.
+CONNECTION_TIMEOUT = 3
+READ_TIMEOUT = 5
+RETRY_TOTAL = 1
+
+
+def _timeouts(kind: str) -> dict[str, Any]:
+    """Client options: the Tables SDK takes azure-core's retry settings; Blob and Queue
+    take a storage retry policy (whose default waits 15 s before its first retry)."""
+    options: dict[str, Any] = {"connection_timeout": CONNECTION_TIMEOUT,
+                               "read_timeout": READ_TIMEOUT}
+    if kind == "tables":
+        return {**options, "retry_total": RETRY_TOTAL, "retry_backoff_factor": 0.4,
+                "retry_backoff_max": 2}
+    # The async package of azure-storage-queue does not export its copy of this policy;
+    # the Blob SDK's is the same code (both vendor azure.storage's shared policies).
+    return {**options, "retry_policy": LinearRetry(backoff=1, retry_total=RETRY_TOTAL,
+                                                   random_jitter_range=1)}
+
 
 @dataclass
 class StorageClients:
@@ -50,19 +76,25 @@ class StorageClients:
 
     @classmethod
     def from_settings(cls, settings: StorageSettings, *,
-                      request_hook: Callable[[Any], None] | None = None) -> StorageClients:
+                      request_hook: Callable[[Any], None] | None = None,
+                      response_hook: Callable[[Any], None] | None = None) -> StorageClients:
         # use_env_settings=False: aiohttp would otherwise look for proxy settings and a
         # .netrc file in a thread on every single request (7% of intake's CPU here);
         # Functions reach storage directly.
         extra: dict[str, Any] = {"use_env_settings": False}
         if request_hook:
             extra["raw_request_hook"] = request_hook
+        if response_hook:
+            extra["raw_response_hook"] = response_hook
         if settings.connection_string:
             conn = settings.connection_string
             return cls(
-                tables=TableServiceClient.from_connection_string(conn, **extra),
-                blobs=BlobServiceClient.from_connection_string(conn, **extra),
-                queues=QueueServiceClient.from_connection_string(conn, **extra),
+                tables=TableServiceClient.from_connection_string(
+                    conn, **extra, **_timeouts("tables")),
+                blobs=BlobServiceClient.from_connection_string(
+                    conn, **extra, **_timeouts("blobs")),
+                queues=QueueServiceClient.from_connection_string(
+                    conn, **extra, **_timeouts("queues")),
             )
         # Imported here so a connection-string deployment never loads azure.identity.
         from azure.identity.aio import DefaultAzureCredential
@@ -70,9 +102,12 @@ class StorageClients:
         credential = DefaultAzureCredential()
         assert settings.table_uri and settings.blob_uri and settings.queue_uri
         return cls(
-            tables=TableServiceClient(settings.table_uri, credential=credential, **extra),
-            blobs=BlobServiceClient(settings.blob_uri, credential=credential, **extra),
-            queues=QueueServiceClient(settings.queue_uri, credential=credential, **extra),
+            tables=TableServiceClient(settings.table_uri, credential=credential, **extra,
+                                      **_timeouts("tables")),
+            blobs=BlobServiceClient(settings.blob_uri, credential=credential, **extra,
+                                    **_timeouts("blobs")),
+            queues=QueueServiceClient(settings.queue_uri, credential=credential, **extra,
+                                      **_timeouts("queues")),
             _credential=credential,
         )
 
