@@ -95,7 +95,7 @@ async def _finish(number: str, record: MetricsRecord, *, desk: Helpdesk) -> None
     for (day, row), counters in metrics.difference(record.pending, record.applied).items():
         by_day[day][row] = counters
     for day, rows in sorted(by_day.items()):
-        await desk.reports.add_to_day(day, rows, marker=f"{number}|{record.revision}")
+        await desk.reports.add_to_day(day, rows, marker=f"{number}|{record.revision}", shard=int(number))
     await desk.reports.write_record(number, record, revision=record.revision,
                                     applied=record.pending, pending=None)
 
@@ -150,7 +150,7 @@ async def summary(query: ReportQuery, *, desk: Helpdesk) -> dict[str, Any]:
         grouped[key] = metrics.add_into(grouped.get(key, {}), counters)
         overall = metrics.add_into(overall, counters) if query.group == "day" else overall
         if query.group == "day" and counters.get("backlog"):
-            backlog[day] = counters["backlog"]
+            backlog[day] = backlog.get(day, 0) + counters["backlog"]
         per_day[day] = metrics.add_into(per_day.get(day, {}), {k: v for k, v in counters.items()
                                                               if k in ("created", "resolved")})
     if query.group != "day":

@@ -33,7 +33,9 @@ from shared.storage.keys import join, key_part
 
 DAY_PREFIX = "d|"
 MARKER_PREFIX = "~m|"  # after every dimension row, so a range of rows never reads markers
-RETRIES = 20
+RETRIES = 30
+SHARDS = 8
+SHARD_MARK = ":"  # `team|sysadmins-developers:3`: part 3 of the row (Azure refuses "#" in keys)
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,15 @@ class ReportStore:
 
     # -- the daily summaries ------------------------------------------------------------
 
-    async def add_to_day(self, day: str, rows: dict[str, Counters], *, marker: str) -> bool:
-        """Add counters to a day's rows once per marker; False if the marker was there."""
+    async def add_to_day(self, day: str, rows: dict[str, Counters], *, marker: str, shard: int = 0) -> bool:
+        """Add counters to a day's rows once per marker; False if the marker was there.
+
+        Every event of a day adds to that day's `all` row, so concurrent handlers would
+        keep losing the race for its ETag: each row is kept as `SHARDS` parts, a ticket
+        always adds to the part its number picks, and readers add the parts up."""
         partition = DAY_PREFIX + day
         marker_key = MARKER_PREFIX + marker
-        keys = {row_key(row): row for row in rows}
+        keys = {f"{row_key(row)}{SHARD_MARK}{shard % SHARDS}": row for row in rows}
         names = [f"r{i}" for i in range(len(keys) + 1)]
         params = {"pk": partition, **dict(zip(names, [marker_key, *keys], strict=True))}
         query = "PartitionKey eq @pk and (" + " or ".join(f"RowKey eq @{n}" for n in names) + " )"
@@ -130,8 +136,8 @@ class ReportStore:
                 return True
             except TableTransactionError:
                 # Another ticket's handler changed one of the rows (or took the marker):
-                # read again and retry, after a short random wait that spreads the retries.
-                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+                # read again and retry, after a random wait that grows with each try.
+                await asyncio.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** attempt)))
         raise RuntimeError(f"could not add to the summaries of {day} after {RETRIES} tries")
 
     async def read_days(self, first: str, last: str, *, rows: str | None = None
@@ -140,7 +146,8 @@ class ReportStore:
         clauses = ["PartitionKey ge @lo", "PartitionKey le @hi"]
         params = {"lo": DAY_PREFIX + first, "hi": DAY_PREFIX + last}
         if rows == "all":
-            clauses.append("RowKey eq 'all'")
+            clauses += ["RowKey ge @rlo", "RowKey lt @rhi"]
+            params |= {"rlo": "all" + SHARD_MARK, "rhi": "all" + chr(ord(SHARD_MARK) + 1)}
         elif rows:
             clauses += ["RowKey ge @rlo", "RowKey lt @rhi"]
             params |= {"rlo": rows + "|", "rhi": rows + "}"}
@@ -151,14 +158,14 @@ class ReportStore:
                                                          select=["PartitionKey", "RowKey", "row", "c"]):
             if entity["RowKey"].startswith(MARKER_PREFIX):
                 continue
-            yield entity["PartitionKey"][len(DAY_PREFIX):], entity.get("row") or entity["RowKey"], \
-                json.loads(entity["c"])
+            yield entity["PartitionKey"][len(DAY_PREFIX):], entity["row"], json.loads(entity["c"])
 
     async def read_all(self) -> Contribution:
+        """Every day's rows, their parts added up."""
         out: Contribution = {}
         async for day, row, counters in self.read_days("0000-00-00", "9999-99-99"):
-            out[(day, row)] = counters
-        return out
+            out[(day, row)] = add_into(out.get((day, row), {}), counters)
+        return {key: counters for key, counters in out.items() if counters}
 
     async def clear(self) -> None:
         """Delete every summary and marker (before a rebuild)."""
@@ -175,7 +182,7 @@ class ReportStore:
 
     async def write_day(self, day: str, rows: dict[str, Counters]) -> None:
         """Write a day's rows outright (the rebuild), 100 to a transaction."""
-        entities = [{"PartitionKey": DAY_PREFIX + day, "RowKey": row_key(row), "row": row,
+        entities = [{"PartitionKey": DAY_PREFIX + day, "RowKey": f"{row_key(row)}{SHARD_MARK}0", "row": row,
                      "c": json.dumps(counters)} for row, counters in rows.items()]
         for start in range(0, len(entities), 100):
             await self._reports.submit_transaction(
