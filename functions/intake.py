@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +33,12 @@ log = logging.getLogger(__name__)
 
 # A field people never see (hidden by CSS) and bots fill in.
 HONEYPOT = "website"
+# The web form's own idempotency key, a hidden field with a new value for each page shown.
+FORM_KEY = "submission_id"
+_FORM_KEY_VALUE = re.compile(r"^[0-9a-f]{32}$")
 
 FIELDS = ("name", "email", "subject", "description", "priority", "category", "phone",
-          "channel", HONEYPOT)
+          "channel", HONEYPOT, FORM_KEY)
 
 
 def _json_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[AttachmentUpload]]:
@@ -107,12 +111,15 @@ class Submission:
     channel: Channel
     actor: str | None
     spam: bool
+    key: str | None = None
 
 
 async def _read(req: func.HttpRequest, desk: Helpdesk) -> Submission:
     """Body, channel and who is submitting; counts public submissions per address."""
     raw, uploads = read_submission(req, desk.settings.limits.request_bytes)
     spam = bool(raw.pop(HONEYPOT, None))
+    form_key = raw.pop(FORM_KEY, None)
+    key = f"form-{form_key}" if isinstance(form_key, str) and _FORM_KEY_VALUE.match(form_key) else None
     channel_name = raw.pop("channel", None) or "web"
     if channel_name == Channel.PHONE.value:
         taker = agent(req)  # only an agent takes a ticket on a caller's behalf
@@ -121,13 +128,13 @@ async def _read(req: func.HttpRequest, desk: Helpdesk) -> Submission:
         raise ValidationFailed("Unknown channel.", errors=[
             {"field": "channel", "message": "web (default) or phone"}])
     await desk.ratelimit.hit(client_address(req.headers.get("x-forwarded-for")), desk.clock())
-    return Submission(raw, uploads, Channel.WEB, None, spam)
+    return Submission(raw, uploads, Channel.WEB, None, spam, key)
 
 
 async def _submit(req: func.HttpRequest, desk: Helpdesk, sub: Submission) -> TicketCreated:
     return await submit_ticket(
         sub.raw, sub.uploads, desk=desk, channel=sub.channel, actor=sub.actor,
-        idempotency_key=req.headers.get("idempotency-key"),
+        idempotency_key=req.headers.get("idempotency-key") or sub.key,
         entry_data={"created_by": sub.actor} if sub.actor else None,
     )
 

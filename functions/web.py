@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from functools import cache
 from typing import Any
 
@@ -47,6 +48,9 @@ def form_page(settings: Settings, *, values: dict[str, Any] | None = None,
     for item in error.errors if error else []:
         field_errors.setdefault(item["field"].split(".")[0], item["message"])
     page = _env().get_template("form.html.j2").render(
+        # A new key for each page shown: sending this page twice (a double click, a
+        # refresh that posts again) makes one ticket (functions/intake.py).
+        submission_id=uuid.uuid4().hex,
         helpdesk_name=settings.helpdesk_name,
         categories=settings.categories,
         default_category=settings.default_category,

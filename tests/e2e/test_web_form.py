@@ -47,3 +47,18 @@ def test_a_bad_form_post_shows_readable_errors_and_keeps_what_was_typed(host: Ru
     assert "<script>alert(1)</script>" not in response.text
     assert "&lt;script&gt;" in response.text
     assert host.tickets_of(email) == []
+
+
+def test_the_same_form_page_sent_twice_makes_one_ticket(host: RunningHost):
+    """A double click or a refresh that posts again: the page's own key makes it one ticket."""
+    with host.client() as client:
+        page = client.get("/api/form").text
+        key = re.search(r'name="submission_id" value="([0-9a-f]{32})"', page).group(1)
+        assert key not in client.get("/api/form").text  # every page shown has its own
+        email = unique_email("twice")
+        form = {"name": "Lin", "email": email, "subject": "Twice", "description": "Clicked twice.",
+                "submission_id": key}
+        first, second = (client.post("/api/tickets", data=form, headers=HTML) for _ in range(2))
+    numbers = {re.search(r'id="ticket-number">(\d{8})<', r.text).group(1) for r in (first, second)}
+    assert first.status_code == second.status_code == 201 and len(numbers) == 1
+    assert {e["PartitionKey"] for e in host.tickets_of(email)} == numbers
