@@ -74,6 +74,9 @@ class ReportStore:
     def __init__(self, *, reports: TableClient, tickets: TableClient) -> None:
         self._reports = reports
         self._tickets = tickets
+        # One addition at a time per row part within this process: a worker handles many
+        # messages at once, and they would otherwise mostly race each other for the ETag.
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
 
     # -- the per-ticket record ------------------------------------------------------------
 
@@ -110,9 +113,14 @@ class ReportStore:
         Every event of a day adds to that day's `all` row, so concurrent handlers would
         keep losing the race for its ETag: each row is kept as `SHARDS` parts, a ticket
         always adds to the part its number picks, and readers add the parts up."""
+        lock = self._locks.setdefault((day, shard % SHARDS), asyncio.Lock())
+        async with lock:
+            return await self._add_to_day(day, rows, marker=marker, shard=shard % SHARDS)
+
+    async def _add_to_day(self, day: str, rows: dict[str, Counters], *, marker: str, shard: int) -> bool:
         partition = DAY_PREFIX + day
         marker_key = MARKER_PREFIX + marker
-        keys = {f"{row_key(row)}{SHARD_MARK}{shard % SHARDS}": row for row in rows}
+        keys = {f"{row_key(row)}{SHARD_MARK}{shard}": row for row in rows}
         names = [f"r{i}" for i in range(len(keys) + 1)]
         params = {"pk": partition, **dict(zip(names, [marker_key, *keys], strict=True))}
         query = "PartitionKey eq @pk and (" + " or ".join(f"RowKey eq @{n}" for n in names) + " )"
