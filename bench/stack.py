@@ -20,6 +20,8 @@ from devtools import services
 from shared.helpdesk import Helpdesk
 from shared.settings import Settings
 
+BENCH_PORTAL_SECRET = "bench-only-portal-secret-not-for-azure"
+
 
 @asynccontextmanager
 async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None = None,
@@ -33,7 +35,9 @@ async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None 
     try:
         conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
                                                   table=ports[2])
-        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn, **(env or {})}),
+        desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn,
+                                                       "HELPDESK_PORTAL_SECRET": BENCH_PORTAL_SECRET,
+                                                       **(env or {})}),
                                     request_hook=request_hook, mailer=mailer)
         try:
             yield desk
