@@ -258,6 +258,10 @@ def test_an_agent_promotes_a_resolution_finds_and_edits_the_article_and_a_like_t
 
     # A new ticket like the old one lists it and the article.
     new = new_ticket(host, f"Tunnel {tag} dropped again", "Since this morning the tunnel drops.")
+    # The resolution reaches the search log through the queue handler: wait for it there.
+    with host.signed_in(user="dash-kb") as agent:
+        wait_for(lambda: old["number"] in agent.get(f"/api/tickets/{new['number']}/similar").text,
+                 timeout=60, interval=0.5, what="the resolved ticket in the similar list")
     page.goto(f"/api/agent#/ticket/{new['number']}")
     similar = page.locator("section.similar")
     expect(similar.locator(".similar-tickets")).to_contain_text(f"#{old['number']}")
