@@ -28,13 +28,7 @@ async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None 
                      env: dict[str, str] | None = None, mailer: Any = None
                      ) -> AsyncIterator[Helpdesk]:
     """A help desk on its own in-memory Azurite, for measuring the storage layer."""
-    ports = [services.free_port() for _ in range(3)]
-    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
-                               log_dir=Path(tempfile.mkdtemp(prefix=prefix)))
-    azurite.start()
-    try:
-        conn = services.azurite_connection_string(blob=ports[0], queue=ports[1],
-                                                  table=ports[2])
+    with services.memory_azurite(Path(tempfile.mkdtemp(prefix=prefix))) as conn:
         desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": conn,
                                                        "HELPDESK_PORTAL_SECRET": BENCH_PORTAL_SECRET,
                                                        **(env or {})}),
@@ -43,8 +37,6 @@ async def fresh_desk(prefix: str, *, request_hook: Callable[[Any], None] | None 
             yield desk
         finally:
             await desk.close()
-    finally:
-        azurite.stop()
 
 
 @dataclass(frozen=True)

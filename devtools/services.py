@@ -13,6 +13,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +144,19 @@ def azurite(
         location.mkdir(parents=True, exist_ok=True)
         args += ["--location", str(location)]
     return Service("azurite", args, [blob, queue, table], log_dir / "azurite.log")
+
+
+@contextmanager
+def memory_azurite(log_dir: Path) -> Iterator[str]:
+    """An Azurite of its own, in memory, on free ports while the block runs: its
+    connection string."""
+    ports = [free_port() for _ in range(3)]
+    service = azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None, log_dir=log_dir)
+    service.start()
+    try:
+        yield azurite_connection_string(blob=ports[0], queue=ports[1], table=ports[2])
+    finally:
+        service.stop()
 
 
 def maildev(*, smtp: int, web: int, log_dir: Path) -> Service:

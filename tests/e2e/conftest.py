@@ -112,16 +112,9 @@ def running_host(test_services: LocalServices, workdir: Path, **env_overrides: s
 def own_storage(test_services: LocalServices, workdir: Path) -> Iterator[LocalServices]:
     """The session's MailDev with an Azurite of its own: for a host whose data (a rate
     limit's count, what a fuzzer writes) must not meet the other tests' or their queues."""
-    ports = [services.free_port() for _ in range(3)]
-    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
-                               log_dir=workdir)
-    azurite.start()
-    try:
-        yield LocalServices(storage=services.azurite_connection_string(
-            blob=ports[0], queue=ports[1], table=ports[2]),
-            smtp_port=test_services.smtp_port, maildev_url=test_services.maildev_url)
-    finally:
-        azurite.stop()
+    with services.memory_azurite(workdir) as storage:
+        yield LocalServices(storage=storage, smtp_port=test_services.smtp_port,
+                            maildev_url=test_services.maildev_url)
 
 
 _session_hosts: list[RunningHost] = []

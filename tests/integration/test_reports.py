@@ -31,19 +31,12 @@ from tests.conftest import LocalServices, app_env, unique_email
 
 @pytest.fixture
 async def own_desk(test_services: LocalServices) -> AsyncIterator[Helpdesk]:
-    ports = [services.free_port() for _ in range(3)]
-    azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
-                               log_dir=Path(tempfile.mkdtemp(prefix="reports-")))
-    azurite.start()
-    try:
-        storage = services.azurite_connection_string(blob=ports[0], queue=ports[1], table=ports[2])
+    with services.memory_azurite(Path(tempfile.mkdtemp(prefix="reports-"))) as storage:
         desk = await Helpdesk.start(Settings.from_env(app_env(test_services, AzureWebJobsStorage=storage)))
         try:
             yield desk
         finally:
             await desk.close()
-    finally:
-        azurite.stop()
 
 
 async def new_ticket(desk: Helpdesk, subject: str = "s") -> str:
