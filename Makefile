@@ -71,7 +71,7 @@ faults: install
 	$(PY) -m pytest -m faults tests/faults -s -q
 
 # Figures for README's Performance section: a markdown table, and bench/results/latest.json.
-# `.venv/bin/python -m bench.run --sizes 1000 10000 100000` adds the (slow) 100,000 backlog.
+# About 45 minutes, a third of it seeding the 100,000-ticket backlog (`--sizes` to change).
 bench: install
 	$(PY) -m bench.run
 

@@ -1,13 +1,16 @@
 """`make bench`: every scenario of the benchmark, one markdown table and a JSON file.
 
-    python -m bench.run [--sizes 1000 10000 100000] [--runs 3] [--json bench/results/latest.json]
+    python -m bench.run [--sizes 1000 10000 100000] [--runs 3] [--only SCENARIO ...]
 
-One Azurite, MailDev and local host serve the HTTP scenarios (intake, notification
-latency, memory); the storage-level scenarios (ceiling, requests, queue page, sweep, long
-ticket) run in this process. Every timing is the median of `--runs` runs, with the spread.
-The storage ceiling is measured on the same Azurite in the same run: the same writes one
-intake makes (ticket transaction, index transaction, queue message, and the blob when
-there is an attachment), straight through the storage layer, at the same concurrency.
+Each cell of the intake matrix gets a fresh Azurite, MailDev and pair of local hosts
+(HTTP functions on one, queue and timer functions on the other, as Azure scales them), and
+so does the notification-latency run. The storage ceiling is measured on the cell's own
+Azurite, between its intake runs: the same writes one intake makes (ticket transaction,
+index transaction, queue message, and the blob when there is an attachment), straight
+through the storage layer, at the same concurrency. The storage-level scenarios (requests,
+queue page, sweep, long ticket) run in this process on in-memory Azurites of their own.
+Every timing is the median of `--runs` runs, with the spread. Results go to
+bench/results/latest.json (`--json`) after each scenario.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import platform
 import statistics
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +57,10 @@ def spread(values: list[float]) -> dict[str, float]:
 
 # -- storage ceiling ---------------------------------------------------------------------------
 
-async def ceiling(storage: str, clients: int, count: int, attachment_kb: int) -> float:
+async def ceiling(storage: str, clients: int, count: int, attachment_kb: int
+                  ) -> tuple[float, int]:
+    """Tickets per second written straight through the storage layer, and how many of
+    them failed (a storage timeout while Azurite is saturated): those do not count."""
     started_desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": storage}))
     # Its queue messages go to a queue of its own: the host must not spend the measured
     # time handling them, nor the next run draining them.
@@ -62,34 +69,45 @@ async def ceiling(storage: str, clients: int, count: int, attachment_kb: int) ->
     desk = dataclasses.replace(started_desk, events=EventQueue(queue))
     data = b"\0" * attachment_kb * 1024
     todo = iter(range(count))
+    errors = 0
     now = datetime.now(UTC)
+    # Due tomorrow, as an intake's SLA makes it: a ticket due now would have the host's
+    # SLA sweep escalate every ceiling ticket, on the CPU the next measurement needs.
+    later = now + timedelta(days=1)
 
     async def worker() -> None:
+        nonlocal errors
         for _ in todo:
-            t = Ticket(number=numbering.new_number(), subject="c", description="x" * 500,
-                       requester_name="B", requester_email="b@example.org",
-                       priority=Priority.NORMAL, category="general", status="new",
-                       channel=Channel.WEB, created_at=now, updated_at=now, last_seq=3,
-                       due_at=now, sla_check_at=now)
-            entries = [ThreadEntry(seq=i, kind=EntryKind.CREATED if i == 1 else EntryKind.SLA,
-                                   at=now, actor="b", public=True, body="x" * 500)
-                       for i in (1, 2, 3)]
-            stored = [await desk.attachments.put(AttachmentUpload(filename="a", data=data),
-                                                 number=t.number, entry=1)] if data else []
-            while True:
-                try:
-                    await desk.tickets.create(t, entries, stored)
-                    break
-                except NumberTaken:  # intake draws again too
-                    t = t.model_copy(update={"number": numbering.new_number()})
-            await desk.tickets.write_index(t, stale=[])
-            await desk.events.publish(TicketEvent(ticket=t.number, seq=1, kind="bench",
-                                                  indexed=True))
+            try:
+                await intake_writes()
+            except AzureError:
+                errors += 1
+
+    async def intake_writes() -> None:
+        t = Ticket(number=numbering.new_number(), subject="c", description="x" * 500,
+                   requester_name="B", requester_email="b@example.org",
+                   priority=Priority.NORMAL, category="general", status="new",
+                   channel=Channel.WEB, created_at=now, updated_at=now, last_seq=3,
+                   due_at=later, sla_check_at=later)
+        entries = [ThreadEntry(seq=i, kind=EntryKind.CREATED if i == 1 else EntryKind.SLA,
+                               at=now, actor="b", public=True, body="x" * 500)
+                   for i in (1, 2, 3)]
+        stored = [await desk.attachments.put(AttachmentUpload(filename="a", data=data),
+                                             number=t.number, entry=1)] if data else []
+        while True:
+            try:
+                await desk.tickets.create(t, entries, stored)
+                break
+            except NumberTaken:  # intake draws again too
+                t = t.model_copy(update={"number": numbering.new_number()})
+        await desk.tickets.write_index(t, stale=[])
+        await desk.events.publish(TicketEvent(ticket=t.number, seq=1, kind="bench",
+                                              indexed=True))
 
     try:
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        return count / (time.perf_counter() - started)
+        return (count - errors) / (time.perf_counter() - started), errors
     finally:
         await queue.delete_queue()
         await desk.close()
@@ -138,6 +156,30 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class CpuMeter:
+    """CPU time (user + system) each process of the stack spends inside the `with`
+    blocks, summed over them: where an intake's cost goes on the shared cores."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.processes = {role: psutil.Process(pid) for role, pid in pids.items() if pid}
+        self.seconds = dict.fromkeys(self.processes, 0.0)
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {role: sum(p.cpu_times()[:2]) for role, p in self.processes.items()}
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for role, spent in self._now().items():
+            self.seconds[role] += spent - self._start[role]
+
+    def per_ticket_ms(self, tickets: int) -> dict[str, float]:
+        return {role: round(s * 1000 / tickets, 1) for role, s in self.seconds.items()}
 
 
 def tickets_for(clients: int) -> int:
@@ -226,70 +268,122 @@ SCENARIOS = ("intake", "notifications", "requests", "queue_page", "sweep", "long
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--json", default="bench/results/latest.json")
     parser.add_argument("--single-host", action="store_true",
                         help="one host runs HTTP and the queue functions (default: two, as Azure scales them)")
     args = parser.parse_args()
+    # Azurite keeps everything in one Node heap; 100,000 tickets are ~1.7 million entities.
+    os.environ.setdefault("NODE_OPTIONS", "--max-old-space-size=16384")
     only = set(args.only)
     command = "make bench" if only == set(SCENARIOS) else f"python -m bench.run --only {' '.join(args.only)}"
     result: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                               "versions": versions(), "command": command}
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after each scenario, so a run cut short keeps what it measured
+        out.write_text(json.dumps(result, indent=2))
+
     if only & {"intake", "notifications"}:
         result["hosts"] = "one host" if args.single_host else "HTTP and queue functions on two hosts"
+    if "intake" in only:
+        result["intake"], peaks = intake_matrix(not args.single_host, args.runs)
+        result["host_peak_rss_mb"], result["worker_peak_rss_mb"] = peaks
+        save()
+    if "notifications" in only:
         with stack(split=not args.single_host) as running:
-            if "intake" in only:
-                with PeakRss(running.host_pids[0]) as rss, PeakRss(running.host_pids[-1]) as worker:
-                    result["intake"] = intake_matrix(running, args.runs)
-                result["host_peak_rss_mb"] = round(rss.peak / 2**20, 1)
-                result["worker_peak_rss_mb"] = round(worker.peak / 2**20, 1)
-            if "notifications" in only:
-                latencies = []
-                for _ in range(args.runs):
-                    asyncio.run(drained(running.storage))
-                    latencies.append(asyncio.run(notification_latency(running, 10, 15)))
-                result["notification_ms"] = {
-                    "p50": spread([statistics.median(x) for x in latencies]),
-                    "p95": spread([statistics.quantiles(x, n=20)[18] for x in latencies])}
-                print(result["notification_ms"], flush=True)
+            latencies = []
+            for _ in range(args.runs):
+                asyncio.run(drained(running.storage))
+                latencies.append(asyncio.run(notification_latency(running, 10, 15)))
+            result["notification_ms"] = {
+                "p50": spread([statistics.median(x) for x in latencies]),
+                "p95": spread([statistics.quantiles(x, n=20)[18] for x in latencies])}
+            print(result["notification_ms"], flush=True)
+        save()
     if "requests" in only:
         result["requests"] = {k: v["requests"] for k, v in asyncio.run(requests.measure()).items()}
+        save()
     if "queue_page" in only:
-        result["queue_page"] = [asyncio.run(queue_page.measure(n, 50)) for n in args.sizes]
+        result["queue_page"] = []
+        for n in args.sizes:
+            result["queue_page"].append(asyncio.run(queue_page.measure(n, 50)))
+            print(result["queue_page"][-1], flush=True)
+            save()
     if "sweep" in only:
         result["sweep"] = [asyncio.run(sweep.measure(n, 100, 5)) for n in args.sizes]
+        save()
     if "long_ticket" in only:
         result["long_ticket_200"] = asyncio.run(long_ticket(200, 30))
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2))
+        save()
     print(markdown(result))
 
 
-def intake_matrix(running: Stack, runs_per_cell: int) -> list[dict[str, Any]]:
+def intake_matrix(split: bool, runs_per_cell: int
+                  ) -> tuple[list[dict[str, Any]], tuple[float, float]]:
+    """Every cell on a fresh stack: Azurite answers a partition query by scanning the whole
+    table, so on one long-lived stack each cell would run slower than the one before it
+    (the queue functions read each new ticket back), whatever the code did. Returns the
+    rows and the peak resident memory (MB) of the HTTP host and of the queue host."""
     rows = []
+    peak_http = peak_queue = 0
     for kb in (0, 100):
         for clients in CLIENTS:
             n = tickets_for(clients)
-            runs, roof = [], []
-            for _ in range(runs_per_cell):
-                asyncio.run(drained(running.storage))
-                runs.append(asyncio.run(intake_bench.run(running.base_url, clients, n, kb)))
-                asyncio.run(drained(running.storage))
-                roof.append(asyncio.run(ceiling(running.storage, clients, n, kb)))
+            runs, roof, roof_errors = [], [], 0
+            with stack(split=split) as running, PeakRss(running.host_pids[0]) as rss, \
+                    PeakRss(running.host_pids[-1]) as worker:
+                intake_cpu, ceiling_cpu = CpuMeter(running.pids), CpuMeter(running.pids)
+                for _ in range(runs_per_cell):
+                    asyncio.run(drained(running.storage))
+                    with intake_cpu:
+                        runs.append(asyncio.run(intake_bench.run(running.base_url, clients, n,
+                                                                 kb)))
+                    asyncio.run(drained(running.storage))
+                    with ceiling_cpu:
+                        rate, failed = asyncio.run(ceiling(running.storage, clients, n, kb))
+                    roof.append(rate)
+                    roof_errors += failed
+            peak_http, peak_queue = max(peak_http, rss.peak), max(peak_queue, worker.peak)
             row = {"clients": clients, "attachment_kb": kb,
                    "tickets_per_second": spread([r["tickets_per_second"] for r in runs]),
                    "p50_ms": spread([r["p50_ms"] for r in runs]),
                    "p95_ms": spread([r["p95_ms"] for r in runs]),
                    "p99_ms": spread([r["p99_ms"] for r in runs]),
                    "errors": sum(r["errors"] for r in runs),
-                   "ceiling_per_second": spread(roof)}
+                   "ceiling_per_second": spread(roof),
+                   "ceiling_errors": roof_errors,
+                   # The intake run's own warm-up requests are counted in, so a little high.
+                   "cpu_ms_per_ticket": intake_cpu.per_ticket_ms(n * runs_per_cell),
+                   "ceiling_cpu_ms_per_ticket": ceiling_cpu.per_ticket_ms(n * runs_per_cell)}
             row["ratio_to_ceiling"] = round(row["tickets_per_second"]["median"]
                                             / row["ceiling_per_second"]["median"], 2)
             rows.append(row)
             print(row, flush=True)
-    return rows
+    return rows, (round(peak_http / 2**20, 1), round(peak_queue / 2**20, 1))
+
+
+def timed_out(row: dict[str, Any]) -> str:
+    failed = row.get("ceiling_errors", 0)
+    return f" ({failed} timed out)" if failed else ""
+
+
+def cpu_table(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU milliseconds per ticket by process, at 16 clients: intake beside its ceiling."""
+    lines = ["", "| CPU ms per ticket, 16 clients | " + " | ".join(rows[0]["cpu_ms_per_ticket"])
+             + " | total |", "| --- |" + " --- |" * (len(rows[0]["cpu_ms_per_ticket"]) + 1)]
+    for row in rows:
+        if row["clients"] != 16:
+            continue
+        kind = "100 KB file" if row["attachment_kb"] else "no file"
+        for name, cpu in (("intake", row["cpu_ms_per_ticket"]),
+                          ("ceiling", row["ceiling_cpu_ms_per_ticket"])):
+            lines.append(f"| {name}, {kind} | " + " | ".join(str(v) for v in cpu.values())
+                         + f" | {round(sum(cpu.values()), 1)} |")
+    return lines
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -307,17 +401,19 @@ def markdown(r: dict[str, Any]) -> str:
                 f"| {'100 KB file' if row['attachment_kb'] else 'no file'} | {row['clients']} | "
                 f"{t['median']} ({t['min']}–{t['max']}) | {row['p50_ms']['median']} / "
                 f"{row['p95_ms']['median']} / {row['p99_ms']['median']} | {row['errors']} | "
-                f"{row['ceiling_per_second']['median']} | {row['ratio_to_ceiling']} | {vs} |")
+                f"{row['ceiling_per_second']['median']}{timed_out(row)} | {row['ratio_to_ceiling']} | "
+                f"{vs} |")
+        lines += cpu_table(r["intake"])
     lines += ["", "| figure | value |", "| --- | --- |"]
     for name, count in r.get("requests", {}).items():
         lines.append(f"| storage requests: {name} | {count} |")
     pages = r.get("queue_page", [])
     for q in pages:
-        for key in ("open, my team, by due", "unassigned"):
+        for key in ("open, my team, by due", "unassigned", "storage alone, open, my team, by due"):
             lines.append(f"| queue page '{key}', {q['tickets']} tickets | p50 {q[key]['p50_ms']}"
                          f" ms, p95 {q[key]['p95_ms']} ms |")
     if len(pages) > 1:
-        for key in ("open, my team, by due", "unassigned"):
+        for key in ("open, my team, by due", "unassigned", "storage alone, open, my team, by due"):
             ratio = pages[-1][key]["p50_ms"] / pages[0][key]["p50_ms"]
             lines.append(f"| queue page '{key}', {pages[-1]['tickets']} / {pages[0]['tickets']} | "
                          f"{ratio:.2f} |")

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from devhost.loader import load_registry
 from devtools import services
 from shared.helpdesk import Helpdesk
 from shared.settings import Settings
@@ -45,14 +46,23 @@ class Stack:
     host_pids: tuple[int, ...]
     storage: str
     maildev_url: str
+    # Every process of the stack by role, for CPU accounting (`bench.run.CpuMeter`).
+    pids: dict[str, int]
 
 
 # Flex Consumption scales HTTP functions and each queue or timer function on instances of
 # their own ("per-function scaling"), so on Azure an intake burst never shares a worker
 # with the notifications it causes. `stack(split=True)` does the same here: one host
 # serves HTTP with the other triggers switched off by app setting, a second host runs them.
-BACKGROUND = ("notifications_send", "escalations_notify", "automation_autoclose",
-              "automation_sla_sweep")
+# The daily repair (03:17 UTC) is off on both: a maintenance sweep that lands inside a
+# measurement whenever a run crosses that minute is noise, not a figure.
+NOT_MEASURED = ("automation_repair",)
+
+
+def background_functions() -> tuple[str, ...]:
+    """The app's functions that are not HTTP-triggered: queues and timers."""
+    return tuple(fn.get_function_name() for fn in load_registry(services.ROOT)
+                 if fn.get_trigger().get_binding_name() != "httpTrigger")
 
 
 def _off(names: tuple[str, ...]) -> dict[str, str]:
@@ -78,8 +88,8 @@ def stack(split: bool = False) -> Iterator[Stack]:
                    blob=ports[0], queue=ports[1], table=ports[2]),
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports[3]),
                # One client address sends everything here; the limit is for the public.
-               "HELPDESK_LIMIT_SUBMISSIONS_PER_HOUR": "0"}
-        plan = [(ports[5], _off(BACKGROUND) if split else {})]
+               "HELPDESK_LIMIT_SUBMISSIONS_PER_HOUR": "0", **_off(NOT_MEASURED)}
+        plan = [(ports[5], _off(background_functions()) if split else {})]
         if split:
             plan.append((ports[6], {}))
         for port, extra in plan:
@@ -88,7 +98,8 @@ def stack(split: bool = False) -> Iterator[Stack]:
             _wait_healthy(f"http://127.0.0.1:{port}", host, log_dir)
         yield Stack(base_url=f"http://127.0.0.1:{ports[5]}",
                     host_pids=tuple(h.pid for h in hosts), storage=env["AzureWebJobsStorage"],
-                    maildev_url=f"http://127.0.0.1:{ports[4]}")
+                    maildev_url=f"http://127.0.0.1:{ports[4]}",
+                    pids=_roles(azurite, maildev, hosts))
     finally:
         for host in hosts:
             host.terminate()
@@ -96,6 +107,18 @@ def stack(split: bool = False) -> Iterator[Stack]:
             host.wait(20)
         for s in reversed(started):
             s.stop()
+
+
+def _roles(azurite: services.Service, maildev: services.Service,
+           hosts: list[subprocess.Popen[bytes]]) -> dict[str, int]:
+    pids = {"Azurite": azurite.process.pid if azurite.process else 0,
+            "MailDev": maildev.process.pid if maildev.process else 0}
+    if len(hosts) == 1:
+        pids["host"] = hosts[0].pid
+    else:
+        pids["HTTP host"], pids["queue host"] = hosts[0].pid, hosts[1].pid
+    pids["load generator"] = os.getpid()
+    return pids
 
 
 def _host(port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:

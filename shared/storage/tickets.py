@@ -206,19 +206,7 @@ class TicketStore:
         the same operations run one by one, ignoring rows that are already gone: the
         write is idempotent, which is what lets a queue handler replay it as a repair.
         """
-        wanted = index_keys(ticket)
-        props = summary(ticket)
-        word_props = {**props, "words": " ".join(tokens(ticket))}
-        ops: list[tuple[Any, ...]] = [
-            ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": key,
-                        **(word_props if is_word_key(key) else props)},
-             {"mode": UpdateMode.REPLACE})
-            for key in wanted
-        ]
-        ops += [
-            ("delete", {"PartitionKey": INDEX_PARTITION, "RowKey": key})
-            for key in sorted(set(stale) - set(wanted))
-        ]
+        ops = index_operations(ticket, stale=stale)
         try:
             await self._index.submit_transaction(ops)
         except TableTransactionError as exc:
@@ -278,6 +266,24 @@ class TicketStore:
             parameters[f"f{i}"] = value
         return self._index.query_entities(" and ".join(clauses), parameters=parameters,
                                           results_per_page=page, select=select)
+
+
+def index_operations(ticket: Ticket, *, stale: list[str]) -> list[tuple[Any, ...]]:
+    """The transaction operations that make the ticket's index rows `index_keys(ticket)`."""
+    wanted = index_keys(ticket)
+    props = summary(ticket)
+    word_props = {**props, "words": " ".join(tokens(ticket))}
+    ops: list[tuple[Any, ...]] = [
+        ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": key,
+                    **(word_props if is_word_key(key) else props)},
+         {"mode": UpdateMode.REPLACE})
+        for key in wanted
+    ]
+    ops += [
+        ("delete", {"PartitionKey": INDEX_PARTITION, "RowKey": key})
+        for key in sorted(set(stale) - set(wanted))
+    ]
+    return ops
 
 
 class IdempotencyStore:
