@@ -71,7 +71,7 @@ faults: install
 	$(PY) -m pytest -m faults tests/faults -s -q
 
 # Figures for README's Performance section: a markdown table, and bench/results/latest.json.
-# About 45 minutes, a third of it seeding the 100,000-ticket backlog (`--sizes` to change).
+# About 50 minutes, half of it seeding the 100,000-ticket backlog into Azurite (`--sizes`).
 bench: install
 	$(PY) -m bench.run
 
