@@ -27,7 +27,6 @@ from typing import Any
 from bench.stack import fresh_desk
 from shared import numbering
 from shared.helpdesk import Helpdesk
-from shared.indexing import INDEX_PARTITION
 from shared.models import Channel, Priority, Ticket
 from shared.queues import QueueQuery, list_queue, plan
 from shared.storage.clients import INDEX_TABLE
@@ -79,15 +78,11 @@ async def seed(desk: Helpdesk, count: int, concurrency: int = 4) -> float:
 
 
 async def raw_page(desk: Helpdesk, query: QueueQuery) -> None:
-    """The page's one range query straight through the SDK: the storage's own time."""
+    """The page's one range query straight through the SDK (its first page, no rows turned
+    into queue items): the storage's own time."""
     found = plan(query, me="agent7", now=desk.clock())
-    clauses = ["PartitionKey eq @pk", "RowKey ge @low", "RowKey lt @high"]
-    parameters = {"pk": INDEX_PARTITION, "low": found.prefix, "high": found.prefix + "\x7f"}
-    for i, (name, value) in enumerate(found.filters):
-        clauses.append(f"{name} eq @f{i}")
-        parameters[f"f{i}"] = value
-    pages = desk.clients.table(INDEX_TABLE).query_entities(
-        " and ".join(clauses), parameters=parameters, results_per_page=51).by_page()
+    pages = desk.tickets.range_query(found.prefix, before=found.before, filters=found.filters,
+                                     exclude=found.exclude, page=51).by_page()
     rows = [row async for row in await anext(pages)]
     assert rows, f"empty range {found.prefix}"
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class Stack:
 NOT_MEASURED = ("automation_repair",)
 
 
+@cache  # the registry is the same for every stack of a run
 def background_functions() -> tuple[str, ...]:
     """The app's functions that are not HTTP-triggered: queues and timers."""
     return tuple(fn.get_function_name() for fn in load_registry(services.ROOT)

@@ -226,7 +226,7 @@ class TicketStore:
         """Up to `limit` rows of one index range, after the key `after` and before the key
         `before`, optionally narrowed by equality (`filters`) and inequality (`exclude`)
         on summary properties (server-side)."""
-        query = self._range(prefix, after=after, before=before, filters=filters,
+        query = self.range_query(prefix, after=after, before=before, filters=filters,
                             exclude=exclude, page=min(limit, 1000))
         rows: list[dict[str, Any]] = []
         async for row in query:
@@ -240,7 +240,7 @@ class TicketStore:
                           exclude: list[tuple[str, str]] | None = None) -> int:
         """How many rows one index range holds, up to `cap`: the same range query as a
         page, selecting only RowKey, so a count of up to 1,000 is one small request."""
-        query = self._range(prefix, before=before, filters=filters, exclude=exclude,
+        query = self.range_query(prefix, before=before, filters=filters, exclude=exclude,
                             page=min(cap, 1000), select=["RowKey"])
         count = 0
         async for _row in query:
@@ -249,10 +249,11 @@ class TicketStore:
                 break
         return count
 
-    def _range(self, prefix: str, *, after: str | None = None, before: str | None = None,
+    def range_query(self, prefix: str, *, after: str | None = None, before: str | None = None,
                filters: list[tuple[str, str]] | None = None,
                exclude: list[tuple[str, str]] | None = None, page: int,
                select: list[str] | None = None) -> Any:
+        """The SDK's paged query over one index range (no request is sent until it is read)."""
         clauses = ["PartitionKey eq @pk", "RowKey gt @low" if after else "RowKey ge @low",
                    "RowKey lt @high"]
         parameters: dict[str, Any] = {"pk": INDEX_PARTITION, "low": after or prefix,
