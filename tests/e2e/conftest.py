@@ -72,6 +72,23 @@ class RunningHost:
             return list(table.query_entities("requester_email eq @e", parameters={"e": email}))
 
 
+def route_domain_to_sla_plan(admin: httpx.Client, plan_id: str, domain: str, *,
+                             name: str, first_response_hours: float, resolution_hours: float,
+                             **plan: object) -> None:
+    """An SLA plan in calendar time with the same targets at every priority, and the rule
+    `plan_id` that gives it, and the service desk team, to every ticket from `domain`."""
+    targets = {p: {"first_response_hours": first_response_hours,
+                   "resolution_hours": resolution_hours, "business_hours": False}
+               for p in ("low", "normal", "high", "urgent")}
+    assert admin.put(f"/api/directory/sla-plans/{plan_id}", json={
+        "name": name, "calendar": {"id": "any"}, "targets": targets, **plan}).status_code == 200
+    assert admin.put(f"/api/directory/rules/{plan_id}", json={
+        "name": f"{name} SLA", "conditions": [
+            {"field": "requester_domain", "op": "equals", "value": domain}],
+        "actions": [{"type": "set_sla_plan", "value": plan_id},
+                    {"type": "set_team", "value": "service-desk"}]}).status_code == 200
+
+
 @contextmanager
 def running_host(test_services: LocalServices, workdir: Path, **env_overrides: str
                  ) -> Iterator[RunningHost]:

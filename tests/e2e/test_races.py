@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.conftest import unique_email
-from tests.e2e.conftest import RunningHost
+from tests.e2e.conftest import RunningHost, route_domain_to_sla_plan
 from tests.support import MailDev, wait_for
 
 AGENTS, ACTIONS = 10, 100
@@ -80,16 +80,9 @@ def test_two_sla_sweeps_at_once_escalate_a_breach_once(host: RunningHost, mailde
     tag = uuid.uuid4().hex[:6]
     domain, senior = f"race-{tag}.example", f"senior-race-{tag}@staff.example.com"
     seconds = 2 / 3600
-    targets = {p: {"first_response_hours": seconds, "resolution_hours": 1000 * seconds,
-                   "business_hours": False} for p in ("low", "normal", "high", "urgent")}
     with host.signed_in(roles="agent,admin") as admin:
-        assert admin.put(f"/api/directory/sla-plans/race-{tag}", json={
-            "name": "Race", "calendar": {"id": "any"}, "targets": targets}).status_code == 200
-        assert admin.put(f"/api/directory/rules/race-{tag}", json={
-            "name": "race SLA", "conditions": [
-                {"field": "requester_domain", "op": "equals", "value": domain}],
-            "actions": [{"type": "set_sla_plan", "value": f"race-{tag}"},
-                        {"type": "set_team", "value": "service-desk"}]}).status_code == 200
+        route_domain_to_sla_plan(admin, f"race-{tag}", domain, name="race",
+                                 first_response_hours=seconds, resolution_hours=1000 * seconds)
         assert admin.put(f"/api/directory/agents/senior-race-{tag}", json={
             "name": "Senior", "email": senior, "teams": ["senior-support"]}).status_code == 200
     try:

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import RunningHost
+from tests.e2e.conftest import RunningHost, route_domain_to_sla_plan
 from tests.support import MailDev, wait_for
 
 TAG = uuid.uuid4().hex[:6]
@@ -18,17 +18,10 @@ SECONDS = 3 / 3600  # a 3-second first-response target, in hours
 
 @pytest.fixture(scope="module")
 def quick_plan(host: RunningHost):
-    targets = {p: {"first_response_hours": SECONDS, "resolution_hours": 3600 * SECONDS,
-                   "business_hours": False} for p in ("low", "normal", "high", "urgent")}
     with host.signed_in(roles="agent,admin") as admin:
-        assert admin.put(f"/api/directory/sla-plans/quick-{TAG}", json={
-            "name": "Seconds", "calendar": {"id": "any"}, "targets": targets,
-            "warn_at": 0.5}).status_code == 200
-        assert admin.put(f"/api/directory/rules/quick-{TAG}", json={
-            "name": "quick SLA", "conditions": [
-                {"field": "requester_domain", "op": "equals", "value": DOMAIN}],
-            "actions": [{"type": "set_sla_plan", "value": f"quick-{TAG}"},
-                        {"type": "set_team", "value": "service-desk"}]}).status_code == 200
+        route_domain_to_sla_plan(admin, f"quick-{TAG}", DOMAIN, name="quick",
+                                 first_response_hours=SECONDS,
+                                 resolution_hours=3600 * SECONDS, warn_at=0.5)
         assert admin.put(f"/api/directory/agents/sup-{TAG}", json={
             "name": "Sup", "email": f"sup-{TAG}@staff.example.com",
             "teams": ["service-desk"], "roles": ["agent", "supervisor"]}).status_code == 200
