@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -47,10 +48,15 @@ def no_errors(page: Page) -> None:
     assert page.evaluate("window.__csp") == []
 
 
-def refused(page: Page, status: int) -> None:
-    """Chromium logs every refused fetch as a console error: take the expected ones out."""
+def refused(page: Page, status: int, fetches: int) -> None:
+    """Chromium logs every refused fetch as a console error: take the expected ones out.
+    The page's alert can show after the first refusal while a parallel fetch's error is
+    still on its way, so wait (letting Playwright deliver events) until all have come."""
     errors = page.errors  # type: ignore[attr-defined]
-    assert errors and all(f"status of {status}" in e for e in errors), errors
+    deadline = time.monotonic() + 10
+    while len(errors) < fetches and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(errors) == fetches and all(f"status of {status}" in e for e in errors), errors
     errors.clear()
 
 
@@ -161,7 +167,7 @@ def test_a_supervisor_reads_a_teams_figures_changes_the_range_and_downloads_the_
     page.get_by_label("To", exact=True).fill(yesterday)
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#reports [role=alert]")).to_contain_text("Invalid report query")
-    refused(page, 422)
+    refused(page, 422, fetches=2)  # the summary by day and the one by team
 
     page.get_by_label("From", exact=True).fill(today())
     page.get_by_label("To", exact=True).fill(today())
@@ -241,7 +247,7 @@ def test_an_agent_promotes_a_resolution_finds_and_edits_the_article_and_a_like_t
         assert r.status_code == 200, r.text
     page.get_by_role("button", name="Save article").click()
     expect(page.locator(".banner")).to_contain_text("Someone else changed this article")
-    refused(page, 412)
+    refused(page, 412, fetches=1)
     page.locator(".banner").get_by_role("button", name="Reload").click()
     expect(page.locator("h1")).to_contain_text("(checked)")
     expect(page.get_by_label("Article text", exact=True)).to_have_value(edited)
