@@ -76,6 +76,9 @@ class FlakyMailer:
             FAULTS.append(f"mail answer lost {message['Message-ID']}")
             raise MailError("injected: connection lost after the data", maybe_sent=True)
 
+    async def close(self) -> None:
+        await self.real.close()
+
 
 @dataclasses.dataclass
 class Faulty:
