@@ -23,6 +23,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -270,6 +271,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS),
+                        help="the intake matrix's client counts")
+    parser.add_argument("--attachment-kb", type=int, nargs="+", default=[0, 100],
+                        help="the intake matrix's attachment sizes (0: none)")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--json", default="bench/results/latest.json")
     parser.add_argument("--single-host", action="store_true",
@@ -278,7 +283,7 @@ def main() -> None:
     # Azurite keeps everything in one Node heap; 100,000 tickets are ~1.7 million entities.
     os.environ.setdefault("NODE_OPTIONS", "--max-old-space-size=16384")
     only = set(args.only)
-    command = "make bench" if only == set(SCENARIOS) else f"python -m bench.run --only {' '.join(args.only)}"
+    command = "python -m bench.run " + " ".join(sys.argv[1:]) if sys.argv[1:] else "make bench"
     result: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                               "versions": versions(), "command": command}
     out = Path(args.json)
@@ -290,7 +295,8 @@ def main() -> None:
     if only & {"intake", "notifications"}:
         result["hosts"] = "one host" if args.single_host else "HTTP and queue functions on two hosts"
     if "intake" in only:
-        result["intake"], peaks = intake_matrix(not args.single_host, args.runs)
+        result["intake"], peaks = intake_matrix(not args.single_host, args.runs,
+                                                args.clients, args.attachment_kb)
         result["host_peak_rss_mb"], result["worker_peak_rss_mb"] = peaks
         save()
     if "notifications" in only:
@@ -322,7 +328,7 @@ def main() -> None:
     print(markdown(result))
 
 
-def intake_matrix(split: bool, runs_per_cell: int
+def intake_matrix(split: bool, runs_per_cell: int, client_counts: list[int], sizes_kb: list[int]
                   ) -> tuple[list[dict[str, Any]], tuple[float, float]]:
     """Every cell on a fresh stack: Azurite answers a partition query by scanning the whole
     table, so on one long-lived stack each cell would run slower than the one before it
@@ -330,8 +336,8 @@ def intake_matrix(split: bool, runs_per_cell: int
     rows and the peak resident memory (MB) of the HTTP host and of the queue host."""
     rows = []
     peak_http = peak_queue = 0
-    for kb in (0, 100):
-        for clients in CLIENTS:
+    for kb in sizes_kb:
+        for clients in client_counts:
             n = tickets_for(clients)
             runs, roof, roof_errors = [], [], 0
             with stack(split=split) as running, PeakRss(running.host_pids[0]) as rss, \
