@@ -13,6 +13,7 @@ import asyncio
 import base64
 import statistics
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict
                                 "data": base64.b64encode(b"\0" * attachment_kb * 1024).decode()}]
     latencies: list[float] = []
     errors = 0
+    refusals: Counter[str] = Counter()  # what the failed requests got: a status, or the exception
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(tickets):
         queue.put_nowait(i)
@@ -40,8 +42,11 @@ async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict
             try:
                 response = await client.post("/api/tickets", json=body)
                 ok = response.status_code == 201
-            except httpx.HTTPError:
+                if not ok:
+                    refusals[str(response.status_code)] += 1
+            except httpx.HTTPError as exc:
                 ok = False
+                refusals[type(exc).__name__] += 1
             latencies.append(time.perf_counter() - started)
             errors += not ok
 
@@ -56,7 +61,8 @@ async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict
     return {"clients": clients, "tickets": tickets, "attachment_kb": attachment_kb,
             "seconds": round(elapsed, 2), "tickets_per_second": round(tickets / elapsed, 1),
             "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1),
-            "p99_ms": round(q[98] * 1000, 1), "errors": errors}
+            "p99_ms": round(q[98] * 1000, 1), "errors": errors,
+            "refusals": dict(refusals)}
 
 
 def main() -> None:

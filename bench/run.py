@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -360,6 +361,7 @@ def intake_matrix(split: bool, runs_per_cell: int, client_counts: list[int], siz
                    "p95_ms": spread([r["p95_ms"] for r in runs]),
                    "p99_ms": spread([r["p99_ms"] for r in runs]),
                    "errors": sum(r["errors"] for r in runs),
+                   "refusals": dict(sum((Counter(r["refusals"]) for r in runs), Counter())),
                    "ceiling_per_second": spread(roof),
                    "ceiling_errors": roof_errors,
                    # The intake run's own warm-up requests are counted in, so a little high.
@@ -370,6 +372,12 @@ def intake_matrix(split: bool, runs_per_cell: int, client_counts: list[int], siz
             rows.append(row)
             print(row, flush=True)
     return rows, (round(peak_http / 2**20, 1), round(peak_queue / 2**20, 1))
+
+
+def errors(row: dict[str, Any]) -> str:
+    """How many intakes failed, and what they got (`15 (503: 15)`)."""
+    got = ", ".join(f"{k}: {v}" for k, v in sorted(row.get("refusals", {}).items()))
+    return f"{row['errors']} ({got})" if got else str(row["errors"])
 
 
 def timed_out(row: dict[str, Any]) -> str:
@@ -406,7 +414,7 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(
                 f"| {'100 KB file' if row['attachment_kb'] else 'no file'} | {row['clients']} | "
                 f"{t['median']} ({t['min']}–{t['max']}) | {row['p50_ms']['median']} / "
-                f"{row['p95_ms']['median']} / {row['p99_ms']['median']} | {row['errors']} | "
+                f"{row['p95_ms']['median']} / {row['p99_ms']['median']} | {errors(row)} | "
                 f"{row['ceiling_per_second']['median']}{timed_out(row)} | {row['ratio_to_ceiling']} | "
                 f"{vs} |")
         lines += cpu_table(r["intake"])
