@@ -155,7 +155,12 @@ def test_invalid_action_bodies_are_422_and_change_nothing(host: RunningHost, act
                                                           field):
     number = new_ticket(host)
     with host.signed_in() as a:
-        before = a.get(f"/api/tickets/{number}")
+        # The acknowledgement's record joins the thread on its own, after the 201: wait
+        # for it, so the comparison below sees only what the refused action could write.
+        def acknowledged() -> httpx.Response | None:
+            view = a.get(f"/api/tickets/{number}")
+            return view if any(e["kind"] == "email_sent" for e in view.json()["thread"]) else None
+        before = wait_for(acknowledged, what="the acknowledgement's record in the thread")
         r = act(a, number, action, body)
         assert r.status_code == 422, r.text
         assert field in {e["field"] for e in r.json()["errors"]}
