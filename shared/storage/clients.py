@@ -80,9 +80,10 @@ class _Transport(AioHttpTransport):
         await super().open()
 
 
-def _timeouts(kind: str) -> dict[str, Any]:
-    """Client options: the Tables SDK takes azure-core's retry settings; Blob and Queue
-    take a storage retry policy (whose default waits 15 s before its first retry)."""
+def _client_options(kind: str) -> dict[str, Any]:
+    """Client options: a transport of its own with the timeouts; the Tables SDK takes
+    azure-core's retry settings, Blob and Queue a storage retry policy (whose default
+    waits 15 s before its first retry)."""
     options: dict[str, Any] = {"transport": _Transport(connection_timeout=CONNECTION_TIMEOUT,
                                                        read_timeout=READ_TIMEOUT)}
     if kind == "tables":
@@ -115,11 +116,11 @@ class StorageClients:
             conn = settings.connection_string
             return cls(
                 tables=TableServiceClient.from_connection_string(
-                    conn, **extra, **_timeouts("tables")),
+                    conn, **extra, **_client_options("tables")),
                 blobs=BlobServiceClient.from_connection_string(
-                    conn, **extra, **_timeouts("blobs")),
+                    conn, **extra, **_client_options("blobs")),
                 queues=QueueServiceClient.from_connection_string(
-                    conn, **extra, **_timeouts("queues")),
+                    conn, **extra, **_client_options("queues")),
             )
         # Imported here so a connection-string deployment never loads azure.identity.
         from azure.identity.aio import DefaultAzureCredential
@@ -128,11 +129,11 @@ class StorageClients:
         assert settings.table_uri and settings.blob_uri and settings.queue_uri
         return cls(
             tables=TableServiceClient(settings.table_uri, credential=credential, **extra,
-                                      **_timeouts("tables")),
+                                      **_client_options("tables")),
             blobs=BlobServiceClient(settings.blob_uri, credential=credential, **extra,
-                                    **_timeouts("blobs")),
+                                    **_client_options("blobs")),
             queues=QueueServiceClient(settings.queue_uri, credential=credential, **extra,
-                                      **_timeouts("queues")),
+                                      **_client_options("queues")),
             _credential=credential,
         )
 
