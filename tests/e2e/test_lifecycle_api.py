@@ -42,6 +42,16 @@ def act(client: httpx.Client, number: str, action: str, body: dict | None = None
     return client.post(f"/api/tickets/{number}/{action}", json=body or {}, **kwargs)
 
 
+def acknowledged_view(client: httpx.Client, number: str) -> httpx.Response:
+    """The ticket once the acknowledgement's record has joined its thread. That record
+    lands on its own, after the 201: a test comparing threads or ETags around an agent's
+    action waits for it, so it sees only what the action wrote."""
+    def acknowledged() -> httpx.Response | None:
+        view = client.get(f"/api/tickets/{number}")
+        return view if any(e["kind"] == "email_sent" for e in view.json()["thread"]) else None
+    return wait_for(acknowledged, what="the acknowledgement's record in the thread")
+
+
 def test_a_ticket_from_intake_to_closure(host: RunningHost, maildev: MailDev,
                                          staff: dict[str, str]):
     requester = unique_email("life")
@@ -155,12 +165,7 @@ def test_invalid_action_bodies_are_422_and_change_nothing(host: RunningHost, act
                                                           field):
     number = new_ticket(host)
     with host.signed_in() as a:
-        # The acknowledgement's record joins the thread on its own, after the 201: wait
-        # for it, so the comparison below sees only what the refused action could write.
-        def acknowledged() -> httpx.Response | None:
-            view = a.get(f"/api/tickets/{number}")
-            return view if any(e["kind"] == "email_sent" for e in view.json()["thread"]) else None
-        before = wait_for(acknowledged, what="the acknowledgement's record in the thread")
+        before = acknowledged_view(a, number)
         r = act(a, number, action, body)
         assert r.status_code == 422, r.text
         assert field in {e["field"] for e in r.json()["errors"]}
@@ -187,7 +192,7 @@ def test_unknown_actions_and_bad_bodies(host: RunningHost):
 def test_a_stale_if_match_gets_412_and_the_current_ticket(host: RunningHost):
     number = new_ticket(host)
     with host.signed_in() as a:
-        etag = a.get(f"/api/tickets/{number}").headers["etag"]
+        etag = acknowledged_view(a, number).headers["etag"]
         first = act(a, number, "note", {"body": "first"}, headers={"If-Match": etag})
         assert first.status_code == 200 and first.headers["etag"] != etag
         stale = act(a, number, "note", {"body": "second"}, headers={"If-Match": etag})
@@ -203,7 +208,7 @@ def test_racing_agents_lose_no_update(host: RunningHost):
     number = new_ticket(host)
     with host.signed_in() as a:
         cookies = dict(a.cookies)
-        etag = a.get(f"/api/tickets/{number}").headers["etag"]
+        etag = acknowledged_view(a, number).headers["etag"]
 
     async def race() -> tuple[list[httpx.Response], list[httpx.Response]]:
         async with httpx.AsyncClient(base_url=host.base_url, cookies=cookies,
