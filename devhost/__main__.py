@@ -2,6 +2,7 @@
 
     python -m devhost [--app-dir DIR] [--host 127.0.0.1] [--port 7071]
                       [--settings FILE] [--keys-file FILE] [--grace SECONDS]
+                      [--no-auth]
 
 `--port` defaults to local.settings.json's `Host.LocalHttpPort`, else 7071; `0` picks
 a free port (the ready line says which). The banner and the ready line go to stdout,
@@ -47,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=10.0,
         help="seconds running functions get to finish at shutdown (default 10)",
     )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no App Service Authentication emulation: no /.auth/ sign-in, client headers "
+        "passed on as sent (an App Service without Authentication)",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +76,7 @@ async def serve(args: argparse.Namespace) -> bool:
         settings_file=args.settings,
         keys_file=args.keys_file,
         grace=args.grace,
+        emulate_auth=not args.no_auth,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

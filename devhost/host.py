@@ -58,6 +58,7 @@ from devhost.timers import Schedule, ScheduleError, TimerScheduler, parse_schedu
 log = logging.getLogger("devhost")
 
 DEFAULT_PORT = 7071
+AUTH_ENABLED_SETTING = "WEBSITE_AUTH_ENABLED"
 
 
 class Host:
@@ -73,6 +74,7 @@ class Host:
         keys_file: str | Path | None = None,
         grace: float = 10.0,
         out: TextIO | None = None,
+        emulate_auth: bool = True,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.host = host
@@ -80,6 +82,7 @@ class Host:
         self._settings_file = Path(settings_file) if settings_file else None
         self._keys_file = Path(keys_file) if keys_file else self.app_dir / ".devhost" / "keys.json"
         self._grace = grace
+        self._emulate_auth = emulate_auth
         self._out = out or sys.stdout
         self.specs: list[FunctionSpec] = []
         self._runner: web.AppRunner | None = None
@@ -100,6 +103,12 @@ class Host:
         settings_path = self._settings_file or self.app_dir / "local.settings.json"
         settings = read_local_settings(settings_path, required=self._settings_file is not None)
         apply_settings(settings.values)
+        # App Service sets this for the app exactly when its Authentication is on; the
+        # app believes the principal header only then (shared/auth.py).
+        if self._emulate_auth:
+            os.environ[AUTH_ENABLED_SETTING] = "True"
+        else:
+            os.environ.pop(AUTH_ENABLED_SETTING, None)
         config = read_host_config(self.app_dir / "host.json")
         keys, keys_created = load_or_create_keys(self._keys_file)
         if self.port is None:
@@ -128,6 +137,7 @@ class Host:
             keys=keys,
             invoker=invoker,
             easyauth=EasyAuth(),
+            emulate_auth=self._emulate_auth,
             admin_specs=[s for s in self.specs if s.trigger_type != HTTP_TRIGGER],
         )
         self._runner = web.AppRunner(
@@ -246,7 +256,10 @@ class Host:
             elif spec.name in disabled:
                 lines.append(f"  {spec.name}: {spec.trigger_type} DISABLED: {disabled[spec.name]}")
         lines += keys_text
-        lines.append(f"  sign in (App Service auth emulation): {self.url}/.auth/login/dev")
+        if self._emulate_auth:
+            lines.append(f"  sign in (App Service auth emulation): {self.url}/.auth/login/dev")
+        else:
+            lines.append("  sign in: off (--no-auth); agent endpoints answer 401")
         for line in lines:
             self._emit(line)
 

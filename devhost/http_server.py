@@ -2,7 +2,9 @@
 
 Every request goes through one handler, in this order:
 
-1. `/.auth/...`: App Service Authentication emulation (`easyauth`).
+1. `/.auth/...`: App Service Authentication emulation (`easyauth`), unless it is off
+   (`--no-auth`): then, as on an App Service without Authentication, there is no
+   `/.auth/` and client-sent principal headers reach the app unchanged.
 2. `/admin/...`: the small part of the host's admin API devhost offers (`admin`).
 3. The app's HTTP triggers under `/{routePrefix}/`, matched by `routing` from the
    routes in the function registry: 404 when no route matches, 405 when none accepts
@@ -123,13 +125,16 @@ class HttpFrontDoor:
         keys: Keys,
         invoker: Invoker,
         easyauth: EasyAuth | None = None,
+        emulate_auth: bool = True,
         admin_specs: list[FunctionSpec] | None = None,
     ) -> None:
         self.routes = build_route_table(specs, route_prefix)
         self.route_prefix = route_prefix
         self._keys = keys
         self._invoker = invoker
-        self._easyauth = easyauth or EasyAuth()
+        # Off, the host is an App Service without Authentication: no `/.auth/*`, and the
+        # client's headers (a forged principal included) reach the app as sent.
+        self._easyauth = (easyauth or EasyAuth()) if emulate_auth else None
         self._admin = admin.AdminApi(admin_specs or [], keys, invoker)
 
     def application(self) -> web.Application:
@@ -139,7 +144,7 @@ class HttpFrontDoor:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
-        if path == "/.auth" or path.startswith("/.auth/"):
+        if self._easyauth is not None and (path == "/.auth" or path.startswith("/.auth/")):
             return await self._easyauth.handle(request)
         if path.lower().startswith("/admin/"):
             return await self._admin.handle(request)
@@ -170,7 +175,8 @@ class HttpFrontDoor:
             url=str(request.url),
             headers=joined(
                 with_client_address(
-                    forwarded_headers(request.headers, self._easyauth.principal(request)),
+                    forwarded_headers(request.headers, self._easyauth.principal(request))
+                    if self._easyauth is not None else CIMultiDict(request.headers),
                     request.remote,
                 ),
                 fold_case=True,

@@ -17,7 +17,7 @@ bp = func.Blueprint()
 @bp.route(route="poison/{queue}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def admin_poison_list(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "admin")
+    await agent(req, "admin")
     desk = await helpdesk()
     messages = await list_poison(desk.clients, req.route_params.get("queue", ""))
     return json_response([m.model_dump(mode="json") for m in messages])
@@ -28,7 +28,7 @@ async def admin_poison_list(req: func.HttpRequest) -> func.HttpResponse:
           auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def admin_poison_replay(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "admin")
+    await agent(req, "admin")
     body = json_body(req, optional=True) or {}
     ids = body.get("ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):

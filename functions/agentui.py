@@ -13,6 +13,8 @@ import azure.functions as func
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_response, principal
 from functions.web import _env, html_response
+from shared.agents import keep_agent_record
+from shared.errors import Forbidden
 from shared.queues import queue_counts
 from shared.search import search
 
@@ -24,17 +26,28 @@ PAGE = "/api/agent"
 @bp.function_name("agentui_page")
 @bp.route(route="agent", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def agentui_page(req: func.HttpRequest) -> func.HttpResponse:
-    """Signed-out browsers go to the sign-in; signed-in people without the role get 403."""
+    """Signed-out browsers go to the sign-in; signed-in people without the role, or
+    removed by an admin, get 403; where sign-in is not configured, how to set it up."""
     desk = await helpdesk()
+    env = _env()
+    if not desk.settings.sign_in_enabled:
+        page = env.get_template("agent/not-configured.html.j2").render(
+            helpdesk_name=desk.settings.helpdesk_name)
+        return html_response(page, status=401)
     who = principal(req)
     if who is None:
         query = urlencode({"post_login_redirect_uri": PAGE})
         return func.HttpResponse(status_code=302, headers={
             "Location": f"{desk.settings.sign_in_path}?{query}", "Cache-Control": "no-store"})
-    env = _env()
-    if not who.has("agent"):
+    removed = False
+    if who.has("agent"):
+        try:
+            await keep_agent_record(who, desk=desk)
+        except Forbidden:
+            removed = True
+    if removed or not who.has("agent"):
         page = env.get_template("agent/forbidden.html.j2").render(
-            helpdesk_name=desk.settings.helpdesk_name, name=who.name)
+            helpdesk_name=desk.settings.helpdesk_name, name=who.name, removed=removed)
         return html_response(page, status=403)
     page = env.get_template("agent/app.html.j2").render(
         helpdesk_name=desk.settings.helpdesk_name, me=who,
@@ -47,7 +60,7 @@ async def agentui_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="queues/counts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def agentui_counts(req: func.HttpRequest) -> func.HttpResponse:
-    me = agent(req)
+    me = await agent(req)
     counts = await queue_counts(me=me.user_id, desk=await helpdesk(),
                                 statuses=req.params.get("statuses") in ("1", "true"))
     return json_response(counts, headers={"Cache-Control": "no-store"})
@@ -57,6 +70,6 @@ async def agentui_counts(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="search", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def agentui_search(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     result = await search(req.params.get("q", ""), desk=await helpdesk())
     return json_response(result, headers={"Cache-Control": "no-store"})

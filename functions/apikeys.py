@@ -18,7 +18,7 @@ bp = func.Blueprint()
 @bp.route(route="apikeys", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def apikeys_create(req: func.HttpRequest) -> func.HttpResponse:
-    admin = agent(req, "admin")
+    admin = await agent(req, "admin")
     try:
         request = ApiKeyRequest.model_validate(json_body(req) or {})
     except ValidationError as exc:
@@ -33,7 +33,7 @@ async def apikeys_create(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="apikeys", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def apikeys_list(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "admin")
+    await agent(req, "admin")
     keys = await (await helpdesk()).apikeys.list()
     return json_response([k.model_dump(mode="json") for k in keys])
 
@@ -42,7 +42,7 @@ async def apikeys_list(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="apikeys/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def apikeys_revoke(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "admin")
+    await agent(req, "admin")
     desk = await helpdesk()
     info = await desk.apikeys.get(req.route_params.get("id", ""))
     if info is None:

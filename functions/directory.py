@@ -31,7 +31,7 @@ def _kind(req: func.HttpRequest) -> type[BaseModel]:
 @bp.route(route="directory/{kind}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def directory_list(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     items = await (await helpdesk()).directory.list(_kind(req))
     return json_response([i.model_dump(mode="json") for i in items])
 
@@ -40,7 +40,7 @@ async def directory_list(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="directory/{kind}/{id}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def directory_put(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "admin")
+    await agent(req, "admin")
     model = _kind(req)
     raw = json_body(req) or {}
     try:
@@ -56,7 +56,7 @@ async def directory_put(req: func.HttpRequest) -> func.HttpResponse:
           auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def directory_delete(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "admin")
+    await agent(req, "admin")
     model = _kind(req)
     item_id = req.route_params.get("id", "")
     if not await (await helpdesk()).directory.delete(model, item_id):
@@ -68,7 +68,7 @@ async def directory_delete(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="me", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def directory_me(req: func.HttpRequest) -> func.HttpResponse:
-    me = agent(req)
+    me = await agent(req)
     record = await (await helpdesk()).directory.get(Agent, me.user_id)
     return json_response({"id": me.user_id, "name": me.name, "roles": sorted(me.roles),
                           "agent": record.model_dump(mode="json") if record else None})
@@ -79,7 +79,7 @@ async def directory_me(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def rules_test(req: func.HttpRequest) -> func.HttpResponse:
     """Which rules would fire on a sample ticket, and what they would do; changes nothing."""
-    agent(req, "admin")
+    await agent(req, "admin")
     desk = await helpdesk()
     raw = json_body(req) or {}
     event = raw.pop("event", "intake")

@@ -13,6 +13,8 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
+from functions.deps import helpdesk
+from shared.agents import keep_agent_record
 from shared.auth import Principal, parse_principal, require
 from shared.errors import (
     BadRequest,
@@ -72,12 +74,16 @@ CSRF_HEADER = "x-helpdesk-request"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
-    """The signed-in agent; raises 401/403 as problem JSON through `handles_errors`."""
-    who = require(principal(req), role)
+async def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
+    """The signed-in agent, their directory record created or refreshed on the way
+    (shared/agents.py); raises 401/403 as problem JSON through `handles_errors`. The
+    principal header counts only where App Service Authentication is on."""
+    desk = await helpdesk()
+    who = require(principal(req), role, sign_in_enabled=desk.settings.sign_in_enabled)
     if req.method.upper() not in SAFE_METHODS and req.headers.get("cookie") \
             and not req.headers.get(CSRF_HEADER):
         raise Forbidden(f"A signed-in browser must send the {CSRF_HEADER} header with this request.")
+    await keep_agent_record(who, desk=desk)
     return who
 
 

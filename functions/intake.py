@@ -122,7 +122,7 @@ async def _read(req: func.HttpRequest, desk: Helpdesk) -> Submission:
     key = f"form-{form_key}" if isinstance(form_key, str) and _FORM_KEY_VALUE.match(form_key) else None
     channel_name = raw.pop("channel", None) or "web"
     if channel_name == Channel.PHONE.value:
-        taker = agent(req)  # only an agent takes a ticket on a caller's behalf
+        taker = await agent(req)  # only an agent takes a ticket on a caller's behalf
         return Submission(raw, uploads, Channel.PHONE, taker.user_id, spam=False)
     if channel_name != Channel.WEB.value:
         raise ValidationFailed("Unknown channel.", errors=[

@@ -20,7 +20,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @bp.route(route="kb/articles", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def kb_create(req: func.HttpRequest) -> func.HttpResponse:
-    who = agent(req)
+    who = await agent(req)
     article = await kb.create(json_body(req), author=who.user_id, desk=await helpdesk())
     return json_response(article, status=201, headers={"ETag": article.etag, **NO_STORE})
 
@@ -29,7 +29,7 @@ async def kb_create(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="kb/articles/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def kb_get(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     article = await kb.read(req.route_params.get("id", ""), desk=await helpdesk())
     return json_response(article, headers={"ETag": article.etag, **NO_STORE})
 
@@ -38,7 +38,7 @@ async def kb_get(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="kb/articles/{id}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def kb_edit(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     article = await kb.edit(req.route_params.get("id", ""), json_body(req),
                             if_match=req.headers.get("if-match"), desk=await helpdesk())
     return json_response(article, headers={"ETag": article.etag, **NO_STORE})
@@ -48,7 +48,7 @@ async def kb_edit(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="kb/search", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def kb_search(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     hits = await kb.search(req.params.get("q", ""), desk=await helpdesk(), public_only=False)
     return json_response({"items": [h.model_dump() for h in hits]}, headers=NO_STORE)
 
@@ -68,7 +68,7 @@ async def kb_suggest(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tickets/{number}/similar", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def tickets_similar(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     found = await kb.similar(_number(req), desk=await helpdesk())
     return json_response(found, headers=NO_STORE)
 

@@ -15,7 +15,7 @@ bp = func.Blueprint()
 @bp.route(route="reports/summary", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def reports_summary(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "supervisor")
+    await agent(req, "supervisor")
     query = reports.parse_query(dict(req.params))
     return json_response(await reports.summary(query, desk=await helpdesk()),
                          headers={"Cache-Control": "no-store"})
@@ -25,7 +25,7 @@ async def reports_summary(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="reports/tickets.csv", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def reports_tickets_csv(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req, "supervisor")
+    await agent(req, "supervisor")
     query = reports.parse_query({k: v for k, v in req.params.items() if k in ("from", "to")})
     # The Python worker hands a response to the host whole (streaming needs the FastAPI
     # extension); the lines are produced a page of 1,000 index rows at a time.

@@ -30,7 +30,7 @@ def _number(req: func.HttpRequest) -> str:
 @bp.route(route="tickets", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def tickets_list(req: func.HttpRequest) -> func.HttpResponse:
-    me = agent(req)
+    me = await agent(req)
     page = await list_queue(parse_query(dict(req.params)), me=me.user_id,
                             desk=await helpdesk())
     return json_response(page, headers={"Cache-Control": "no-store"})
@@ -40,7 +40,7 @@ async def tickets_list(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tickets/{number}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def tickets_get(req: func.HttpRequest) -> func.HttpResponse:
-    who = agent(req)
+    who = await agent(req)
     view = for_agent(await read_ticket(_number(req), desk=await helpdesk()), who.roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
@@ -51,7 +51,7 @@ async def tickets_get(req: func.HttpRequest) -> func.HttpResponse:
 @telemetry.traced("tickets_act")
 @handles_errors
 async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
-    who = agent(req)
+    who = await agent(req)
     action = parse_action(req.route_params.get("action", ""))
     number = _number(req)
     body = parse_body(action, json_body(req, optional=True))
@@ -66,7 +66,7 @@ async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
           auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def tickets_attachment(req: func.HttpRequest) -> func.HttpResponse:
-    agent(req)
+    await agent(req)
     info, data = await read_attachment(_number(req), req.route_params.get("id", ""),
                                        desk=await helpdesk())
     ascii_name = info.filename.encode("ascii", "replace").decode().replace('"', "_")

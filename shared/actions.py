@@ -37,7 +37,7 @@ class AttachmentBody(ActionBody):
 
 
 class AssignBody(ActionBody):
-    agent: Short | None = Field(None, description="agent id, or omit")
+    agent: Short | None = Field(None, description='agent id, "me" for the caller, or omit')
     team: Short | None = Field(None, description="team id, or omit")
 
     @model_validator(mode="after")

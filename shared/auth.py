@@ -2,7 +2,10 @@
 `X-MS-CLIENT-PRINCIPAL` (base64 JSON), and the role checks. Pure: no I/O.
 
 App Service strips any client-sent copy of the header before the request reaches the
-app, so its presence is trustworthy there; the local host does the same.
+app, but only when App Service Authentication is on for the app (it then sets
+`WEBSITE_AUTH_ENABLED=True`; the local host does the same while it emulates sign-in).
+Without it the header is whatever the client sent, so `require` refuses every caller
+with a 401 saying sign-in is not configured, instead of believing a forged admin.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 
 from shared.errors import Forbidden, Unauthorized
@@ -18,6 +22,9 @@ ROLE_CLAIM = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
 NAME_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
 EMAIL_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
 ID_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
+UPN_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+# Enough to tell an address from a display name; the directory validates it properly.
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 ROLES = ("agent", "supervisor", "admin")
 # Roles are cumulative, as in the lifecycle table: a supervisor is also an agent.
@@ -29,6 +36,7 @@ class Principal:
     user_id: str
     name: str
     roles: frozenset[str]
+    email: str | None = None
 
     def has(self, role: str) -> bool:
         return any(role in IMPLIES.get(mine, {mine}) for mine in self.roles)
@@ -60,11 +68,22 @@ def parse_principal(header: str | None, *, user_id: str | None = None) -> Princi
     if not (name or uid):
         return None
     roles = frozenset(str(c["val"]) for c in claims if c.get("typ") == role_typ and c.get("val"))
-    return Principal(user_id=uid or name or "", name=name or uid or "", roles=roles)
+    email = next((value for value in (first(EMAIL_CLAIM, "email", "preferred_username", UPN_CLAIM),
+                                      name) if value and EMAIL_SHAPE.match(value)), None)
+    return Principal(user_id=uid or name or "", name=name or uid or "",
+                     roles=roles, email=email)
 
 
-def require(principal: Principal | None, role: str) -> Principal:
-    """401 without a principal, 403 without the role."""
+NOT_CONFIGURED = (
+    "Agent sign-in is not configured: turn on App Service Authentication for this app "
+    "(README, 'Agent sign-in'). Until then no agent or admin endpoint answers.")
+
+
+def require(principal: Principal | None, role: str, *, sign_in_enabled: bool) -> Principal:
+    """401 when sign-in is not configured (the header could be forged) or without a
+    principal, 403 without the role."""
+    if not sign_in_enabled:
+        raise Unauthorized(NOT_CONFIGURED, extra={"sign_in": "not-configured"})
     if principal is None:
         raise Unauthorized("Sign in first.", extra={"login": "/.auth/login/aad"})
     if not principal.has(role):

@@ -94,6 +94,11 @@ class Settings(BaseModel):
     osticket_topics: dict[str, str] = {"1": "general"}
     # Where the agent page sends a browser that is not signed in (App Service's login).
     sign_in_path: str = Field("/.auth/login/aad", pattern=r"^/[^/\\]")
+    # Whether App Service Authentication is on for this app: App Service sets
+    # WEBSITE_AUTH_ENABLED=True when it is (the local host sets it while it emulates
+    # sign-in). Only then does the platform strip a client-sent X-MS-CLIENT-PRINCIPAL,
+    # so only then is that header believed (shared/auth.py).
+    sign_in_enabled: bool = False
     # Signs the requester portal's links (shared/portal.py); links fail without it.
     portal_secret: str | None = Field(None, min_length=16)
     portal_link_days: int = Field(30, ge=1, le=365)
@@ -151,6 +156,7 @@ class Settings(BaseModel):
                           ("helpdesk_name", "HELPDESK_NAME"),
                           ("public_base_url", "HELPDESK_PUBLIC_URL"),
                           ("sign_in_path", "HELPDESK_SIGN_IN_PATH"),
+                          ("sign_in_enabled", "WEBSITE_AUTH_ENABLED"),
                           ("portal_secret", "HELPDESK_PORTAL_SECRET"),
                           ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS")):
             if (value := get(name)) is not None:

@@ -145,6 +145,8 @@ async def act(
 
     `uploads` are files that came with it other than in the body (an email's
     attachments); `entry_data` is kept on its entry (the channel's details)."""
+    if isinstance(body, AssignBody) and body.agent == "me":  # as the queue filters take it
+        body = body.model_copy(update={"agent": actor})
     await _check_references(body, desk=desk)
     if isinstance(body, ReplyBody) and body.canned:
         body = await _expand_canned(number, body, actor=actor, desk=desk)

@@ -2,14 +2,20 @@
 
 These lists are small and read on most requests, so reads are cached in the process
 for a few seconds; a write through this store clears the cache at once.
+
+A removed agent leaves a tombstone in a partition of its own (`agent-removed`), so that
+their next sign-in does not create them again (shared/agents.py); putting the agent
+back (an admin's PUT) lifts it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
@@ -23,6 +29,9 @@ CACHE_SECONDS = 10.0
 _KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent", CategoryDef: "category",
                                       CannedResponse: "canned", Rule: "rule",
                                       SlaPlan: "slaplan"}
+# Kinds whose removal is remembered (see the module docstring).
+_TOMBSTONED = {Agent}
+_REMOVED = "-removed"
 
 
 class DirectoryStore:
@@ -30,18 +39,24 @@ class DirectoryStore:
         self._table = table
         self._cache: dict[str, tuple[float, list[Any]]] = {}
 
-    async def list(self, model: type[M]) -> list[M]:
-        kind = _KINDS[model]
-        cached = self._cache.get(kind)
+    async def removed(self, model: type[M]) -> list[M]:
+        """The removed items whose removal is remembered (agents), as they were."""
+        return await self._list(_KINDS[model] + _REMOVED, model)
+
+    async def _list(self, partition: str, model: type[M]) -> list[M]:
+        cached = self._cache.get(partition)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return list(cached[1])
         items = [
             model.model_validate_json(entity["json"])
             async for entity in self._table.query_entities("PartitionKey eq @k",
-                                                           parameters={"k": kind})
+                                                           parameters={"k": partition})
         ]
-        self._cache[kind] = (time.monotonic(), items)
+        self._cache[partition] = (time.monotonic(), items)
         return list(items)
+
+    async def list(self, model: type[M]) -> list[M]:
+        return await self._list(_KINDS[model], model)
 
     async def get(self, model: type[M], item_id: str) -> M | None:
         for item in await self.list(model):
@@ -50,6 +65,7 @@ class DirectoryStore:
         return None
 
     async def put(self, item: BaseModel) -> None:
+        """Create or replace; for an agent also lift a removal (an admin restores them)."""
         kind = _KINDS[type(item)]
         await self._table.upsert_entity(
             {"PartitionKey": kind, "RowKey": item.id,  # type: ignore[attr-defined]
@@ -57,14 +73,62 @@ class DirectoryStore:
             mode=UpdateMode.REPLACE,
         )
         self._cache.pop(kind, None)
+        if type(item) in _TOMBSTONED:
+            await self._table.delete_entity(kind + _REMOVED, item.id)  # type: ignore[attr-defined]
+            self._cache.pop(kind + _REMOVED, None)
+
+    async def add(self, item: BaseModel) -> bool:
+        """Create only: False when the item exists already (whoever wrote it first wins)."""
+        kind = _KINDS[type(item)]
+        try:
+            await self._table.create_entity(
+                {"PartitionKey": kind, "RowKey": item.id,  # type: ignore[attr-defined]
+                 "json": item.model_dump_json()})
+        except ResourceExistsError:
+            return False
+        finally:
+            self._cache.pop(kind, None)
+        return True
+
+    async def modify(self, model: type[M], item_id: str, change: Callable[[M], M | None],
+                     *, tries: int = 5) -> M | None:
+        """Read, change and write back under the entity's ETag, again on a race; `change`
+        returns None to leave it. None when the item does not exist."""
+        kind = _KINDS[model]
+        for _ in range(tries):
+            try:
+                entity = await self._table.get_entity(kind, item_id)
+            except ResourceNotFoundError:
+                return None
+            current = model.model_validate_json(entity["json"])
+            changed = change(current)
+            if changed is None:
+                return current
+            try:
+                await self._table.update_entity(
+                    {"PartitionKey": kind, "RowKey": item_id, "json": changed.model_dump_json()},
+                    mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified)
+            except ResourceModifiedError:
+                continue
+            finally:
+                self._cache.pop(kind, None)
+            return changed
+        return None
 
     async def delete(self, model: type[BaseModel], item_id: str) -> bool:
+        """Remove; an agent's removal is remembered (a tombstone) before the record goes."""
         kind = _KINDS[model]
         self._cache.pop(kind, None)
         try:
-            await self._table.get_entity(kind, item_id)
+            entity = await self._table.get_entity(kind, item_id)
         except ResourceNotFoundError:
             return False
+        if model in _TOMBSTONED:
+            await self._table.upsert_entity(
+                {"PartitionKey": kind + _REMOVED, "RowKey": item_id, "json": entity["json"]},
+                mode=UpdateMode.REPLACE)
+            self._cache.pop(kind + _REMOVED, None)
         await self._table.delete_entity(kind, item_id)
         return True
 

@@ -90,9 +90,10 @@ def route_domain_to_sla_plan(admin: httpx.Client, plan_id: str, domain: str, *,
 
 
 @contextmanager
-def running_host(test_services: LocalServices, workdir: Path, **env_overrides: str
-                 ) -> Iterator[RunningHost]:
-    """`python -m devhost` on a free port against the session's services."""
+def running_host(test_services: LocalServices, workdir: Path, *, host_args: tuple[str, ...] = (),
+                 **env_overrides: str) -> Iterator[RunningHost]:
+    """`python -m devhost` on a free port against the session's services; `host_args`
+    are more of its options (`--no-auth`)."""
     port = services.free_port()
     log_path = workdir / "devhost.log"
     env = {**os.environ, **app_env(test_services, HELPDESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -101,7 +102,7 @@ def running_host(test_services: LocalServices, workdir: Path, **env_overrides: s
         process = subprocess.Popen(
             [sys.executable, "-m", "devhost", "--port", str(port),
              "--keys-file", str(workdir / "keys.json"),
-             "--settings", str(ROOT / "local.settings.example.json")],
+             "--settings", str(ROOT / "local.settings.example.json"), *host_args],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
 

@@ -3,10 +3,16 @@ The list of endpoints comes from the app's own registry, so a new one cannot be 
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
 import pytest
 
-from tests.conftest import unique_email
-from tests.e2e.conftest import RunningHost
+from tests.conftest import LocalServices, unique_email
+from tests.e2e.conftest import RunningHost, own_storage, running_host
 from tests.registry import http_functions
 
 PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_files",
@@ -84,3 +90,51 @@ def test_a_signed_in_browser_must_send_the_request_header_with_every_change(host
         assert not [e for e in thread if e.get("body") == "forged"]
         agent.headers["X-Helpdesk-Request"] = "1"
         assert agent.post(f"/api/tickets/{number}/note", json={"body": "real"}).status_code == 200
+
+
+# What an outsider sends to a desk deployed without App Service Authentication: the
+# header App Service would set, claiming every role.
+FORGED_ADMIN = base64.b64encode(json.dumps({
+    "auth_typ": "aad", "claims": [
+        {"typ": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+         "val": "intruder"},
+        {"typ": "name", "val": "intruder@evil.example"},
+        *({"typ": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "val": r}
+          for r in ("agent", "supervisor", "admin"))]}).encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def unprotected(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[RunningHost]:
+    """The desk as `azd up` from zero leaves it: no App Service Authentication, so the
+    platform passes a client's principal header on unchanged (`--no-auth`)."""
+    workdir: Path = tmp_path_factory.mktemp("unprotected")
+    with own_storage(test_services, workdir) as storage, \
+            running_host(storage, workdir, host_args=("--no-auth",)) as running:
+        yield running
+
+
+@pytest.mark.parametrize("name,method,path", list(endpoints()))
+def test_a_forged_principal_gets_401_where_sign_in_is_not_configured(
+        unprotected: RunningHost, name, method, path):
+    with httpx.Client(base_url=unprotected.base_url, timeout=30, headers={
+            "X-MS-CLIENT-PRINCIPAL": FORGED_ADMIN, "X-MS-CLIENT-PRINCIPAL-ID": "intruder",
+            "X-Helpdesk-Request": "1"}) as forger:
+        r = forger.request(method, path, json={})
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "sign-in is not configured" in r.json()["detail"].lower()
+
+
+def test_without_sign_in_the_agent_page_says_how_to_set_it_up_and_the_public_desk_works(
+        unprotected: RunningHost):
+    with httpx.Client(base_url=unprotected.base_url, timeout=30) as client:
+        page = client.get("/api/agent", headers={"X-MS-CLIENT-PRINCIPAL": FORGED_ADMIN})
+        assert page.status_code == 401
+        assert "Agent sign-in is not configured" in page.text
+        assert "HELPDESK_AUTH_CLIENT_ID" in page.text
+        assert client.get("/.auth/login/dev").status_code == 404
+        created = client.post("/api/tickets", json={
+            "name": "Req", "email": unique_email(), "subject": "public", "description": "d"})
+        assert created.status_code == 201, created.text
+        assert client.get("/api/form").status_code == 200

@@ -32,15 +32,31 @@ def test_missing_or_unreadable_principal_is_none(value):
 
 def test_require_answers_401_then_403():
     with pytest.raises(Unauthorized):
-        require(None, "agent")
+        require(None, "agent", sign_in_enabled=True)
     requester = parse_principal(header([{"typ": "name", "val": "x@example.com"}]))
     with pytest.raises(Forbidden):
-        require(requester, "agent")
+        require(requester, "agent", sign_in_enabled=True)
+
+
+def test_without_app_service_authentication_no_principal_is_believed():
+    admin = parse_principal(header([{"typ": "name", "val": "a@example.com"},
+                                    {"typ": ROLE_CLAIM, "val": "admin"}]))
+    with pytest.raises(Unauthorized, match="not configured"):
+        require(admin, "agent", sign_in_enabled=False)
+
+
+def test_the_email_comes_from_an_address_claim_not_a_display_name():
+    entra = parse_principal(header([
+        {"typ": "name", "val": "Ada Lovelace"},
+        {"typ": "preferred_username", "val": "ada@contoso.example"}]))
+    assert entra is not None and entra.email == "ada@contoso.example"
+    nameless = parse_principal(header([{"typ": "name", "val": "Ada Lovelace"}]))
+    assert nameless is not None and nameless.email is None
 
 
 def test_roles_are_cumulative():
     supervisor = parse_principal(header([{"typ": "name", "val": "s@example.com"},
                                          {"typ": ROLE_CLAIM, "val": "supervisor"}]))
-    assert require(supervisor, "agent") is supervisor
+    assert require(supervisor, "agent", sign_in_enabled=True) is supervisor
     with pytest.raises(Forbidden):
-        require(supervisor, "admin")
+        require(supervisor, "admin", sign_in_enabled=True)
