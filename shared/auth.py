@@ -37,6 +37,8 @@ class Principal:
     name: str
     roles: frozenset[str]
     email: str | None = None
+    # A person's name, where the token has one apart from their address (Entra's `name`).
+    display_name: str | None = None
 
     def has(self, role: str) -> bool:
         return any(role in IMPLIES.get(mine, {mine}) for mine in self.roles)
@@ -70,8 +72,10 @@ def parse_principal(header: str | None, *, user_id: str | None = None) -> Princi
     roles = frozenset(str(c["val"]) for c in claims if c.get("typ") == role_typ and c.get("val"))
     email = next((value for value in (first(EMAIL_CLAIM, "email", "preferred_username", UPN_CLAIM),
                                       name) if value and EMAIL_SHAPE.match(value)), None)
-    return Principal(user_id=uid or name or "", name=name or uid or "",
-                     roles=roles, email=email)
+    display = first("name")
+    return Principal(user_id=uid or name or "", name=name or uid or "", roles=roles,
+                     email=email,
+                     display_name=display if display and not EMAIL_SHAPE.match(display) else None)
 
 
 NOT_CONFIGURED = (

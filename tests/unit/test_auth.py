@@ -50,8 +50,11 @@ def test_the_email_comes_from_an_address_claim_not_a_display_name():
         {"typ": "name", "val": "Ada Lovelace"},
         {"typ": "preferred_username", "val": "ada@contoso.example"}]))
     assert entra is not None and entra.email == "ada@contoso.example"
+    assert entra.display_name == "Ada Lovelace"
     nameless = parse_principal(header([{"typ": "name", "val": "Ada Lovelace"}]))
     assert nameless is not None and nameless.email is None
+    local = parse_principal(header([{"typ": "name", "val": "dev@example.com"}]))
+    assert local is not None and local.email == "dev@example.com" and local.display_name is None
 
 
 def test_roles_are_cumulative():
