@@ -126,6 +126,26 @@ ENTRY_KINDS: dict[Action, EntryKind] = {
     Action.RATE: EntryKind.RATED,
 }
 
+# What an agent decides on when acting: a ticket whose status, owner, team or priority
+# changed since the agent read it may call for another action.
+DECIDED_ON = ("status", "assignee", "team", "priority")
+# Actions the desk takes on its own that add a record and decide nothing for anyone.
+SYSTEM_RECORDS = {Action.REMIND}
+
+
+def moves_version(action: Action | None, before: Ticket, after: Ticket) -> bool:
+    """Whether a write makes a new version of the ticket for agents (a new HTTP ETag).
+
+    Every action a person takes does (an agent's or the requester's: another agent acting
+    on the version before would overwrite or ignore it). A record the desk adds on its
+    own (`action` None or a system record: a sent email, an SLA clock event, a reminder)
+    does only when it changes what agents decide on, as an SLA breach that raises the
+    priority or escalates the ticket does."""
+    if action is not None and action not in SYSTEM_RECORDS:
+        return True
+    return any(getattr(before, name) != getattr(after, name) for name in DECIDED_ON)
+
+
 # Entries the requester sees (in the portal and by email); the rest are internal.
 PUBLIC = {Action.REPLY, Action.REQUEST_INFO, Action.RESOLVE, Action.CLOSE, Action.REOPEN,
           Action.REQUESTER_REPLY, Action.REMIND, Action.RATE}

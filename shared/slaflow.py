@@ -10,7 +10,8 @@ The sweep reads only what is due: each ticket with a running clock has one row
 `sweep|<next check>|<number>` in the index, and a run reads the range up to now. It puts
 those tickets on the escalations queue; the handler checks the clock under the ticket's
 ETag and records warnings and breaches in the clock itself, so a breach is acted on once,
-however many sweeps overlap or deliveries repeat.
+however many sweeps overlap or deliveries repeat. Those records leave the ticket's
+agent-visible version (its HTTP ETag) as it was unless they change what agents decide on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared import sla
+from shared.actions import moves_version
 from shared.directory import CategoryDef, Team
 from shared.helpdesk import Helpdesk
 from shared.indexing import SWEEP, sweep_range_end
@@ -196,9 +198,13 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
                       "to": Status.ESCALATED.value, "automatic": True}))
         update["last_seq"] = ticket.last_seq + len(entries)
         ticket = ticket.model_copy(update=update)
+        # A warning or a met target is the desk's own record: agents holding the ticket's
+        # version act on as before. A breach that raises the priority or escalates the
+        # ticket changes what they decide on: a new version.
+        version = stored.version + (1 if moves_version(None, before, ticket) else 0)
         try:
             await desk.tickets.update(ticket, entries[0], [], etag=stored.etag,
-                                      more=entries[1:])
+                                      version=version, more=entries[1:])
         except Stale:
             continue
         await desk.tickets.write_index(ticket, stale=stored.index_keys)

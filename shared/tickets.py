@@ -10,9 +10,15 @@ from shared.models import AgentTicketView, AttachmentInfo
 from shared.storage.tickets import StoredTicket
 
 
+def version_tag(version: int) -> str:
+    """The ticket's HTTP ETag: its agent-visible version, not its bytes (the thread also
+    gains records the desk adds on its own, such as sent emails), so a weak one."""
+    return f'W/"v{version}"'
+
+
 def view_of(stored: StoredTicket) -> AgentTicketView:
     return AgentTicketView(ticket=stored.ticket, thread=stored.thread,
-                           attachments=stored.attachments, etag=stored.etag)
+                           attachments=stored.attachments, etag=version_tag(stored.version))
 
 
 # Taken by the requester or the desk itself, never offered to an agent.

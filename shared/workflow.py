@@ -2,12 +2,16 @@
 pure `apply_action`.
 
 Each action is one entity group transaction in the ticket's partition (the new head,
-guarded by the ETag it was read with, and the action's entry), then the ticket's index
-rows, then an event on the queue for its side effects. Optimistic concurrency:
-- with `If-Match`, a ticket that changed since the caller read it answers 412 with the
-  current ticket; nothing is overwritten;
+guarded by the storage ETag it was read with, and the action's entry), then the ticket's
+index rows, then an event on the queue for its side effects. Optimistic concurrency:
+- with `If-Match`, a ticket that another person changed since the caller read it answers
+  412 with the current ticket; nothing is overwritten. The ETag agents hold is the
+  ticket's agent-visible version (`shared/actions.py` `moves_version`): a record the desk
+  added on its own meanwhile (a sent email, an SLA warning) moves the storage ETag but not
+  the version, and the action is decided again on the fresh ticket and written;
 - without it, the action is decided again on the fresh ticket and retried, so every
   accepted action lands exactly once and no update is lost.
+The desk's own jobs may send a storage ETag instead: the head exactly as they read it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import base64
 import binascii
 import logging
 import random
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from azure.core.exceptions import AzureError
@@ -31,6 +37,7 @@ from shared.actions import (
     EscalateBody,
     ReplyBody,
     apply_action,
+    moves_version,
 )
 from shared.automation import apply_rules
 from shared.directory import Agent, CannedResponse, Team, render_canned
@@ -48,7 +55,7 @@ from shared.lifecycle import Action, NotAllowed, allowed_actions
 from shared.models import AgentTicketView, AttachmentUpload, ThreadEntry
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import Stale, StoredTicket
-from shared.tickets import view_of
+from shared.tickets import version_tag, view_of
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,41 @@ async def _expand_canned(number: str, body: ReplyBody, *, actor: str, desk: Help
     return body.model_copy(update={"body": combined, "canned": None})
 
 
+_VERSION_TAG = re.compile(r'(?:W/)?"v(\d+)"')
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What an `If-Match` asks of the ticket: its agent-visible version (the ETag the API
+    hands out, `W/"v<n>"`, compared by value whether or not a proxy weakened it), or
+    another tag: the head exactly as read (a storage ETag, which the desk's own jobs send,
+    so that they act only on what they decided from)."""
+
+    version: int | None = None
+    exact: str | None = None
+
+    @classmethod
+    def parse(cls, if_match: str | None) -> Precondition | None:
+        """None when nothing is asked (no header, or `*`: the ticket exists)."""
+        tag = (if_match or "").strip()
+        if not tag or tag == "*":
+            return None
+        if match := _VERSION_TAG.fullmatch(tag):
+            return cls(version=int(match.group(1)))
+        return cls(exact=tag)
+
+    def holds(self, stored: StoredTicket) -> bool:
+        if self.version is not None:
+            return stored.version == self.version
+        return stored.etag == self.exact
+
+
+def _stale(message: str, current: StoredTicket) -> PreconditionFailed:
+    return PreconditionFailed(message, extra={
+        "current": view_of(current).model_dump(mode="json"),
+        "etag": version_tag(current.version)})
+
+
 def not_allowed(exc: NotAllowed, roles: frozenset[str]) -> Conflict:
     return Conflict(
         str(exc).capitalize() + ".",
@@ -153,16 +195,15 @@ async def act(
     uploads = [*_uploads(body), *(uploads or [])]
     check_attachments(uploads, desk.settings)
 
+    precondition = Precondition.parse(if_match)
     stored_blobs: list[tuple[Any, str]] = []
     writing = False
     try:
         for _attempt in range(RETRIES):
             stored = await _load(number, desk=desk)
-            if if_match is not None and if_match != "*" and if_match != stored.etag:
-                raise PreconditionFailed(
-                    "The ticket changed since you read it; here is the current one.",
-                    extra={"current": view_of(stored).model_dump(mode="json"),
-                           "etag": stored.etag})
+            if precondition is not None and not precondition.holds(stored):
+                raise _stale("The ticket changed since you read it; here is the current one.",
+                             stored)
             try:
                 ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
                                              roles=roles, now=desk.clock())
@@ -177,6 +218,8 @@ async def act(
                                                           entry.at)
                 sla_entries = slaflow.entries_for(sla_events, first_seq=entry.seq + 1)
                 ticket = ticket.model_copy(update={"last_seq": entry.seq + len(sla_entries)})
+                version = stored.version + (1 if moves_version(action, stored.ticket, ticket)
+                                            else 0)
             except NotAllowed as exc:
                 raise not_allowed(exc, roles) from None
             if uploads and not stored_blobs:
@@ -187,7 +230,7 @@ async def act(
             try:
                 writing = True
                 etag = await desk.tickets.update(ticket, entry, attachments, etag=stored.etag,
-                                                 more=sla_entries)
+                                                 version=version, more=sla_entries)
                 writing = False
             except Stale:
                 writing = False
@@ -195,16 +238,15 @@ async def act(
                 if _holds(current, entry):
                     # An earlier try of this very write landed (its answer was lost and
                     # the SDK sent it again): it is done, once.
-                    etag = current.etag
+                    etag, version = current.etag, current.version
                     break
-                if if_match is not None:
-                    raise PreconditionFailed(
-                        "Another agent changed the ticket at the same moment; "
-                        "here is the current one.",
-                        extra={"current": view_of(current).model_dump(mode="json"),
-                               "etag": current.etag}) from None
-                # Someone else won this round: decide again on the fresh ticket, after a
-                # short random pause so the losers do not collide again in lockstep.
+                if precondition is not None and not precondition.holds(current):
+                    raise _stale("Another agent changed the ticket at the same moment; "
+                                 "here is the current one.", current) from None
+                # Someone else won this round, or the desk added a record of its own (an
+                # SLA warning) that the caller's version does not count: decide again on
+                # the fresh ticket, after a short random pause so the losers do not
+                # collide again in lockstep.
                 await asyncio.sleep(random.uniform(0, 0.01 * (_attempt + 1)))
                 continue
             break
@@ -222,7 +264,7 @@ async def act(
             await _discard(stored_blobs, desk=desk)
             raise StorageUnavailable("Could not reach storage; the action was not applied.") \
                 from exc
-        etag = landed.etag
+        etag, version = landed.etag, landed.version
     except Exception:
         await _discard(stored_blobs, desk=desk)
         raise
@@ -234,7 +276,7 @@ async def act(
         thread=[*stored.thread, entry, *sla_entries],
         attachments=[*stored.attachments, *(info for info, _ in attachments)],
         blob_names={**stored.blob_names, **{info.id: blob for info, blob in attachments}},
-        index_keys=[], etag=etag)
+        index_keys=[], etag=etag, version=version)
     return view_of(after)
 
 

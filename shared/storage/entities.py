@@ -28,8 +28,9 @@ def mail_key(seq: int, purpose: str) -> str:
     return f"{MAIL_PREFIX}{seq:06d}-{purpose}"
 
 
-def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
-    """The head entity. Unset optional fields are left out (a Replace then removes them)."""
+def ticket_entity(ticket: Ticket, *, index_keys: list[str], version: int) -> dict[str, Any]:
+    """The head entity at `version` (the agent-visible version, shared/storage/tickets.py).
+    Unset optional fields are left out (a Replace then removes them)."""
     entity = {
         "PartitionKey": ticket.number,
         "RowKey": HEAD,
@@ -63,8 +64,14 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str]) -> dict[str, Any]:
         "satisfied": ticket.satisfied,
         "satisfaction_comment": ticket.satisfaction_comment,
         "rated_at": ticket.rated_at,
+        "version": version,
     }
     return {k: v for k, v in entity.items() if v is not None}
+
+
+def version_of(entity: dict[str, Any]) -> int:
+    """The head's agent-visible version; 0 for a ticket written before versions existed."""
+    return int(entity.get("version") or 0)
 
 
 def ticket_from_entity(entity: dict[str, Any]) -> Ticket:

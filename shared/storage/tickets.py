@@ -29,7 +29,7 @@ class NumberTaken(Exception):
 
 
 class Stale(Exception):
-    """The ticket changed since it was read (its ETag no longer matches)."""
+    """The ticket's head changed since it was read (its storage ETag no longer matches)."""
 
 
 @dataclass
@@ -39,10 +39,15 @@ class StoredTicket:
     attachments: list[AttachmentInfo]
     blob_names: dict[str, str]
     index_keys: list[str]
+    # The head's storage ETag: every write to the head (a person's action or a record the
+    # desk adds on its own, such as an SLA warning) moves it; conditional writes use it.
     etag: str
     # What the ticket last added to the daily reports (shared/storage/reports.py), read
     # with the rest of the partition; None when nothing was added yet.
     metrics: dict[str, Any] | None = None
+    # The version of what agents decide on (shared/actions.py `moves_version`): the ETag
+    # the HTTP API hands out. Records the desk adds on its own leave it as it was.
+    version: int = 0
 
 
 class TicketStore:
@@ -58,7 +63,7 @@ class TicketStore:
     ) -> None:
         """Write the head, its first entries and attachment metadata in one transaction."""
         ops: list[tuple[str, dict[str, Any]]] = [
-            ("create", ent.ticket_entity(ticket, index_keys=index_keys(ticket)))
+            ("create", ent.ticket_entity(ticket, index_keys=index_keys(ticket), version=1))
         ]
         ops += [("create", ent.entry_entity(ticket.number, e)) for e in entries]
         ops += [
@@ -79,11 +84,13 @@ class TicketStore:
         attachments: list[tuple[AttachmentInfo, str]],
         *,
         etag: str,
+        version: int,
         more: list[ThreadEntry] | None = None,
     ) -> str:
-        """Replace the head (only if it still has `etag`) and add the entry, in one
-        transaction. Returns the new ETag; raises `Stale` if someone else changed it."""
-        head = ent.ticket_entity(ticket, index_keys=index_keys(ticket))
+        """Replace the head (only if it still has the storage ETag `etag`), now at
+        `version`, and add the entry, in one transaction. Returns the new storage ETag;
+        raises `Stale` if anything changed the head meanwhile."""
+        head = ent.ticket_entity(ticket, index_keys=index_keys(ticket), version=version)
         ops: list[tuple[Any, ...]] = [
             ("update", head, {"mode": UpdateMode.REPLACE, "etag": etag,
                               "match_condition": MatchConditions.IfNotModified}),
@@ -137,6 +144,7 @@ class TicketStore:
             index_keys=json.loads(head.get("index_keys") or "[]"),
             etag=head.metadata["etag"],
             metrics=metrics,
+            version=ent.version_of(head),
         )
 
     async def get_attachment(self, number: str, attachment_id: str
