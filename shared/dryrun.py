@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from shared.automation import rules_for
 from shared.directory import CategoryDef
@@ -24,7 +24,7 @@ from shared.errors import ValidationFailed
 from shared.helpdesk import Helpdesk
 from shared.intake import field_errors, validate_submission
 from shared.lifecycle import Status
-from shared.models import Channel
+from shared.models import Channel, Priority
 from shared.rules import Event, Facts, Outcome, evaluate
 
 SAMPLE_NAME = "Sample requester"
@@ -44,6 +44,19 @@ class SampleContext(BaseModel):
 
 
 _CONTEXT = frozenset(SampleContext.model_fields)
+
+
+class RuleSample(SampleContext):
+    """The dry run's body as the API's description shows it; `dry_run` validates it with
+    intake's own validation, so the limits and categories are the desk's."""
+
+    name: str | None = Field(None, description="optional: rules never look at it")
+    email: EmailStr | None = Field(None, description="the requester; optional for channel phone")
+    requester_email: EmailStr | None = Field(None, description="the same as email")
+    subject: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    priority: Priority = Priority.NORMAL
+    category: str | None = Field(None, description="default: the desk's default category")
 
 
 async def dry_run(raw: Mapping[str, Any], *, desk: Helpdesk) -> Outcome:
