@@ -8,9 +8,10 @@ from pydantic import BaseModel, ValidationError
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
 from shared.directory import Agent, CannedResponse, CategoryDef, Team
+from shared.dryrun import dry_run
 from shared.errors import NotFound, ValidationFailed
 from shared.intake import field_errors
-from shared.rules import Facts, Rule, evaluate
+from shared.rules import Rule
 from shared.sla import SlaPlan
 
 bp = func.Blueprint()
@@ -80,17 +81,4 @@ async def directory_me(req: func.HttpRequest) -> func.HttpResponse:
 async def rules_test(req: func.HttpRequest) -> func.HttpResponse:
     """Which rules would fire on a sample ticket, and what they would do; changes nothing."""
     await agent(req, "admin")
-    desk = await helpdesk()
-    raw = json_body(req) or {}
-    event = raw.pop("event", "intake")
-    if event not in ("intake", "update"):
-        raise ValidationFailed("Unknown event.", errors=[{"field": "event",
-                                                         "message": "intake or update"}])
-    raw.setdefault("at", desk.clock().isoformat())
-    try:
-        facts = Facts.model_validate(raw)
-        outcome = evaluate(await desk.directory.list(Rule), facts, event=event,
-                           timezone=desk.settings.timezone)
-    except ValidationError as exc:
-        raise ValidationFailed("Invalid sample ticket.", errors=field_errors(exc)) from None
-    return json_response(outcome)
+    return json_response(await dry_run(json_body(req) or {}, desk=await helpdesk()))

@@ -3,6 +3,14 @@
 These answer in the formats their callers expect: osTicket's API gets the ticket number
 alone as text on success and a plain-text reason with the right 4xx on failure (osTicket
 itself answers 500 to validation errors).
+
+The email pipe answers 201 for every message the desk accepted: a new ticket, a reply
+appended, a redelivery recognised, machine mail deliberately dropped, a bounce noted.
+osTicket's own pipe scripts (setup/scripts/automail.php and automail.pl) count only 201
+as delivered and make the mail server retry anything else for days, then bounce the
+sender's mail. As osTicket does, the body is the ticket's number as plain text (empty
+when the message made or joined no ticket); `X-Helpdesk-Outcome` names what happened,
+and a client that sends `Accept: application/json` gets the details as JSON.
 """
 
 from __future__ import annotations
@@ -87,7 +95,23 @@ async def integrations_email(req: func.HttpRequest) -> func.HttpResponse:
     if len(raw) > desk.settings.limits.request_bytes:
         raise PayloadTooLarge(f"A message may be at most {desk.settings.limits.request_bytes} bytes.")
     result = await receive_email(raw, desk=desk)
-    return json_response(result, status=201 if result.outcome == "created" else 200)
+    headers: dict[str, str] = {"X-Helpdesk-Outcome": result.outcome}
+    if result.number:
+        headers["Location"] = f"/api/tickets/{result.number}"
+    if _wants_json(req.headers.get("accept", "")):
+        return json_response(result, status=201, headers=headers)
+    return func.HttpResponse(f"{result.number}\n" if result.number else "", status_code=201,
+                             headers=headers, mimetype="text/plain", charset="utf-8")
+
+
+def _wants_json(accept: str) -> bool:
+    """Whether the client asked for JSON; osTicket's scripts send `*/*` or nothing."""
+    for media_range in accept.lower().split(","):
+        media, _, params = media_range.partition(";")
+        if media.strip() == "application/json" and \
+                params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            return True
+    return False
 
 
 @bp.function_name("integrations_chat")

@@ -1,7 +1,10 @@
 """The API's OpenAPI 3.1 description, built from the pydantic models.
 
 The operations are listed here once, each with its models and errors; a test checks this
-list against the function app's registered HTTP functions, so it cannot drift.
+list against the function app's registered HTTP functions, so it cannot drift. The one
+function that acts on a ticket (`POST /api/tickets/{number}/{action}`) is described as
+one path per action of the agents' lifecycle, each with its own body, so that a
+generated client knows which body goes with which action.
 """
 
 from __future__ import annotations
@@ -12,17 +15,18 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from shared.actions import BODIES
+from shared.actions import BODIES, CommentBody
 from shared.apikeys import ApiKey, ApiKeyRequest, CreatedKey
 from shared.chat import ChatResult, ChatTranscript
 from shared.directory import Agent, CategoryDef, Team
+from shared.dryrun import RuleSample
 from shared.inbound_email import EmailResult
 from shared.kb import Article, ArticleEdit, ArticleInput, Similar
 from shared.lifecycle import Action
 from shared.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.queues import QueueCounts, QueuePage, QueueQuery
 from shared.reports import ReportQuery
-from shared.rules import Facts, Outcome, Rule
+from shared.rules import Outcome, Rule
 from shared.search import SearchResult
 
 
@@ -49,6 +53,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     params: list[dict[str, Any]] = field(default_factory=list)
     media: str = "application/json"
+    # The answer is `media` by default and `response` as JSON for `Accept: application/json`.
+    json_on_request: bool = False
 
 
 def _inline(value: Any, defs: dict[str, Any]) -> Any:
@@ -80,6 +86,19 @@ def _path_param(name: str) -> dict[str, Any]:
 
 
 NUMBER = [_path_param("number")]
+
+# The actions agents take, each its own path in the description (one function serves them).
+AGENT_ACTIONS: dict[Action, str] = {
+    Action.ASSIGN: "Assign the ticket to an agent (their id, or \"me\" for the caller) and/or "
+                   "a team",
+    Action.REPLY: "Reply to the requester (emailed): body and/or a canned response, attachments",
+    Action.NOTE: "Add an internal note (not shown to the requester)",
+    Action.REQUEST_INFO: "Ask the requester a question; the ticket waits (pending)",
+    Action.ESCALATE: "Escalate to a tier (Vendor Support needs vendor_name), with a reason",
+    Action.RESOLVE: "Resolve, with the resolution notes",
+    Action.CLOSE: "Close, with an optional comment",
+    Action.REOPEN: "Reopen a resolved or closed ticket, with an optional comment",
+}
 AGENT_ERRORS = (401, 403)
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -92,8 +111,12 @@ OPERATIONS: tuple[Operation, ...] = (
               "osTicket's ticket API (X-API-Key, scope tickets): 201 with the number as text",
               status=201, media="text/plain", errors=(400, 401, 403, 413, 415, 422, 503)),
     Operation("post", "/api/tickets.email",
-              "A raw RFC 822 message from the mail gateway (X-API-Key, scope email)",
-              response=EmailResult, status=201, errors=(400, 401, 403, 409, 413, 503)),
+              "A raw RFC 822 message from the mail gateway (X-API-Key, scope email). 201 for "
+              "every message accepted (created, appended, duplicate, ignored, bounce-noted), as "
+              "osTicket's pipe scripts expect: the ticket's number as text (empty when none), "
+              "X-Helpdesk-Outcome saying which; with Accept: application/json, the details",
+              response=EmailResult, status=201, errors=(400, 401, 403, 409, 413, 503),
+              media="text/plain", json_on_request=True),
     Operation("post", "/api/channels/chat",
               "A chat transcript (X-Signature: sha256=HMAC of the body)",
               request=ChatTranscript, response=ChatResult, status=201,
@@ -135,8 +158,10 @@ OPERATIONS: tuple[Operation, ...] = (
               "Put poison messages (all, or `ids`) back on their queue", role="admin",
               errors=(*AGENT_ERRORS, 404, 415, 422), params=[_path_param("queue")]),
     Operation("post", "/api/rules/test",
-              "Dry run: which rules fire on a sample ticket (Facts + event) and what they do",
-              role="admin", request=Facts, response=Outcome,
+              "Dry run: which rules fire on a sample ticket and what they do. The sample is "
+              "what POST /api/tickets takes, with its defaults (name optional), plus the "
+              "context the rules see: event, channel, team, status, tags, at",
+              role="admin", request=RuleSample, response=Outcome,
               errors=(*AGENT_ERRORS, 400, 415, 422)),
     Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
     Operation("post", "/api/kb/articles",
@@ -217,7 +242,7 @@ OPERATIONS: tuple[Operation, ...] = (
 MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
-    EmailResult, Facts, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
+    EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
     SearchResult, *BODIES.values()]
 
 
@@ -266,9 +291,18 @@ def spec() -> dict[str, Any]:
                 "application/json": {"schema": ref(op.request)},
                 "multipart/form-data": {"schema": ref(op.request)},
             }}
-        if op.path.endswith("{action}"):
-            operation["requestBody"] = {"required": False, "content": {"application/json": {
-                "schema": {"oneOf": [ref(m) for m in dict.fromkeys(BODIES.values())]}}}}
+        if op.json_on_request and op.response:
+            ok["content"] = {op.media: {"schema": {"type": "string"}},
+                             "application/json": {"schema": out(op.response)}}
+        if op.path.endswith("/{action}"):
+            for action, summary in AGENT_ACTIONS.items():
+                body = BODIES[action]
+                paths[op.path.replace("{action}", action.value)] = {op.method: {
+                    **operation, "summary": summary, "operationId": f"ticket_{action.name.lower()}",
+                    "parameters": [p for p in op.params if p["name"] != "action"],
+                    "requestBody": {"required": body is not CommentBody, "content": {
+                        "application/json": {"schema": ref(body)}}}}}
+            continue
         paths.setdefault(op.path, {})[op.method] = operation
     return {
         "openapi": "3.1.0",

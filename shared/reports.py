@@ -33,8 +33,9 @@ RETRIES = 10
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    first: date = Field(alias="from", description="first day (UTC), inclusive")
-    last: date = Field(alias="to", description="last day (UTC), inclusive")
+    first: date = Field(alias="from", description="first day (UTC), inclusive; without from "
+                        "and to, the last 30 days (the answer says so)")
+    last: date = Field(alias="to", description="last day (UTC), inclusive; default today")
     group: Literal["day", "team", "category", "agent", "channel", "priority"] = "day"
     dimension: Literal["team", "category", "agent", "channel", "priority"] | None = Field(
         None, description="filter: count only this dimension's `value` (then grouped by day)")
@@ -53,11 +54,44 @@ class ReportQuery(BaseModel):
         return self
 
 
+DEFAULT_DAYS = 30
+
+
+def with_default_range(params: dict[str, str], *, today: date) -> tuple[dict[str, str], bool]:
+    """`params` with `from` and `to` filled in when missing, and whether they were.
+
+    Without both, the range is the last `DEFAULT_DAYS` days, today (UTC) included; with
+    only `to`, the 30 days ending then; with only `from`, from then to today (or that one
+    day, if it is later). A date that is not one is left for `parse_query` to name."""
+    params = dict(params)
+    if params.get("from") and params.get("to"):
+        return params, False
+    try:
+        if params.get("to"):
+            params["from"] = (date.fromisoformat(params["to"])
+                              - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        elif params.get("from"):
+            params["to"] = max(date.fromisoformat(params["from"]), today).isoformat()
+        else:
+            params["from"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+            params["to"] = today.isoformat()
+    except (ValueError, OverflowError):
+        pass
+    return params, True
+
+
 def parse_query(params: dict[str, str]) -> ReportQuery:
     try:
         return ReportQuery.model_validate(params)
     except ValidationError as exc:
         raise ValidationFailed("Invalid report query.", errors=field_errors(exc)) from None
+
+
+def range_note(query: ReportQuery, defaulted: bool) -> str:
+    """How the answer says which days it covers, and whether they were chosen for the caller."""
+    days = (query.last - query.first).days + 1
+    how = "default range, pass from and to (YYYY-MM-DD) to choose" if defaulted else "as asked"
+    return f"{query.first.isoformat()}..{query.last.isoformat()} ({days} days, UTC; {how})"
 
 
 # -- keeping the summaries up to date ----------------------------------------------------
@@ -136,7 +170,8 @@ async def expected(desk: Helpdesk) -> metrics.Contribution:
 # -- reading ----------------------------------------------------------------------------
 
 
-async def summary(query: ReportQuery, *, desk: Helpdesk) -> dict[str, Any]:
+async def summary(query: ReportQuery, *, desk: Helpdesk, defaulted: bool = False) -> dict[str, Any]:
+    """The figures for the query's days; `defaulted` says the caller gave no range."""
     rows = f"{query.dimension}" if query.dimension else ("all" if query.group == "day" else query.group)
     grouped: dict[str, dict[str, float]] = {}
     overall: dict[str, float] = {}
@@ -159,7 +194,8 @@ async def summary(query: ReportQuery, *, desk: Helpdesk) -> dict[str, Any]:
             overall = metrics.add_into(overall, counters)
     today = desk.clock().date()
     return {
-        "from": query.first.isoformat(), "to": query.last.isoformat(), "group": query.group,
+        "from": query.first.isoformat(), "to": query.last.isoformat(),
+        "default_range": defaulted, "range": range_note(query, defaulted), "group": query.group,
         "filter": {query.dimension: query.value} if query.dimension else None,
         "totals": metrics.figures(overall),
         "groups": [{"key": key, **metrics.figures(counters)} for key, counters in sorted(grouped.items())],

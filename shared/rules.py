@@ -17,26 +17,39 @@ Semantics, in one place:
   `evaluate`; "after 18:00" means at or after 18:00, "before 09:00" strictly before.
   Seconds are ignored. An overnight window is two conditions with match="any".
 
-Regular expressions are written by administrators but run on text written by anyone,
-so a pattern is checked when the rule is built: it must compile, be at most
-`MAX_PATTERN_LENGTH` characters, not use verbose mode, and contain no quantified group
-that itself holds a quantifier, such as `(a+)+` or `(\\w+\\.)*` (the classic
-catastrophic-backtracking shape). This is a cheap guard, not a proof: overlapping
-alternatives such as `(a|a)*` and chains of adjacent wildcards such as `.*x.*y.*z` can
-still be slow. Only the first `MAX_MATCH_TEXT` characters of a field are searched,
-which bounds the cost of what remains.
+Regular expressions are written by administrators but run on text written by anyone, at
+intake and on every update, so they run on RE2 (google-re2), whose matching time grows
+linearly with the text whatever the pattern: `(a+)+$` on 20,000 characters takes
+microseconds, where Python's backtracking `re` takes longer than the age of the universe.
+RE2 has no backreferences, lookaround, possessive quantifiers, atomic groups or verbose
+mode; a pattern using them is refused when the rule is saved (422 naming the field). A
+rule stored before that check keeps loading (read back from storage as JSON, it is not
+refused, so one old rule cannot stop intake): its pattern condition never holds, and the
+trace says why. Patterns are at most `MAX_PATTERN_LENGTH` characters and see only the
+first `MAX_MATCH_TEXT` characters of a field. A pattern is compiled once per process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+import re2
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.lifecycle import Status
 from shared.models import Channel, Priority, Ticket
@@ -56,6 +69,8 @@ MAX_PATTERN_LENGTH = 500   # also the cap on any condition value
 MAX_MATCH_TEXT = 20_000    # characters of a field a pattern is run over
 MAX_TRACE_TEXT = 200       # characters of an actual value shown in the trace
 MAX_ACTION_VALUE = 200     # a category, team, tag, agent or canned-reply id is short
+
+log = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HH_MM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
@@ -88,100 +103,55 @@ _CHANGE_KEY: dict[str, str] = {
 _VALUELESS = frozenset({"auto_assign", "reject_spam"})
 
 
-# --- the regex guard ---------------------------------------------------------------------
-
-_BRACES = re.compile(r"\{(\d*)(,?)(\d*)\}")
+# --- patterns ----------------------------------------------------------------------------
 
 
-def _quantifier_at(pattern: str, i: int) -> tuple[int, bool, bool] | None:
-    """The quantifier starting at `i`, as (length, repeats more than once, variable count)."""
-    if i >= len(pattern):
-        return None
-    ch = pattern[i]
-    if ch in "*+":
-        size, repeats, variable = 1, True, True
-    elif ch == "?":
-        size, repeats, variable = 1, False, True
-    elif ch == "{":
-        found = _BRACES.match(pattern, i)
-        if found is None or not (found[1] or found[2]):
-            return None  # `re` reads these braces as literal characters
-        low = int(found[1] or 0)
-        high = int(found[3]) if found[3] else (None if found[2] else low)
-        size = found.end() - i
-        repeats, variable = high is None or high > 1, high != low
-    else:
-        return None
-    # A lazy (`?`) or possessive (`+`) suffix belongs to the same quantifier.
-    if i + size < len(pattern) and pattern[i + size] in "?+":
-        size += 1
-    return size, repeats, variable
+def _options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False  # string comparisons are case-insensitive everywhere
+    options.log_errors = False      # a refused pattern is the caller's answer, not a log line
+    return options
 
 
-def _skip_class(pattern: str, i: int) -> int:
-    """Index just past the character class opening at `i`."""
-    i += 1
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":
-        i += 1  # a leading "]" is a literal
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    return i + 1
+_OPTIONS = _options()
 
 
-def has_nested_quantifier(pattern: str) -> bool:
-    """True if a repeated group contains a quantifier, e.g. `(a+)+`, `(?:x?y)*`, `((a)*){2,}`.
+class UnsupportedPattern(ValueError):
+    """A pattern RE2 cannot run (or that is too long)."""
 
-    Expects a pattern that compiles. Escapes and character classes are skipped, so `\\(a+\\)+`
-    and `[(a+)]+` are not flagged."""
-    groups: list[bool] = []  # per open group: does it contain a quantifier?
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        inner = False
-        if ch == "(":
-            if pattern.startswith("(?#", i):
-                i = pattern.find(")", i) + 1 or len(pattern)
-                continue
-            groups.append(False)
-            i += 2 if pattern.startswith("(?", i) else 1
-            continue
-        if ch == ")":
-            inner = groups.pop() if groups else False
-            i += 1
-        elif ch == "[":
-            i = _skip_class(pattern, i)
-        elif ch == "\\":
-            i += 2
-        else:
-            i += 1
-        quantifier = _quantifier_at(pattern, i)
-        if quantifier is not None:
-            size, repeats, variable = quantifier
-            if inner and repeats:
-                return True
-            inner = inner or variable
-            i += size
-        if inner and groups:
-            groups[-1] = True
-    return False
+
+@functools.lru_cache(maxsize=512)
+def compiled(pattern: str) -> re2._Regexp:
+    """`pattern` compiled for RE2, case-insensitive; `UnsupportedPattern` if it cannot be."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise UnsupportedPattern(f"a pattern is at most {MAX_PATTERN_LENGTH} characters")
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) \
+            else str(exc)
+        raise UnsupportedPattern(
+            f"not a regular expression the rule engine (RE2) can run: {reason}; backreferences "
+            "(\\1), lookaround ((?=, (?!, (?<=, (?<!), possessive quantifiers, atomic groups "
+            "and (?x) are not supported") from None
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON \\ud800 escape
+        raise UnsupportedPattern("a pattern must be valid Unicode text") from None
 
 
 def check_pattern(pattern: str) -> None:
     """Raise `ValueError` unless `pattern` is acceptable for a `matches` condition."""
-    if len(pattern) > MAX_PATTERN_LENGTH:
-        raise ValueError(f"a pattern is at most {MAX_PATTERN_LENGTH} characters")
+    compiled(pattern)
+
+
+def pattern_holds(pattern: str, text: str) -> bool:
+    """Whether `pattern` is found in the first `MAX_MATCH_TEXT` characters of `text`;
+    `UnsupportedPattern` for a stored pattern RE2 cannot run."""
+    regexp = compiled(pattern)
+    text = text[:MAX_MATCH_TEXT]
     try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    if compiled.flags & re.VERBOSE:
-        # Verbose mode ignores whitespace, which would let `(a+) +` past the guard below.
-        raise ValueError("verbose mode (?x) is not supported in patterns")
-    if has_nested_quantifier(pattern):
-        raise ValueError("a repeated group may not contain a quantifier, as in (a+)+: "
-                         "it can take exponential time on some texts")
+        return regexp.search(text) is not None
+    except UnicodeEncodeError:  # lone surrogates cannot be UTF-8: match the rest of the text
+        return regexp.search(text.encode("utf-8", "replace").decode("utf-8")) is not None
 
 
 # --- the models --------------------------------------------------------------------------
@@ -198,10 +168,19 @@ class Condition(BaseModel):
 
     @field_validator("value")
     @classmethod
-    def _bounded(cls, value: str | list[str]) -> str | list[str]:
+    def _bounded(cls, value: str | list[str], info: ValidationInfo) -> str | list[str]:
         for item in [value] if isinstance(value, str) else value:
             if len(item) > MAX_PATTERN_LENGTH:
                 raise ValueError(f"a condition value is at most {MAX_PATTERN_LENGTH} characters")
+        if info.data.get("op") == "matches" and isinstance(value, str):
+            try:
+                check_pattern(value)
+            except UnsupportedPattern:
+                # The API hands a rule over as Python objects and refuses such a pattern;
+                # the directory reads rules back as JSON, where a rule saved before RE2
+                # must still load (its pattern is not run) rather than fail every intake.
+                if info.mode != "json":
+                    raise
         return value
 
     @model_validator(mode="after")
@@ -221,8 +200,6 @@ class Condition(BaseModel):
         if self.op in ("before", "after"):
             if not _HH_MM.match(str(self.value)):
                 raise ValueError("a time of day is written HH:MM, from 00:00 to 23:59")
-        elif self.op == "matches":
-            check_pattern(str(self.value))
         elif self.op in ("contains", "not_contains") and self.value == "":
             # An empty needle matches everything; a rule meant to always run has no conditions.
             raise ValueError(f"'{self.op}' needs a non-empty value")
@@ -380,7 +357,7 @@ def _holds(op: str, expected: str | list[str], actual: str) -> bool:
         return folded in {v.casefold() for v in expected}
     assert isinstance(expected, str)  # guaranteed by Condition's validation
     if op == "matches":
-        return re.search(expected, actual[:MAX_MATCH_TEXT], re.IGNORECASE) is not None
+        return pattern_holds(expected, actual)
     if op == "before":
         return actual < expected  # zero-padded HH:MM sorts as time does
     if op == "after":
@@ -393,10 +370,19 @@ def _holds(op: str, expected: str | list[str], actual: str) -> bool:
 def _check(condition: Condition, facts: Facts, local: datetime) -> dict[str, Any]:
     actual = _actual(condition.field, facts, local)
     value = condition.value if isinstance(condition.value, str) else list(condition.value)
-    return {
-        "field": condition.field, "op": condition.op, "value": value,
-        "actual": _clip(actual), "result": _holds(condition.op, condition.value, actual),
-    }
+    checked: dict[str, Any] = {"field": condition.field, "op": condition.op, "value": value,
+                               "actual": _clip(actual)}
+    try:
+        checked["result"] = _holds(condition.op, condition.value, actual)
+    except UnsupportedPattern as exc:
+        _warn_once(str(condition.value), str(exc))
+        checked.update(result=False, error=f"this stored pattern is not run: {exc}; fix the rule")
+    return checked
+
+
+@functools.lru_cache(maxsize=64)
+def _warn_once(pattern: str, reason: str) -> None:
+    log.warning("a stored rule's pattern %r is not run: %s", pattern, reason)
 
 
 @dataclasses.dataclass

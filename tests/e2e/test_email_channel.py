@@ -3,6 +3,7 @@ auto-replies and bounces."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -40,15 +41,16 @@ def message(sender: str, subject: str, text: str, **headers: str) -> EmailMessag
 def pipe(host: RunningHost, key: str, raw: bytes, url: str | None = None
          ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, PIPE, "--url", url or f"{host.base_url}/api/tickets.email",
-         "--key", key], input=raw, capture_output=True, timeout=60)
+        [sys.executable, PIPE, "--url", url or f"{host.base_url}/api/tickets.email"],
+        input=raw, capture_output=True, timeout=60, env={**os.environ, "HELPDESK_API_KEY": key})
 
 
 def post(host: RunningHost, key: str, msg: EmailMessage) -> dict:
     with host.client() as client:
         r = client.post("/api/tickets.email", content=bytes(msg),
-                        headers={"X-API-Key": key, "content-type": "message/rfc822"})
-    assert r.status_code in (200, 201), r.text
+                        headers={"X-API-Key": key, "content-type": "message/rfc822",
+                                 "Accept": "application/json"})
+    assert r.status_code == 201, r.text
     return r.json()
 
 
@@ -157,7 +159,9 @@ def test_a_bounce_is_noted_on_its_ticket(host: RunningHost, mail_key: str, maild
     ).encode() + raw_ack + b"\r\n--B--\r\n"
     with host.client() as client:
         r = client.post("/api/tickets.email", content=dsn,
-                        headers={"X-API-Key": mail_key, "content-type": "message/rfc822"})
+                        headers={"X-API-Key": mail_key, "content-type": "message/rfc822",
+                                 "Accept": "application/json"})
+    assert r.status_code == 201, r.text
     assert r.json()["outcome"] == "bounce-noted" and r.json()["number"] == number
     notes = [e for e in thread(host, number) if e["kind"] == "note"]
     assert len(notes) == 1 and requester in notes[0]["body"] and "5.1.1" in notes[0]["body"]

@@ -47,6 +47,35 @@ def test_a_bad_range_is_a_422_with_the_field(host: RunningHost):
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "from"
 
 
+
+def test_reports_without_a_range_cover_the_last_30_days_and_say_so(host: RunningHost):
+    """The first obvious call, with no `from` or `to`, answers, and says which days."""
+    last = datetime.now(UTC).date()
+    first = last - timedelta(days=29)
+    with host.signed_in(roles="supervisor", user="sup1", email="sup1@example.com") as sup:
+        with host.client() as anonymous:
+            number = anonymous.post("/api/tickets", json={
+                "name": "R", "email": unique_email("rep30"), "subject": "in the default range",
+                "description": "d"}).json()["number"]
+        r = sup.get("/api/reports/summary")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["from"], body["to"], body["default_range"]) == (
+            first.isoformat(), last.isoformat(), True)
+        assert len(body["created_resolved_per_day"]) == 30
+        assert "default range" in body["range"] and "default range" in r.headers["X-Report-Range"]
+        asked = sup.get("/api/reports/summary", params={"from": today(), "to": today()}).json()
+        assert asked["default_range"] is False and "as asked" in asked["range"]
+        only_to = sup.get("/api/reports/summary", params={"to": today()}).json()
+        assert (only_to["from"], only_to["default_range"]) == (first.isoformat(), True)
+
+        exported = sup.get("/api/reports/tickets.csv")
+        assert exported.status_code == 200, exported.text
+        assert f"tickets-{first.isoformat()}-{last.isoformat()}.csv" in \
+            exported.headers["content-disposition"]
+        assert "default range" in exported.headers["X-Report-Range"]
+        assert number in [row["number"] for row in csv.DictReader(io.StringIO(exported.text))]
+
 def test_public_articles_are_found_without_signing_in_and_shown_as_text(host: RunningHost):
     tag = "zq" + uuid.uuid4().hex[:8]
     with host.signed_in() as agent:

@@ -113,11 +113,39 @@ def test_the_dry_run_shows_what_would_happen_and_changes_nothing(host: RunningHo
         assert admin.post("/api/rules/test", json={"subject": "x"}).status_code == 422
         bad = admin.put(f"/api/directory/rules/bad-{TAG}", json={
             "name": "bad", "conditions": [{"field": "subject", "op": "matches",
-                                           "value": "(a+)+$"}],
+                                           "value": "(?<!not )spam"}],
             "actions": [{"type": "reject_spam"}]})
         assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "conditions.0.value"
+        assert "RE2" in bad.json()["errors"][0]["message"]
     assert host.tickets_of(f"x@{DOMAIN}") == []
 
+
+
+def test_the_dry_run_takes_what_the_web_form_sends(host: RunningHost, rules):
+    """The first obvious call: paste a submission as POST /api/tickets takes it."""
+    submission = {"name": "Val Ip", "email": f"Boss@{DOMAIN}", "subject": "Server down",
+                  "description": "help"}
+    with host.signed_in(roles="agent,admin") as admin:
+        r = admin.post("/api/rules/test", json=submission)
+        assert r.status_code == 200, r.text
+        assert r.json()["fired"] == [f"vip-{TAG}", f"later-{TAG}"]
+        assert r.json()["changes"] == {"team": "senior-support", "priority": "high"}
+        # The same defaults as intake: a sample without priority is normal, so a rule on
+        # priority sees what a real submission would carry.
+        with host.client() as client:
+            real = client.post("/api/tickets", json=submission).json()["number"]
+        ticket = admin.get(f"/api/tickets/{real}").json()["ticket"]
+        assert (ticket["team"], ticket["priority"]) == ("senior-support", "high")
+        update = admin.post("/api/rules/test", json={**submission, "event": "update",
+                                                     "status": "pending"})
+        assert update.status_code == 200 and update.json()["fired"] == [f"waiting-{TAG}"]
+        bad = admin.post("/api/rules/test", json={"email": "not-an-address", "subject": "s",
+                                                  "description": "d", "priority": "asap",
+                                                  "event": "later", "category": "nope"})
+        assert bad.status_code == 422
+        assert {e["field"] for e in bad.json()["errors"]} == {"email", "priority", "event",
+                                                              "category"}
 
 @pytest.mark.parametrize("strategy", ["round-robin", "fewest-open"])
 def test_auto_assignment_is_fair_and_skips_unavailable_agents(host: RunningHost, strategy):
@@ -160,3 +188,69 @@ def test_auto_assignment_is_fair_and_skips_unavailable_agents(host: RunningHost,
             for r in responses)
         admin.delete(f"/api/directory/rules/pool-{tag}")
     assert owners == {agents[0]: 4, agents[1]: 4, agents[2]: 4}
+
+
+def test_a_catastrophic_pattern_costs_intake_nothing_and_is_evaluated_right(host: RunningHost):
+    """`(a+)+$` on "aaaa…!" took Python's backtracking engine longer than any client waits
+    (20 s on 27 characters); on RE2 the intake answers at once, and the rule fires exactly
+    when the text matches."""
+    domain = f"redos-{TAG}.example"
+    with host.signed_in(roles="agent,admin") as admin:
+        r = admin.put(f"/api/directory/rules/redos-{TAG}", json={
+            "name": "all a", "conditions": [
+                {"field": "requester_domain", "op": "equals", "value": domain},
+                {"field": "description", "op": "matches", "value": "(a+)+$"}],
+            "actions": [{"type": "add_tag", "value": "all-a"}]})
+        assert r.status_code == 200, r.text
+        try:
+            tags = {}
+            for name, text in (("almost", "a" * 19_999 + "!"), ("exact", "a" * 20_000)):
+                with host.client() as client:  # httpx's 5-second timeout: it must complete
+                    created = client.post("/api/tickets", json={
+                        "name": "R", "email": f"{name}@{domain}", "subject": "aaa",
+                        "description": text})
+                assert created.status_code == 201, created.text
+                tags[name] = admin.get(f"/api/tickets/{created.json()['number']}"
+                                       ).json()["ticket"]["tags"]
+            assert tags == {"almost": [], "exact": ["all-a"]}
+        finally:
+            admin.delete(f"/api/directory/rules/redos-{TAG}")
+
+
+def test_a_rule_stored_before_re2_with_a_lookbehind_does_not_stop_intake(host: RunningHost):
+    """Stored by an earlier version (which ran Python's `re`), a pattern RE2 cannot run
+    still loads: intake goes on, the rule lists, and that condition never holds."""
+    import json
+
+    from azure.data.tables import TableServiceClient
+
+    domain = f"legacy-{TAG}.example"
+    legacy = {"id": f"legacy-{TAG}", "name": "old spam rule", "enabled": True, "order": 1,
+              "on": ["intake"], "match": "all", "stop": False,
+              "conditions": [{"field": "requester_domain", "op": "equals", "value": domain},
+                             {"field": "subject", "op": "matches", "value": "(?<!no )offer"}],
+              "actions": [{"type": "reject_spam"}]}
+    with TableServiceClient.from_connection_string(host.storage) as service:
+        table = service.get_table_client("directory")
+        table.upsert_entity({"PartitionKey": "rule", "RowKey": legacy["id"],
+                             "json": json.dumps(legacy)})
+        try:
+            with host.signed_in(roles="agent,admin") as admin:
+                # Any write to the directory clears the host's cached lists.
+                admin.put(f"/api/directory/canned/legacy-{TAG}", json={"title": "t", "body": "b"})
+                listed = admin.get("/api/directory/rules")
+                assert listed.status_code == 200
+                assert legacy["id"] in [r["id"] for r in listed.json()]
+                with host.client() as client:
+                    created = client.post("/api/tickets", json={
+                        "name": "R", "email": f"buyer@{domain}", "subject": "a special offer",
+                        "description": "d"})
+                assert created.status_code == 201, created.text
+                dry = admin.post("/api/rules/test", json={
+                    "name": "R", "email": f"buyer@{domain}", "subject": "a special offer",
+                    "description": "d", "category": "general"}).json()
+                [trace] = [t for t in dry["trace"] if t["rule"] == legacy["id"]]
+                assert trace["fired"] is False and "fix the rule" in trace["conditions"][1]["error"]
+                admin.delete(f"/api/directory/canned/legacy-{TAG}")
+        finally:
+            table.delete_entity("rule", legacy["id"])

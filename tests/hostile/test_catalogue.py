@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -268,11 +269,14 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
         kwargs = request_kwargs(case, subs, email)
         if endpoint == "mailpipe":
             done = subprocess.run([sys.executable, PIPE, "--url",
-                                   f"{host.base_url}/api/tickets.email", "--key", api_key],
-                                  input=kwargs["content"], capture_output=True, timeout=120)
+                                   f"{host.base_url}/api/tickets.email"],
+                                  input=kwargs["content"], capture_output=True, timeout=120,
+                                  env={**os.environ, "HELPDESK_API_KEY": api_key})
             return None, done.returncode, done.stdout.decode() + done.stderr.decode(), None
         if endpoint in ("osticket", "email"):
             kwargs["headers"]["X-API-Key"] = api_key
+        if endpoint == "email":
+            kwargs["headers"]["Accept"] = "application/json"
         if endpoint == "chat" and case.get("sign", True):
             kwargs["headers"]["X-Signature"] = "sha256=" + hmac.new(
                 CHAT_SECRET, kwargs.get("content", b""), hashlib.sha256).hexdigest()

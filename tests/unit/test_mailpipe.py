@@ -45,6 +45,7 @@ class Desk:
     status: int = 201
     answer: bytes = b"12345678\r\n"
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
 
 
@@ -64,6 +65,8 @@ def desk() -> Iterator[Desk]:
             time.sleep(stub.delay)
             self.send_response(stub.status)
             self.send_header("Content-Length", str(len(stub.answer)))
+            for name, value in stub.headers.items():
+                self.send_header(name, value)
             if 300 <= stub.status < 400:
                 self.send_header("Location", "/elsewhere")
             self.end_headers()
@@ -95,9 +98,10 @@ def pipe(*args: str, stdin: bytes = EMAIL, env: dict[str, str] | None = None) ->
 
 
 def test_delivers_the_exact_message_and_reports_success(desk):
-    result = pipe("--url", desk.url, "--key", KEY)
+    result = pipe("--url", desk.url, env={"HELPDESK_API_KEY": KEY})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "12345678"
+    assert result.stderr == ""
     [request] = desk.received
     assert (request.method, request.path) == ("POST", "/api/tickets.email")
     assert request.body == EMAIL
@@ -111,8 +115,71 @@ def test_key_can_come_from_the_environment(desk):
     assert desk.received[0].headers["X-API-Key"] == "from-env"
 
 
+def key_file(tmp_path: Path, mode: int, text: str = "from-file\n") -> Path:
+    path = tmp_path / "api-key"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_key_can_come_from_a_file_only_its_owner_reads(desk, tmp_path, mode):
+    path = key_file(tmp_path, mode)
+    result = pipe("--url", desk.url, "--key-file", str(path), env={"HELPDESK_API_KEY": "not-this"})
+    assert result.returncode == 0, result.stderr
+    assert desk.received[0].headers["X-API-Key"] == "from-file"
+    by_env = pipe("--url", desk.url, env={"HELPDESK_API_KEY_FILE": str(path)})
+    assert by_env.returncode == 0, by_env.stderr
+    assert desk.received[1].headers["X-API-Key"] == "from-file"
+
+
+@pytest.mark.parametrize(("mode", "text", "says"), [
+    (0o644, "from-file\n", "chmod 600"),  # any local user could read the key
+    (0o660, "from-file\n", "chmod 600"),
+    (0o600, "\n", "the API key alone"),
+    (0o600, "two words\n", "the API key alone"),
+])
+def test_a_key_file_others_can_read_or_without_a_key_keeps_the_mail_queued(desk, tmp_path, mode, text, says):
+    result = pipe("--url", desk.url, "--key-file", str(key_file(tmp_path, mode, text)))
+    assert result.returncode == 78  # EX_CONFIG: a temporary failure for Postfix, the mail stays queued
+    assert says in result.stderr and result.stderr.count("\n") == 1
+    assert desk.received == []  # the key was not sent anywhere
+
+
+def test_a_missing_key_file_keeps_the_mail_queued(desk, tmp_path):
+    result = pipe("--url", desk.url, "--key-file", str(tmp_path / "absent"))
+    assert result.returncode == 78 and "cannot read the key file" in result.stderr
+    assert desk.received == []
+
+
+def test_a_key_on_the_command_line_still_delivers_but_warns(desk):
+    result = pipe("--url", desk.url, "--key", KEY)
+    assert result.returncode == 0
+    assert desk.received[0].headers["X-API-Key"] == KEY
+    assert "--key shows the API key" in result.stderr
+
+
+def test_readme_and_the_script_never_put_a_key_on_the_command_line():
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    commands = [line for text in (readme, SCRIPT.read_text()) for line in text.splitlines()
+                if "mailpipe.py" in line and "--url" in line]
+    assert commands, "README shows how to run the pipe"
+    for line in commands:
+        assert "--key-file" in line and "--key " not in line and "hd_" not in line, line
+        assert "HELPDESK_API_KEY=" not in line, line
+
+
+def test_prints_the_number_and_what_the_desk_did(desk):
+    desk.headers = {"X-Helpdesk-Outcome": "appended"}
+    result = pipe("--url", desk.url, env={"HELPDESK_API_KEY": KEY})
+    assert result.returncode == 0 and result.stdout.strip() == "12345678 appended"
+    desk.answer, desk.headers = b"", {"X-Helpdesk-Outcome": "ignored"}
+    result = pipe("--url", desk.url, env={"HELPDESK_API_KEY": KEY})
+    assert result.returncode == 0 and result.stdout.strip() == "ignored"
+
+
 @pytest.mark.parametrize(("status", "exit_status"), [
-    (200, 0), (202, 0),
+    (201, 0), (200, 0), (202, 0),
     (503, 75), (500, 75), (429, 75), (408, 75),  # the mail server keeps the mail and retries
     (401, 77), (403, 77),  # wrong key
     (413, 65), (400, 65), (422, 65),  # this message was refused
@@ -120,7 +187,7 @@ def test_key_can_come_from_the_environment(desk):
 ])
 def test_answers_become_exit_statuses_the_mail_server_understands(desk, status, exit_status):
     desk.status, desk.answer = status, b'{"title": "no", "detail": "because"}\n'
-    result = pipe("--url", desk.url, "--key", KEY)
+    result = pipe("--url", desk.url, env={"HELPDESK_API_KEY": KEY})
     assert result.returncode == exit_status
     assert len(desk.received) == 1
     if exit_status:
@@ -132,31 +199,31 @@ def test_no_connection_is_a_temporary_failure():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = pipe("--url", f"http://127.0.0.1:{port}/api/tickets.email", "--key", KEY)
+    result = pipe("--url", f"http://127.0.0.1:{port}/api/tickets.email", env={"HELPDESK_API_KEY": KEY})
     assert result.returncode == 75
     assert "cannot reach" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_a_slow_help_desk_is_a_temporary_failure(desk):
     desk.delay = 1.0
-    result = pipe("--url", desk.url, "--key", KEY, "--timeout", "0.2")
+    result = pipe("--url", desk.url, "--timeout", "0.2", env={"HELPDESK_API_KEY": KEY})
     assert result.returncode == 75
     assert "timed out" in result.stderr
 
 
 def test_empty_input_is_rejected_without_calling_the_help_desk(desk):
-    result = pipe("--url", desk.url, "--key", KEY, stdin=b"")
+    result = pipe("--url", desk.url, stdin=b"", env={"HELPDESK_API_KEY": KEY})
     assert result.returncode == 66
     assert desk.received == []
 
 
-@pytest.mark.parametrize("args", [
-    ("--key", KEY),  # no URL
-    ("--url", "http://127.0.0.1:9/api/tickets.email"),  # no key anywhere
-    ("--url", "not a url", "--key", KEY),
-    ("--bogus",),
+@pytest.mark.parametrize(("args", "key"), [
+    ((), KEY),  # no URL
+    (("--url", "http://127.0.0.1:9/api/tickets.email"), None),  # no key anywhere
+    (("--url", "not a url"), KEY),
+    (("--bogus",), KEY),
 ])
-def test_usage_errors(args):
-    result = pipe(*args)
+def test_usage_errors(args, key):
+    result = pipe(*args, env={"HELPDESK_API_KEY": key} if key else None)
     assert result.returncode == 64
     assert result.stderr.startswith("mailpipe: ") and result.stderr.count("\n") == 1
