@@ -78,7 +78,7 @@ def test_azure_yaml_provisions_main_and_deploys_the_function_app() -> None:
     (service_name, service), = spec["services"].items()
     assert service["host"] == "function" and service["language"] == "python"
     assert (t.ROOT / service["project"]).is_dir()
-    assert "infra/package.py" in spec["hooks"]["prepackage"]["run"]
+    assert "package.py" in service["hooks"]["prepackage"]["run"]  # test_deploy_from_zero.py
     site = t.template("modules/function-app.bicep")
     assert t.resolve("serviceName", site) == service_name  # the azd-service-name tag
 
