@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,85 @@ def port_is_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@dataclass(frozen=True)
+class PortHolder:
+    """A process listening on a port, as /proc shows it."""
+
+    pid: int
+    command: str
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on `port` (TCP, IPv4 or IPv6), from /proc/net."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the inode.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holders(port: int) -> list[PortHolder]:
+    """The processes listening on `port` that this user may look at (another user's
+    processes do not show their sockets without root)."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return []
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    holders = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if not any(os.readlink(fd) in wanted for fd in (proc / "fd").iterdir()):
+                continue
+            raw = (proc / "cmdline").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        command = " ".join(raw.decode(errors="replace").replace("\0", " ").split())
+        holders.append(PortHolder(int(proc.name), command))
+    return holders
+
+
+def describe_busy_ports(ports: Iterable[tuple[str, int]]) -> str | None:
+    """None when every port is free; otherwise which process holds which port and how to
+    stop it. `ports` are (label, port) pairs, e.g. ("Azurite blob", 10000)."""
+    busy = [(label, port) for label, port in ports if port_is_open(port)]
+    if not busy:
+        return None
+    by_pid: dict[int, tuple[PortHolder, list[str]]] = {}
+    unknown = []
+    for label, port in busy:
+        holders = port_holders(port)
+        if not holders:
+            unknown.append(f"{port} ({label})")
+        for holder in holders:
+            by_pid.setdefault(holder.pid, (holder, []))[1].append(f"{port} ({label})")
+    lines = []
+    for pid, (holder, taken) in sorted(by_pid.items()):
+        command = holder.command if len(holder.command) <= 160 else holder.command[:157] + "..."
+        leftover = " (a previous `make run` that did not stop?)" if _ours(holder.command) else ""
+        lines.append(f"port {', '.join(taken)} is held by pid {pid}{leftover}: {command}")
+    for hidden in unknown:
+        lines.append(f"port {hidden} is held by a process this user cannot see "
+                     "(`sudo ss -ltnp` names it)")
+    if by_pid:
+        pids = " ".join(str(pid) for pid in sorted(by_pid))
+        lines.append(f"stop it with `kill {pids}` (Azurite may need `kill -9 {pids}` a few "
+                     "seconds later), or use other ports")
+    return "\n".join(lines)
+
+
+def _ours(command: str) -> bool:
+    return str(NODE_MODULES) in command or "devhost" in command or "devtools.run" in command
+
+
 def _listening_ports(pid: int) -> set[int]:
     """Ports the process and its children listen on."""
     try:
@@ -74,12 +153,9 @@ class Service:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 30.0) -> None:
-        busy = [p for p in self.ports if port_is_open(p)]
+        busy = describe_busy_ports((self.name, port) for port in self.ports)
         if busy:
-            raise ServiceError(
-                f"{self.name}: port(s) {busy} already in use by another process; "
-                "stop it or choose other ports"
-            )
+            raise ServiceError(f"{self.name} cannot start:\n{busy}")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -15,7 +15,7 @@ param location string = resourceGroup().location
 @description('Object ID of the deploying developer: gets data roles on storage and may manage secrets. Empty: none.')
 param principalId string = ''
 
-@description('Kind of principal of principalId.')
+@description('Kind of principal of principalId. azd passes the signed-in principal\'s kind (AZURE_PRINCIPAL_TYPE): ServicePrincipal in CI.')
 @allowed([
   'User'
   'Group'
@@ -63,7 +63,7 @@ param smtpPassword string = ''
 param authClientId string = ''
 
 @secure()
-@description('Client secret of that app registration.')
+@description('Client secret of that app registration. Empty: sign-in uses the implicit flow (ID tokens), which needs none.')
 param authClientSecret string = ''
 
 @description('Storage replication.')
@@ -79,6 +79,10 @@ var tags = {
 }
 var functionAppName = '${abbrs.webSitesFunctions}helpdesk-${resourceToken}'
 var deploymentContainerName = 'app-package'
+// One condition for the sign-in client secret: key-vault.bicep writes it, the app setting
+// references it and App Service Authentication names that setting only when one is given.
+// A reference to a secret that was never written would reach Easy Auth as a literal string.
+var hasAuthClientSecret = !empty(authClientSecret)
 
 // Built-in roles (IDs from Azure's list of built-in roles).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -207,7 +211,7 @@ module functionApp 'modules/function-app.bicep' = {
     smtpPort: smtpPort
     smtpUsername: smtpUsername
     hasSmtpPassword: !empty(smtpPassword)
-    hasAuthClientSecret: !empty(authClientId)
+    hasAuthClientSecret: hasAuthClientSecret
   }
   // The app reads Key Vault references and storage as soon as it exists.
   dependsOn: [
@@ -220,6 +224,7 @@ module appAuth 'modules/app-auth.bicep' = if (!empty(authClientId)) {
   params: {
     functionAppName: functionApp.outputs.name
     clientId: authClientId
+    hasClientSecret: hasAuthClientSecret
   }
 }
 

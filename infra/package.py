@@ -3,6 +3,11 @@
     python3 infra/package.py            # infra/build/app/ (azd deploys this folder)
     python3 infra/package.py --zip      # and infra/build/helpdesk.zip, for a zip deploy
 
+azd runs it as the service's `prepackage` hook (azure.yaml), from infra/build/app, before
+`azd package`, `azd up` and `azd deploy`. It refuses (exit 1, nothing staged) when the
+app's own files are missing: an app without function_app.py or its packages would deploy
+and answer nothing.
+
 The repository also holds the local host, tests, benchmarks and node_modules, none of which
 belongs in Azure. Flex Consumption builds remotely: it installs requirements.txt itself.
 Standard library only.
@@ -25,6 +30,15 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 VENDORED = ("functions/static/vendor/chart.umd.min.js",)
 
 
+def check_sources() -> None:
+    """The app's entry point, its settings and its packages must all be there."""
+    missing = [name for name in FILES if not (ROOT / name).is_file()]
+    missing += [f"{name}/" for name in PACKAGES if not (ROOT / name / "__init__.py").is_file()]
+    if missing:
+        raise SystemExit(f"refusing to stage the app: {', '.join(missing)} missing in {ROOT} "
+                         "(a package without them deploys no functions)")
+
+
 def check_vendored() -> None:
     missing = [name for name in VENDORED if not (ROOT / name).is_file()]
     if missing:
@@ -33,6 +47,7 @@ def check_vendored() -> None:
 
 
 def stage() -> Path:
+    check_sources()
     check_vendored()
     for entry in APP.iterdir() if APP.exists() else ():
         if entry.name == ".gitkeep":

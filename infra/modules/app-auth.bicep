@@ -12,6 +12,16 @@ param clientId string
 @description('Tenant that issues the tokens.')
 param tenantId string = tenant().tenantId
 
+@description('Whether the client secret is in Key Vault (and referenced by MICROSOFT_PROVIDER_AUTHENTICATION_SECRET). Without one, sign-in uses the OpenID Connect implicit flow.')
+param hasClientSecret bool = false
+
+var registration = {
+  openIdIssuer: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
+  clientId: clientId
+}
+// checkov:skip=CKV_SECRET_6: This is the name of the app setting that holds the secret (a Key Vault reference), not a secret.
+var secretSetting = hasClientSecret ? { clientSecretSettingName: 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET' } : {}
+
 resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
@@ -46,12 +56,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
     identityProviders: {
       azureActiveDirectory: {
         enabled: true
-        registration: {
-          openIdIssuer: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
-          clientId: clientId
-          // checkov:skip=CKV_SECRET_6: This is the name of the app setting that holds the secret (a Key Vault reference), not a secret.
-          clientSecretSettingName: 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET'
-        }
+        registration: union(registration, secretSetting)
         validation: {
           allowedAudiences: [
             'api://${clientId}'

@@ -311,3 +311,79 @@ def compare(code: Inventory, templates: Inventory, *, platform_containers: set[s
     for name in sorted(templates.unset_settings & templates.settings):
         problems.append(f"{name!r} is both set and listed in unsetAppSettings")
     return problems
+
+
+# --- evaluating simple expressions ------------------------------------------------------
+
+
+class Unevaluable(Exception):
+    """An expression the small evaluator below does not know."""
+
+
+def evaluate(expr: Any, parsed: Mapping[str, Any], values: Mapping[str, Any]) -> Any:
+    """The value of a pycep expression, given the template's parameter values: enough of
+    Bicep (names, !, &&, ||, ?:, empty(), union()) to decide which resources a deployment
+    creates and what a conditional property holds. A bare string is a name when it names a
+    parameter or a variable, otherwise a literal."""
+    if isinstance(expr, str):
+        if expr in values:
+            return values[expr]
+        if expr in parsed.get("variables", {}):
+            return evaluate(parsed["variables"][expr]["value"], parsed, values)
+        param = parsed.get("parameters", {}).get(expr)
+        if param is not None:
+            if param.get("default") is None:
+                raise Unevaluable(f"parameter {expr!r} has no value and no default")
+            return evaluate(param["default"], parsed, values)
+        return expr
+    if isinstance(expr, (bool, int, float)) or expr is None:
+        return expr
+    if isinstance(expr, list):
+        return [evaluate(item, parsed, values) for item in expr]
+    if not isinstance(expr, Mapping):
+        raise Unevaluable(repr(expr))
+    if "operator" in expr and set(expr) == {"operator"}:
+        op = expr["operator"]
+        kind, operands = op["type"], op["operands"]
+        if kind == "not":
+            return not evaluate(operands["bool_value"], parsed, values)
+        if kind == "conditional":
+            chosen = "true_value" if evaluate(operands["condition"], parsed, values) else "false_value"
+            return evaluate(operands[chosen], parsed, values)
+        if kind in ("and", "or"):
+            results = [bool(evaluate(v, parsed, values)) for v in operands.values()]
+            return all(results) if kind == "and" else any(results)
+        raise Unevaluable(f"operator {kind}")
+    if "function" in expr and set(expr) == {"function"}:
+        fn = expr["function"]
+        args = [evaluate(v, parsed, values) for v in fn["parameters"].values()]
+        if fn["type"] == "empty":
+            return not args[0]
+        if fn["type"] == "union" and all(isinstance(a, Mapping) for a in args):
+            merged: dict[str, Any] = {}
+            for arg in args:
+                merged.update(arg)
+            return merged
+        raise Unevaluable(f"function {fn['type']}")
+    return {key: evaluate(value, parsed, values) for key, value in expr.items()}
+
+
+def condition_holds(entry: Mapping[str, Any], parsed: Mapping[str, Any],
+                    values: Mapping[str, Any]) -> bool:
+    """Whether a resource or module with an `if (...)` is deployed (one without is)."""
+    condition = entry["config"].get("condition")
+    return True if condition is None else bool(evaluate(condition, parsed, values))
+
+
+def module_values(main: Mapping[str, Any], symbol: str,
+                  main_values: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameter values main.bicep hands the module `symbol`, for the given values of
+    main's own parameters. Values the evaluator cannot compute (another module's outputs)
+    are left out."""
+    out = {}
+    for key, value in body(main["modules"][symbol]).get("params", {}).items():
+        try:
+            out[key] = evaluate(value, main, main_values)
+        except Unevaluable:
+            continue
+    return out

@@ -25,9 +25,12 @@ def _auth_secret_settings() -> dict[str, str]:
     """App Service Authentication reads its client secret from the setting the auth template
     names (clientSecretSettingName), so that setting belongs to the platform too."""
     found = {}
-    for _, config in t.resources(t.template("modules/app-auth.bicep"), t.SITE_CONFIG):
+    auth = t.template("modules/app-auth.bicep")
+    for _, config in t.resources(auth, t.SITE_CONFIG):
         aad = t.body(config)["properties"]["identityProviders"]["azureActiveDirectory"]
-        found[aad["registration"]["clientSecretSettingName"]] = "App Service Authentication"
+        registration = t.evaluate(aad["registration"], auth,
+                                  {"clientId": "id", "hasClientSecret": True})
+        found[registration["clientSecretSettingName"]] = "App Service Authentication"
     assert found, "app-auth.bicep configures no Entra ID client secret setting"
     return found
 

@@ -1,0 +1,168 @@
+"""`make run` stops everything it started however it is stopped, and says who holds a port.
+
+The run is started the way a user or a process manager starts it, `make run`, on free
+ports and its own data folder (HELPDESK_RUN_PORTS, HELPDESK_RUN_DATA), so it can run beside
+another `make run` and the test session's services. `-o install` keeps make from touching
+the shared virtual environment and node_modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from devtools import services
+from tests.conftest import ROOT
+
+NAMES = ("host", "blob", "queue", "table", "smtp", "mail")
+
+
+@dataclass
+class MakeRun:
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    out: Path
+    err: Path
+    tree: list[psutil.Process]
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
+
+
+def free_ports() -> dict[str, int]:
+    ports: dict[str, int] = {}
+    while len(ports) < len(NAMES):
+        port = services.free_port()
+        if port not in ports.values():
+            ports[NAMES[len(ports)]] = port
+    return ports
+
+
+def run_env(ports: dict[str, int], data: Path) -> dict[str, str]:
+    return {**os.environ,
+            "HELPDESK_RUN_PORTS": ",".join(f"{k}={v}" for k, v in ports.items()),
+            "HELPDESK_RUN_DATA": str(data)}
+
+
+@pytest.fixture
+def make_run(tmp_path: Path) -> Iterator[MakeRun]:
+    ports = free_ports()
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        # A session of its own, as a terminal's job or a process manager's service has.
+        process = subprocess.Popen(["make", "--no-print-directory", "-o", "install", "run"],
+                                   cwd=ROOT, env=run_env(ports, tmp_path / "data"),
+                                   stdout=stdout, stderr=stderr, start_new_session=True)
+    run = MakeRun(process, ports, out, err, [])
+    try:
+        deadline = time.monotonic() + 180
+        while "The help desk is running" not in run.output():
+            assert process.poll() is None, f"make run exited early:\n{run.output()}"
+            assert time.monotonic() < deadline, f"make run did not start:\n{run.output()}"
+            time.sleep(0.5)
+        run.tree = psutil.Process(process.pid).children(recursive=True)
+        yield run
+    finally:
+        # Whatever the test did, leave nothing behind.
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for child in [*run.tree, *_leftovers(tmp_path)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+
+
+def _leftovers(tmp_path: Path) -> list[psutil.Process]:
+    """Processes started for this run's data folder (Azurite) or its ports, still alive."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(tmp_path) in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def assert_everything_stopped(run: MakeRun) -> None:
+    run.process.wait(90)
+    survivors = [p for p in run.tree if alive(p)]
+    assert not survivors, f"still running: {[(p.pid, p.cmdline()) for p in survivors]}"
+    listening = {name: port for name, port in run.ports.items() if services.port_is_open(port)}
+    assert not listening, f"still listening: {listening}\n{run.output()}"
+
+
+def test_the_run_serves_on_the_ports_it_was_given(make_run: MakeRun) -> None:
+    host = make_run.ports["host"]
+    assert httpx.get(f"http://127.0.0.1:{host}/api/health", timeout=10).status_code == 200
+    commands = [" ".join(p.cmdline()) for p in make_run.tree]
+    assert any("azurite" in c for c in commands) and any("maildev" in c for c in commands)
+    assert any("devhost" in c for c in commands)
+    # The sample tickets' acknowledgements went to this run's MailDev.
+    deadline = time.monotonic() + 30
+    while not httpx.get(f"http://127.0.0.1:{make_run.ports['mail']}/email", timeout=10).json():
+        assert time.monotonic() < deadline, "no mail reached this run's MailDev"
+        time.sleep(0.5)
+
+
+def test_sigterm_to_make_stops_azurite_maildev_and_the_host(make_run: MakeRun) -> None:
+    """A process manager signals the process it started: make, which passes SIGTERM on."""
+    assert len(make_run.tree) >= 3
+    os.kill(make_run.process.pid, signal.SIGTERM)
+    assert_everything_stopped(make_run)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT], ids=["SIGHUP", "SIGINT"])
+def test_the_terminal_closing_or_ctrl_c_stops_everything(make_run: MakeRun, signum: int) -> None:
+    """A terminal sends SIGHUP when it closes, SIGINT on Ctrl-C, to its foreground job's
+    process group (make and the run); the services and the host are in groups of their own
+    and hear of it only from the run."""
+    os.killpg(make_run.process.pid, signum)
+    assert_everything_stopped(make_run)
+
+
+def test_a_taken_port_is_reported_with_the_process_holding_it(tmp_path: Path) -> None:
+    ports = free_ports()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import socket, sys, time\n"
+         "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         f"s.bind(('127.0.0.1', {ports['queue']})); s.listen()\n"
+         "print('listening', flush=True); time.sleep(300)\n"],
+        stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"listening\n"
+        result = subprocess.run([sys.executable, "-m", "devtools.run"], cwd=ROOT,
+                                env=run_env(ports, tmp_path / "data"),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert f"port {ports['queue']} (Azurite queue) is held by pid {holder.pid}" in result.stderr
+        assert "import socket" in result.stderr  # its command
+        assert f"kill {holder.pid}" in result.stderr
+        started = [name for name, port in ports.items()
+                   if name != "queue" and services.port_is_open(port)]
+        assert not started, f"it started {started} before refusing"
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
