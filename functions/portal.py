@@ -1,14 +1,19 @@
 """The requester portal: server-rendered pages that work without JavaScript.
 
-A signed link (shared/portal.py) from an email opens a session: `GET /portal/t/{token}`
-puts the token in an HttpOnly cookie scoped to `/api/portal` and redirects, so the token
-leaves the address bar and the history. Every page after that reads the cookie.
+An emailed link carries a one-time code (shared/portal.py), and opening it installs
+nothing: `GET /portal/t/{code}` shows a page whose button POSTs the code (in the body,
+so it is not logged again) to `/portal/open`, which spends it and puts a session token
+in an HttpOnly cookie scoped to `/api/portal`. A link that was spent, or has expired,
+offers to email a new one to the requester. A GET never sets the cookie: a mail
+scanner or a link preview that fetches the link opens nothing, and what request logs
+keep of the path is spent once the requester used it.
 
-The cookie is `SameSite=Lax`, not `Strict`: the link is opened from a mail client or a
-webmail page (another site), and with `Strict` the browser would not send the cookie set
-by that navigation to the page it redirects to. Lax still withholds it from another
-site's POSTs; on top of that every form carries a field derived from the token
-(`form_token`), and a POST whose `Origin`/`Sec-Fetch-Site` name another site is refused.
+The cookie is `SameSite=Lax`, not `Strict`: the session starts from a page reached from a
+mail client or a webmail page (another site), and Lax is what lets the following
+navigation carry it. Lax still withholds it from another site's POSTs; on top of that
+every form carries a field derived from the session (`form_token`), and a POST whose
+`Origin`/`Sec-Fetch-Site` name another site is refused (the code's confirmation too, so
+that another site cannot sign a browser into a ticket of its choosing).
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ from shared.apikeys import client_address
 from shared.errors import BadRequest, HelpdeskError, PayloadTooLarge, ValidationFailed
 from shared.helpdesk import Helpdesk
 from shared.models import AttachmentUpload
-from shared.portal import BadLink, PortalGrant, form_token, read_token, secret_of
+from shared.portal import (
+    BadLink,
+    PortalGrant,
+    form_token,
+    read_code,
+    read_session,
+    secret_of,
+    session_for,
+)
 from shared.ratelimit import TooManyRequests
 from shared.settings import Settings
 from shared.storage.clients import PORTAL_LINKS_QUEUE
@@ -45,11 +58,12 @@ NOTICES = {"reply": "Your message was added to the request.",
 
 
 class LinkRefused(Exception):
-    """No usable link: a page saying why, with the way to a new one."""
+    """No usable link: a page saying why, with the way to a new one (`renew`: the code of
+    a genuine link that expired or was spent, for "email me a new link")."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(self, status: int, title: str, detail: str, renew: str = "") -> None:
         super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
+        self.status, self.title, self.detail, self.renew = status, title, detail, renew
 
 
 def _render(settings: Settings, template: str, *, status: int = 200,
@@ -61,24 +75,37 @@ def _render(settings: Settings, template: str, *, status: int = 200,
 
 def _refused(settings: Settings, refusal: LinkRefused) -> func.HttpResponse:
     return _render(settings, "refused", status=refusal.status, title=refusal.title,
-                   detail=refusal.detail)
+                   detail=refusal.detail, renew=refusal.renew)
 
 
-def _grant(token: str, settings: Settings, now: Any) -> PortalGrant:
+INVALID = LinkRefused(403, "This link is not valid",
+                      "The link may have been cut short or changed on the way. Ask for a "
+                      "new one with your email and the ticket number.")
+
+
+def _code(code: str, settings: Settings, now: Any) -> PortalGrant:
+    """What an emailed link's code names, or `LinkRefused` (expired: with renewal)."""
     try:
-        return read_token(token, secret=secret_of(settings), now=now)
+        return read_code(code, secret=secret_of(settings), now=now)
     except BadLink as bad:
         if bad.expired:
             raise LinkRefused(410, "This link has expired",
-                              "Links to a request work for a limited time. Ask for a new "
-                              "one with your email and the ticket number.") from None
-        raise LinkRefused(403, "This link is not valid",
-                          "The link may have been cut short or changed on the way. Ask for "
-                          "a new one with your email and the ticket number.") from None
+                              "Links to a request work for a limited time. We can email "
+                              "a new one to the address the request came from.",
+                              renew=code) from None
+        raise INVALID from None
+
+
+def _spent(code: str) -> LinkRefused:
+    return LinkRefused(410, "This link has been used already",
+                       "Each link opens the request once, in one browser, so that a copy "
+                       "of it (in a forwarded email, a log, a shared computer) opens "
+                       "nothing. We can email a new one to the address the request came "
+                       "from.", renew=code)
 
 
 def _session(req: func.HttpRequest, settings: Settings, now: Any) -> tuple[str, PortalGrant]:
-    """The cookie's token and what it grants, or `LinkRefused`."""
+    """The cookie's session token and what it grants, or `LinkRefused`."""
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(req.headers.get("cookie", ""))
@@ -89,7 +116,24 @@ def _session(req: func.HttpRequest, settings: Settings, now: Any) -> tuple[str, 
         raise LinkRefused(401, "Open your request from its link",
                           "This browser has no open request. Use the link in one of our "
                           "emails, or ask for a new one.")
-    return morsel.value, _grant(morsel.value, settings, now)
+    try:
+        return morsel.value, read_session(morsel.value, secret=secret_of(settings), now=now)
+    except BadLink as bad:
+        if bad.expired:
+            raise LinkRefused(410, "Your visit to this request has ended",
+                              "This browser keeps a request open for a limited time. Ask "
+                              "for a new link with your email and the ticket number.") from None
+        raise INVALID from None
+
+
+def _same_session(req: func.HttpRequest, grant: PortalGrant, settings: Settings,
+                  now: Any) -> bool:
+    """This browser already holds a session for the ticket the link names."""
+    try:
+        _, session = _session(req, settings, now)
+    except LinkRefused:
+        return False
+    return (session.number, session.email) == (grant.number, grant.email)
 
 
 def _secure_cookie(settings: Settings) -> bool:
@@ -102,15 +146,21 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _forged(req: func.HttpRequest, token: str, settings: Settings, field: str | None) -> bool:
-    """A form post that did not come from our own page of this session."""
+def _cross_site(req: func.HttpRequest, settings: Settings) -> bool:
+    """A form post that another site's page made the browser send."""
     site = req.headers.get("sec-fetch-site")
     if site and site not in ("same-origin", "none"):
         return True
     # Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even from our own
     # page; the form field and Sec-Fetch-Site then decide.
     origin = req.headers.get("origin")
-    if origin and origin != "null" and origin.lower() not in {_origin(settings.public_base_url), _origin(req.url)}:
+    return bool(origin and origin != "null" and origin.lower()
+                not in {_origin(settings.public_base_url), _origin(req.url)})
+
+
+def _forged(req: func.HttpRequest, token: str, settings: Settings, field: str | None) -> bool:
+    """A form post that did not come from our own page of this session."""
+    if _cross_site(req, settings):
         return True
     expected = form_token(token, secret=secret_of(settings))
     return not field or not hmac.compare_digest(field.encode(), expected.encode())
@@ -139,11 +189,13 @@ def _read_form(req: func.HttpRequest, settings: Settings
 
 async def _ticket_page(desk: Helpdesk, grant: PortalGrant, token: str, *, status: int = 200,
                        error: HelpdeskError | None = None, values: dict[str, str] | None = None,
-                       notice: str | None = None) -> func.HttpResponse:
+                       notice: str | None = None, headers: dict[str, str] | None = None
+                       ) -> func.HttpResponse:
     stored = await requesters.open_ticket(grant, desk=desk)
     view = await requesters.portal_view(stored, desk=desk)
     limits = desk.settings.limits
-    return _render(desk.settings, "ticket", status=status, view=view, ticket=view.ticket,
+    return _render(desk.settings, "ticket", status=status, headers=headers, view=view,
+                   ticket=view.ticket,
                    csrf=form_token(token, secret=secret_of(desk.settings)), error=error,
                    values=values or {}, notice=notice,
                    max_attachments=limits.attachments_per_ticket,
@@ -194,19 +246,78 @@ async def portal_send_link(msg: func.QueueMessage) -> None:
 @bp.function_name("portal_open_link")
 @bp.route(route="portal/t/{token}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def portal_open_link(req: func.HttpRequest) -> func.HttpResponse:
+    """The emailed link: a page whose button spends the code; never a session by itself."""
     desk = await helpdesk()
-    token = req.route_params.get("token", "")
+    code = req.route_params.get("token", "")
     now = desk.clock()
     try:
-        grant = _grant(token, desk.settings, now)
+        grant = _code(code, desk.settings, now)
+        if _same_session(req, grant, desk.settings, now):
+            # Opened again in the browser it opened before: straight to the request.
+            return web.html_response("", status=303, headers={"Location": TICKET_PAGE})
+        if await requesters.code_spent(grant, desk=desk):
+            raise _spent(code)
     except LinkRefused as refusal:
         return _refused(desk.settings, refusal)
-    cookie = (f"{COOKIE}={token}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax; "
-              f"Max-Age={max(0, grant.expires - int(now.timestamp()))}")
+    return _render(desk.settings, "open", number=grant.number, code=code)
+
+
+@bp.function_name("portal_open")
+@bp.route(route="portal/open", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_open(req: func.HttpRequest) -> func.HttpResponse:
+    """The link page's button: spend the code, install the session, go to the request."""
+    desk = await helpdesk()
+    now = desk.clock()
+    try:
+        if _cross_site(req, desk.settings):
+            log.warning("portal link confirmation refused: sent from another site")
+            raise LinkRefused(403, "Open the link from your email",
+                              "For your safety a request opens only from the page its "
+                              "link shows. Open the link in our email again.")
+        try:
+            code = str(req.form.get("code") or "")
+        except ValueError:
+            raise INVALID from None
+        grant = _code(code, desk.settings, now)
+        if not await requesters.spend_code(grant, desk=desk):
+            if _same_session(req, grant, desk.settings, now):
+                return web.html_response("", status=303, headers={"Location": TICKET_PAGE})
+            raise _spent(code)
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    session, max_age = session_for(grant, settings=desk.settings, now=now)
+    cookie = (f"{COOKIE}={session}; Path={COOKIE_PATH}; HttpOnly; SameSite=Lax; "
+              f"Max-Age={max_age}")
     if _secure_cookie(desk.settings):
         cookie += "; Secure"
     return web.html_response("", status=303, headers={"Location": TICKET_PAGE,
                                                        "Set-Cookie": cookie})
+
+
+@bp.function_name("portal_renew_link")
+@bp.route(route="portal/renew", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_renew_link(req: func.HttpRequest) -> func.HttpResponse:
+    """"Email me a new link" from a spent or expired one: sent to the requester's address,
+    never to whoever holds the old link, so it needs no more than a genuine code."""
+    desk = await helpdesk()
+    try:
+        code = str(req.form.get("code") or "")
+        try:
+            grant = read_code(code, secret=secret_of(desk.settings), now=desk.clock())
+        except BadLink as bad:
+            if bad.grant is None:
+                return _refused(desk.settings, INVALID)
+            grant = bad.grant
+        await desk.ratelimit.hit(client_address(req.headers.get("x-forwarded-for")),
+                                 desk.clock())
+        await requesters.renew_link(grant, desk=desk)
+    except TooManyRequests as error:
+        return _render(desk.settings, "check", status=429, sent=False, error=error.detail,
+                       headers={"Retry-After": str(error.extra.get("retry_after", 3600))})
+    except ValueError:
+        return _refused(desk.settings, INVALID)
+    return _render(desk.settings, "check", sent=True, renewed=True,
+                   days=desk.settings.portal_link_days)
 
 
 @bp.function_name("portal_ticket")
@@ -289,9 +400,11 @@ async def _post(req: func.HttpRequest, what: str) -> func.HttpResponse:
             await requesters.rate(grant, solved=fields["solved"] == "yes",
                                   comment=fields["comment"], desk=desk)
     except HelpdeskError as error:
+        retry = ({"Retry-After": str(error.extra.get("retry_after", 3600))}
+                 if isinstance(error, TooManyRequests) else None)
         try:
             return await _ticket_page(desk, grant, token, status=error.status, error=error,
-                                      values={**fields, "form": what})
+                                      values={**fields, "form": what}, headers=retry)
         except HelpdeskError as again:
             return _refused(desk.settings, LinkRefused(again.status, "This request cannot "
                                                        "be shown", again.detail))

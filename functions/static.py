@@ -1,10 +1,14 @@
 """Static files of the agent pages and the portal: our own CSS and scripts, served by the
-app itself (no CDN), from `functions/static/`."""
+app itself (no CDN), from `functions/static/`.
+
+Files are kept in memory once read, keyed by the file they resolve to: a miss is never
+kept and the many spellings of one path (`a/../ui.css`) share one entry, so the cache
+holds at most the folder's files, whatever paths strangers ask for.
+"""
 
 from __future__ import annotations
 
 import mimetypes
-from functools import cache
 from pathlib import Path
 
 import azure.functions as func
@@ -16,16 +20,26 @@ TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
          ".png": "image/png", ".ico": "image/x-icon", ".woff2": "font/woff2"}
 
 
-@cache
+# A guard on top of keying by the resolved file: past this many entries files are read
+# from disk each time rather than kept (the folder holds a few dozen).
+MAX_CACHED = 256
+_cache: dict[Path, bytes] = {}
+
+
 def _read(relative: str) -> bytes | None:
     root = STATIC_DIR.resolve()
     try:
         path = (root / relative).resolve()
+        if path in _cache:
+            return _cache[path]
         if root not in path.parents or not path.is_file():
             return None
-        return path.read_bytes()
+        data = path.read_bytes()
     except (OSError, ValueError):  # a name too long for the file system, a NUL byte
         return None
+    if len(_cache) < MAX_CACHED:
+        _cache[path] = data
+    return data
 
 
 @bp.function_name("static_files")

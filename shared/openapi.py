@@ -197,7 +197,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/static/{path}", "The pages' own stylesheets and scripts",
               media="text/css", errors=(404,), params=[_path_param("path")]),
     # The requester portal: HTML pages, whose errors are HTML pages too (401 no session,
-    # 403 forged or tampered, 410 expired link, 409/413/422 on the ticket page).
+    # 403 forged or tampered, 410 expired or spent link, 409/413/422/429 on the ticket page).
     Operation("get", "/api/portal", "Check a ticket: the form asking for email and number",
               media="text/html"),
     Operation("post", "/api/portal",
@@ -205,8 +205,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "link is emailed if the number belongs to the address (429 page past the "
               "address's limit)", media="text/html"),
     Operation("get", "/api/portal/t/{token}",
-              "Open a signed link: 303 to the ticket page with the session cookie set",
-              status=303, media="text/html", params=[_path_param("token")]),
+              "An emailed link's one-time code: a page whose button confirms it (no session "
+              "yet); 410 once spent or expired, with \"email me a new link\"",
+              media="text/html", params=[_path_param("token")]),
+    Operation("post", "/api/portal/open",
+              "Spend a link's code (form: code): 303 to the ticket page with the session "
+              "cookie set; 410 if it was spent before", status=303, media="text/html"),
+    Operation("post", "/api/portal/renew",
+              "Email a new link to the requester of a spent or expired link's ticket "
+              "(form: code)", media="text/html"),
     Operation("get", "/api/portal/ticket",
               "The requester's view of the session's ticket: public thread, reply and rating "
               "forms", media="text/html"),

@@ -1,9 +1,14 @@
-"""The requester portal's service: emailing links on request, and what a link's holder
-may see and do with its ticket (read the public thread, answer, rate the resolution).
+"""The requester portal's service: emailing links on request, spending a link's one-time
+code, and what a session's holder may see and do with its ticket (read the public
+thread, answer, rate the resolution).
 
 "Check a ticket" never tells whether a number belongs to an address: the request only
 queues a `LinkRequest`, and the queue handler (`send_link`) looks the pair up and emails
 the link if it matches, so neither the answer nor its timing differs.
+
+Answers through the portal are limited per ticket: `REPLIES_PER_HOUR` messages an hour
+(whoever holds a session could otherwise flood the agents' queue and mailboxes) and, with
+the files already on the ticket, `attachments_per_ticket` files in all.
 """
 
 from __future__ import annotations
@@ -14,17 +19,21 @@ from dataclasses import dataclass, field
 
 from shared import workflow
 from shared.directory import Agent
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.helpdesk import Helpdesk
 from shared.lifecycle import Status
 from shared.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
 from shared.notify import send_portal_link
 from shared.portal import PortalGrant
-from shared.ratelimit import TooManyRequests
+from shared.ratelimit import RateLimiter, TooManyRequests
+from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.events import LinkRequest
+from shared.storage.portalcodes import SpentCodes
 from shared.storage.tickets import StoredTicket
 
 log = logging.getLogger(__name__)
+
+REPLIES_PER_HOUR = 20  # portal messages on one ticket; a person answering writes a few
 
 # Entries the portal shows, and only when they are public: never notes, assignments,
 # escalations, SLA events or sent-mail records.
@@ -73,6 +82,28 @@ async def send_link(request: LinkRequest, *, desk: Helpdesk) -> bool:
         return False
     await send_portal_link(stored, request.id, desk=desk)
     return True
+
+
+# -- spending a link's code ------------------------------------------------------------
+
+
+def _spent(desk: Helpdesk) -> SpentCodes:
+    return SpentCodes(desk.clients.table(RATELIMIT_TABLE))
+
+
+async def code_spent(grant: PortalGrant, *, desk: Helpdesk) -> bool:
+    return await _spent(desk).is_spent(grant.code_id)
+
+
+async def spend_code(grant: PortalGrant, *, desk: Helpdesk) -> bool:
+    """Spend the link's code; False if it was spent before (the link opens nothing now)."""
+    return await _spent(desk).spend(grant.code_id, number=grant.number, at=desk.clock())
+
+
+async def renew_link(grant: PortalGrant, *, desk: Helpdesk) -> None:
+    """A spent or expired link asks for a new one: emailed to the ticket's requester, never
+    shown to whoever holds the old link, and limited per address like any other."""
+    await request_link(grant.number, grant.email, desk=desk)
 
 
 # -- the requester's view -----------------------------------------------------------
@@ -152,6 +183,30 @@ def public_attachment(stored: StoredTicket, attachment_id: str) -> AttachmentInf
 
 async def reply(grant: PortalGrant, text: str, uploads: list[AttachmentUpload], *,
                 desk: Helpdesk) -> AgentTicketView:
+    """The requester's message; refused before anything is written when it would take the
+    ticket past its files (422) or past `REPLIES_PER_HOUR` (429 with `retry_after`)."""
+    limit = desk.settings.limits.attachments_per_ticket
+    if uploads:
+        # Checked on the ticket as read; two replies racing could pass together, which
+        # the hourly limit below bounds.
+        stored = await open_ticket(grant, desk=desk)
+        if len(stored.attachments) + len(uploads) > limit:
+            have = len(stored.attachments)
+            raise ValidationFailed(
+                f"A request can carry at most {limit} files; this one has {have} "
+                f"already, so {max(0, limit - have)} more can be added.",
+                errors=[{"field": "attachments",
+                         "message": f"{have} + {len(uploads)} files; at most {limit} "
+                                    "per ticket"}])
+    try:
+        await RateLimiter(desk.clients.table(RATELIMIT_TABLE), prefix="portalreply",
+                          per_window=REPLIES_PER_HOUR).hit(grant.number, desk.clock())
+    except TooManyRequests as error:
+        wait = int(error.extra.get("retry_after", 3600))
+        raise TooManyRequests(
+            f"At most {REPLIES_PER_HOUR} messages an hour can be added to one request "
+            f"here; try again in {wait // 60 + 1} minutes, or answer our email.",
+            extra=error.extra) from None
     return await workflow.requester_reply(grant.number, text, requester=grant.email,
                                           uploads=uploads, entry_data={"channel": "portal"},
                                           desk=desk)

@@ -101,7 +101,7 @@ class Settings(BaseModel):
     sign_in_enabled: bool = False
     # Signs the requester portal's links (shared/portal.py); links fail without it.
     portal_secret: str | None = Field(None, min_length=16)
-    portal_link_days: int = Field(30, ge=1, le=365)
+    portal_link_days: int = Field(7, ge=1, le=365)
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:

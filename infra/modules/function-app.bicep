@@ -198,6 +198,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: 'ClientId=${identityClientId};Authorization=AAD'
         }
         {
+          // The host's "Your Functions app is up and running" page is not the desk's:
+          // the address to hand out is the web form, HELPDESK_URL/api/form.
+          name: 'AzureWebJobsDisableHomepage'
+          value: 'true'
+        }
+        {
           name: 'HELPDESK_NAME'
           value: helpdeskName
         }

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from shared.portal import make_token
+from shared.portal import make_code
 from tests.browser.conftest import axe_violations, screenshot
 from tests.conftest import PORTAL_SECRET, unique_email
 from tests.e2e.conftest import RunningHost
@@ -53,8 +53,12 @@ def test_requester_opens_the_emailed_link_answers_with_a_file_and_rates(
     # Opened by its path: the link carries the public URL of whichever host sent the email
     # (another test may run a host of its own); every test host signs with one secret.
     page.goto(urlsplit(maildev.portal_link(ack["id"])).path)
+    # Opening the link asks first (a link preview or a mail scanner opens nothing).
+    expect(page.get_by_role("heading", name=f"Open your request #{number}")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Open my request").click()
 
-    # The link's token left the address bar; the page shows the public thread.
+    # The link's code left the address bar; the page shows the public thread.
     assert page.url == f"{host.base_url}/api/portal/ticket"
     expect(page.get_by_role("heading", name="Printer jams")).to_be_visible()
     expect(page.locator("#ticket-number")).to_have_text(f"#{number}")
@@ -99,9 +103,11 @@ def test_requester_opens_the_emailed_link_answers_with_a_file_and_rates(
 
 
 def open_minted_link(page: Page, number: str, email: str) -> None:
-    token = make_token(number, email, secret=PORTAL_SECRET,
-                       expires=datetime.now(UTC) + timedelta(days=1))
-    page.goto(f"/api/portal/t/{token}")
+    code = make_code(number, email, secret=PORTAL_SECRET,
+                     expires=datetime.now(UTC) + timedelta(days=1))
+    page.goto(f"/api/portal/t/{code}")
+    page.get_by_role("button", name="Open my request").click()
+    page.wait_for_url("**/api/portal/ticket")
 
 
 def test_html_in_a_subject_and_description_is_shown_as_text(
@@ -138,3 +144,41 @@ def test_the_reply_form_works_with_the_keyboard_alone(page: Page, context: Brows
     page.keyboard.press("Enter")
     expect(page.locator("#portal-notice")).to_contain_text("Your message was added")
     expect(page.get_by_text("Typed without a mouse.")).to_be_visible()
+
+
+def test_a_used_link_offers_a_new_one_by_email(page: Page, context: BrowserContext,
+                                               maildev: MailDev):
+    email = unique_email("spent")
+    number = submit(context, email)
+    code = make_code(number, email, secret=PORTAL_SECRET,
+                     expires=datetime.now(UTC) + timedelta(days=1))
+    page.goto(f"/api/portal/t/{code}")
+    page.get_by_role("button", name="Open my request").click()
+    expect(page.locator("#ticket-number")).to_have_text(f"#{number}")
+    # The same link in a browser without the session (a forwarded email, a log).
+    context.clear_cookies()
+    page.goto(f"/api/portal/t/{code}")
+    expect(page.get_by_role("heading", name="This link has been used already")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Email me a new link").click()
+    expect(page.get_by_text("We have emailed a new link")).to_be_visible()
+    assert [m for m in maildev.wait_to(email, 2) if "Your link to" in m["subject"]]
+
+
+def test_from_the_form_the_portal_and_the_help_pages_are_reached_by_links_alone(page: Page):
+    page.goto("/api/form")
+    page.get_by_role("navigation", name="Help desk").get_by_role(
+        "link", name="Check a ticket").click()
+    expect(page.get_by_role("heading", name="Check a ticket")).to_be_visible()
+    assert page.url.endswith("/api/portal")
+    page.get_by_role("navigation", name="Help desk").get_by_role(
+        "link", name="Help articles").click()
+    expect(page.get_by_role("heading", name="Help articles")).to_be_visible()
+    assert page.url.endswith("/api/help")
+    assert axe_violations(page) == []
+    page.get_by_role("navigation", name="Help desk").get_by_role(
+        "link", name="Contact support").click()
+    expect(page.get_by_role("heading", name="Contact support")).to_be_visible()
+    # The page a reader is on is marked for screen readers too.
+    current = page.get_by_role("navigation", name="Help desk").locator("[aria-current=page]")
+    expect(current).to_have_text("Contact support")

@@ -176,3 +176,17 @@ def test_bad_route_in_the_registry_stops_the_host() -> None:
     )
     with pytest.raises(LoadError, match="function broken"):
         build_route_table([spec], "api")
+
+
+def test_a_root_page_under_an_empty_prefix_as_azure_allows_it() -> None:
+    """`routePrefix: ""` with the app's routes under `api/` and a page at `/` through the
+    template Azure documents for an empty path: the host can run the app that way."""
+    t: RouteTable[str] = RouteTable("")
+    for template in ("{ignored:maxlength(0)?}", "api/form", "api/static/{*path}",
+                     "api/tickets/{number}"):
+        t.add(template, ["GET"], template)
+    assert hit(t, "/") == ("{ignored:maxlength(0)?}", {})
+    assert hit(t, "/api/form") == ("api/form", {})
+    assert hit(t, "/api/tickets/12345674") == ("api/tickets/{number}", {"number": "12345674"})
+    assert hit(t, "/api/static/agent/app.js") == ("api/static/{*path}", {"path": "agent/app.js"})
+    assert t.match("GET", "/form") is None  # one segment: too long for the root's template

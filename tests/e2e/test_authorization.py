@@ -18,7 +18,8 @@ from tests.registry import http_functions
 PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_files",
           "agentui_page", "kb_suggest", "help_search", "help_article",
           # The requester portal: signed links instead of a sign-in (tests/e2e/test_portal.py).
-          "portal_check_form", "portal_check_send", "portal_open_link", "portal_ticket",
+          "portal_check_form", "portal_check_send", "portal_open_link", "portal_open",
+          "portal_renew_link", "portal_ticket",
           "portal_attachment", "portal_reply", "portal_rate"}
 # Integrations authenticate with an API key or a signature, never a signed-in principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}

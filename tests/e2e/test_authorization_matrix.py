@@ -18,7 +18,7 @@ import pytest
 
 from shared.auth import IMPLIES
 from shared.openapi import OPERATIONS
-from shared.portal import make_token
+from shared.portal import make_code, make_session
 from tests.conftest import PORTAL_SECRET, unique_email
 from tests.e2e.conftest import RunningHost
 from tests.e2e.test_portal import csrf_of
@@ -46,8 +46,8 @@ def expected(name: str, method: str, path: str, principal: str) -> set[int] | st
         return {401}
     if name in PORTAL_SESSION:
         return {401}
-    if name == "portal_open_link":
-        return {403}  # "abc" is not a signed link
+    if name in ("portal_open_link", "portal_open", "portal_renew_link"):
+        return {403}  # "abc" (or no code at all) is not a signed link
     role = ROLES[(_normal(path), method)]
     if role is None:
         return "allowed"
@@ -102,8 +102,10 @@ def test_the_matrix_covers_every_documented_operation():
 
 # -- the portal's links ----------------------------------------------------------------------
 
-def token(number: str, email: str, *, secret: str = PORTAL_SECRET, days: float = 30) -> str:
-    return make_token(number, email, secret=secret, expires=datetime.now(UTC) + timedelta(days=days))
+def token(number: str, email: str, *, secret: str = PORTAL_SECRET, days: float = 30,
+          make=make_session) -> str:
+    """A session cookie's value (or, with `make=make_code`, an emailed link's code)."""
+    return make(number, email, secret=secret, expires=datetime.now(UTC) + timedelta(days=days))
 
 
 def ticket_with_file(host: RunningHost, email: str) -> tuple[str, str]:
@@ -163,16 +165,28 @@ def test_portal_links_open_only_their_own_ticket(host: RunningHost):
     for what, (value, want) in variants.items():
         with portal_client(host, value) as client:
             assert session_routes(client, file_b) == want, what
-    for what, value in (("expired", variants["expired"][0]), ("tampered", variants["tampered"][0]),
-                        ("other secret", variants["other secret"][0])):
+    code_a = token(number_a, email_a, make=make_code)
+    code_mac = code_a.split(".")[1]
+    links = {"expired": token(number_a, email_a, days=-1, make=make_code),
+             "tampered": f"{token(number_b, email_b, make=make_code).split('.')[0]}.{code_mac}",
+             "other secret": token(number_a, email_a, secret="another-desk-secret",
+                                   make=make_code),
+             # A session's value is no link, nor is a link a session.
+             "a session as a link": good_a}
+    for what, value in links.items():
         with host.client() as client:
-            r = client.get(f"/api/portal/t/{value}", follow_redirects=False)
-            assert r.status_code == (410 if what == "expired" else 403), what
-            assert "set-cookie" not in r.headers, what
+            for r in (client.get(f"/api/portal/t/{value}", follow_redirects=False),
+                      client.post("/api/portal/open", data={"code": value},
+                                  follow_redirects=False)):
+                assert r.status_code == (410 if what == "expired" else 403), what
+                assert "set-cookie" not in r.headers, what
+    with portal_client(host, code_a) as client:
+        assert client.get("/api/portal/ticket").status_code == 403
 
     # A's good link, used on B's file and to answer: only ever ticket A.
     with host.client() as client:
-        page = client.get(f"/api/portal/t/{good_a}", follow_redirects=True)
+        assert client.post("/api/portal/open", data={"code": code_a}).status_code == 303
+        page = client.get("/api/portal/ticket")
         assert page.status_code == 200 and number_a in page.text and number_b not in page.text
         assert client.get(f"/api/portal/ticket/attachments/{file_b}").status_code == 404
         own = client.get(f"/api/portal/ticket/attachments/{file_a}")

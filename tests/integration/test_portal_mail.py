@@ -13,7 +13,7 @@ from shared.actions import ENTRY_KINDS
 from shared.helpdesk import Helpdesk
 from shared.lifecycle import Action
 from shared.notify import handle_event
-from shared.portal import read_token
+from shared.portal import read_code
 from shared.ratelimit import RateLimiter
 from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.events import LinkRequest, TicketEvent
@@ -32,7 +32,7 @@ def link_in(desk: Helpdesk, text: str, number: str, email: str) -> str:
     match = LINK.search(text)
     assert match, text
     assert match.group(1).startswith(desk.settings.public_base_url.rstrip("/") + "/api/portal/t/")
-    grant = read_token(match.group(2), secret=desk.settings.portal_secret or "", now=desk.clock())
+    grant = read_code(match.group(2), secret=desk.settings.portal_secret or "", now=desk.clock())
     assert (grant.number, grant.email) == (number, email.lower())
     return match.group(1)
 

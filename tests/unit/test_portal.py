@@ -1,5 +1,6 @@
-"""The portal's signed links: they name one ticket and address, expire, and any change to
-any part, or another secret, makes them worthless."""
+"""The portal's signed tokens: they name one ticket and address, expire, and any change to
+any part, or another secret, makes them worthless; an emailed code, a session and a link
+emailed before codes are each signed for their own use and cannot stand in for another."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.portal import BadLink, form_token, link_for, make_token, read_token
+from shared.portal import (
+    BadLink,
+    form_token,
+    link_for,
+    make_code,
+    make_session,
+    make_token,
+    read_code,
+    read_session,
+    read_token,
+    session_for,
+)
 from shared.settings import Settings, SettingsError
 
 SECRET = "unit-test-portal-secret"
@@ -86,8 +98,55 @@ def test_links_in_emails_use_the_public_url_and_the_configured_lifetime():
         "portal_link_days": 7})
     link = link_for(NUMBER, "ada@example.org", settings=settings, now=NOW)
     assert link.startswith("https://help.example.com/api/portal/t/")
-    grant = read_token(link.rsplit("/", 1)[1], secret=SECRET, now=NOW)
+    grant = read_code(link.rsplit("/", 1)[1], secret=SECRET, now=NOW)
     assert grant.expires == int((NOW + timedelta(days=7)).timestamp())
+    # Each email's link is a code of its own, spent on its own.
+    again = read_code(link_for(NUMBER, "ada@example.org", settings=settings, now=NOW)
+                      .rsplit("/", 1)[1], secret=SECRET, now=NOW)
+    assert again.code_id != grant.code_id and grant.code_id.startswith("c-")
+    session, max_age = session_for(grant, settings=settings, now=NOW)
+    assert max_age == 7 * 86400
+    assert read_session(session, secret=SECRET, now=NOW).number == NUMBER
     with pytest.raises(SettingsError, match="HELPDESK_PORTAL_SECRET"):
         link_for(NUMBER, "a@b.c", settings=settings.model_copy(update={"portal_secret": None}),
                  now=NOW)
+
+
+def expires(days: float = 7) -> datetime:
+    return NOW + timedelta(days=days)
+
+
+def test_a_code_a_session_and_an_old_link_are_not_interchangeable():
+    code = make_code(NUMBER, "ada@example.org", secret=SECRET, expires=expires())
+    session = make_session(NUMBER, "ada@example.org", secret=SECRET, expires=expires())
+    old = make_token(NUMBER, "ada@example.org", secret=SECRET, expires=expires())
+    assert read_code(code, secret=SECRET, now=NOW).number == NUMBER
+    assert read_code(old, secret=SECRET, now=NOW).code_id.startswith("v-")  # spent like a code
+    assert read_session(session, secret=SECRET, now=NOW).code_id == ""
+    for not_a_session in (code, old):
+        with pytest.raises(BadLink):
+            read_session(not_a_session, secret=SECRET, now=NOW)
+    with pytest.raises(BadLink):
+        read_code(session, secret=SECRET, now=NOW)
+
+
+def test_an_expired_code_still_says_which_ticket_it_named():
+    """So that "email me a new link" knows where to send it; it opens nothing itself."""
+    code = make_code(NUMBER, "Ada@Example.org", secret=SECRET, expires=expires())
+    with pytest.raises(BadLink) as info:
+        read_code(code, secret=SECRET, now=NOW + timedelta(days=7))
+    assert info.value.expired and info.value.grant is not None
+    assert (info.value.grant.number, info.value.grant.email) == (NUMBER, "ada@example.org")
+
+
+def test_a_code_with_any_part_changed_is_refused():
+    code = make_code(NUMBER, "ada@example.org", secret=SECRET, expires=expires(), nonce="n1")
+    payload_text, mac = code.split(".")
+    fields = unb64(payload_text).decode().split("|")
+    for index, value in ((1, "87654323"), (2, str(int(fields[2]) + 86400)),
+                         (3, "eve@example.org"), (4, "n2")):
+        changed = list(fields)
+        changed[index] = value
+        with pytest.raises(BadLink) as info:
+            read_code(b64("|".join(changed).encode()) + "." + mac, secret=SECRET, now=NOW)
+        assert not info.value.expired
