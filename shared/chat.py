@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.errors import Conflict, Forbidden, HelpdeskError, Unauthorized
 from shared.helpdesk import Helpdesk
-from shared.intake import submit_ticket
+from shared.intake import record_key, submit_ticket
 from shared.models import Channel
 from shared.workflow import requester_reply
 
@@ -72,7 +72,7 @@ def transcript_text(messages: list[ChatMessage]) -> str:
 
 
 async def receive_chat(chat: ChatTranscript, *, desk: Helpdesk) -> ChatResult:
-    key = hashlib.sha256(f"chat:{chat.conversation_id}".encode()).hexdigest()
+    key = record_key("chat", chat.conversation_id)
     now = desk.clock()
     await desk.idempotency.insert(key, {"number": "", "seen": 0})
     found = await desk.idempotency.read(key)

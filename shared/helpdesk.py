@@ -71,6 +71,7 @@ class Helpdesk:
     mailer: Mailer
     portal_links: LinkQueue
     link_limit: RateLimiter  # portal links emailed per address
+    ack_limit: RateLimiter  # acknowledgements emailed per address (backscatter)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -106,6 +107,8 @@ class Helpdesk:
             portal_links=LinkQueue(clients.queue(PORTAL_LINKS_QUEUE)),
             link_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="mail",
                                    per_window=settings.limits.portal_links_per_hour),
+            ack_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="ack",
+                                  per_window=settings.limits.acknowledgements_per_hour),
             clock=clock,
         )
 

@@ -1,12 +1,17 @@
 """The email channel: a raw message from the mail gateway becomes a ticket, or joins one.
 
 Which ticket a message joins, in order:
-1. `in-reply-to`: a Message-ID in In-Reply-To/References is one of ours (we put the
-   ticket number in every Message-ID we send) or one we received before for a ticket;
-2. `subject-token`: a `[#NUMBER]` token in the subject, but only when the sender is the
-   ticket's requester or an address copied on it (anyone can type a number);
+1. `in-reply-to`: a Message-ID in In-Reply-To (its first few) or the last
+   `MAX_REFERENCES` of References is one of ours (signed: shared/messageids.py, so a
+   stranger cannot make one up from a ticket number) or one we received before for a
+   ticket;
+2. `subject-token`: a `[#NUMBER]` token in the subject;
 3. otherwise a new ticket. A message to a closed ticket starts a new ticket that
    points back to it.
+Either way the sender must be the ticket's requester or an address copied on it: a
+Message-ID travels with every quoted or forwarded copy of our email, so knowing one is
+not proof of who is writing. Anyone else's mail becomes a new ticket of their own, as in
+osTicket and Zammad.
 
 The same Message-ID twice is one entry: each message's id is recorded with its ticket,
 and the record is claimed before anything is written. Auto-replies, bulk mail, loops and
@@ -18,15 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from typing import Literal
 
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
+from shared import messageids
 from shared.errors import BadRequest, Conflict, HelpdeskError, StorageUnavailable
 from shared.helpdesk import Helpdesk
-from shared.intake import submit_ticket
+from shared.intake import record_key, submit_ticket
 from shared.lifecycle import Action, NotAllowed
 from shared.mailparse import MailParseError, ParsedEmail, parse_email
 from shared.models import AttachmentUpload, Channel
@@ -35,7 +40,11 @@ from shared.workflow import act, parse_body
 
 log = logging.getLogger(__name__)
 
-OUR_ID = re.compile(r"^<ticket-(\d{8})\.\d+\.[a-z-]+@", re.I)
+# How many ids of a message's ancestry are looked up: a reply names its parent in
+# In-Reply-To and its nearest ancestors last in References; older ones add nothing but
+# lookups (a 1.3 MB References header once made 50,000).
+MAX_IN_REPLY_TO = 3
+MAX_REFERENCES = 10
 TRUNCATED = "\n\n[… the rest of this message is in the original email]"
 
 Outcome = Literal["created", "appended", "duplicate", "ignored", "bounce-noted"]
@@ -49,7 +58,8 @@ class EmailResult(BaseModel):
 
 
 def _key(message_id: str) -> str:
-    return hashlib.sha256(f"mail:{message_id.lower()}".encode()).hexdigest()
+    """The record of a received message, in the email channel's own key namespace."""
+    return record_key("mail", message_id.lower())
 
 
 async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
@@ -72,14 +82,16 @@ async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
         return EmailResult(outcome="duplicate", number=found[0]["number"],
                            matched_by=found[0].get("matched_by"))
 
-    number, rule = await _thread_of(mail, desk=desk)
+    number, rule, named = await _thread_of(mail, desk=desk)
     blob = await _keep_raw(raw, desk=desk)
     html_blob = await _keep_html(mail, desk=desk)
     uploads = [AttachmentUpload(filename=a.filename, content_type=a.content_type, data=a.data)
                for a in mail.attachments]
     details = {"message_id": message_id, "raw_blob": blob, "html_blob": html_blob,
                "from": mail.from_address,
-               "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments)}
+               "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments),
+               # For the agent: it answered that ticket, but its sender is not on it.
+               **({"names_ticket": named} if named else {})}
     if number is not None:
         if not await desk.idempotency.insert(key, {"number": number, "matched_by": rule}):
             again = await desk.idempotency.read(key)
@@ -111,7 +123,7 @@ async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[Attachme
          "subject": (mail.subject or "(no subject)")[:desk.settings.limits.subject_chars],
          "description": _body(mail, desk)},
         uploads, desk=desk, channel=Channel.EMAIL, cc=[*mail.to, *mail.cc],
-        idempotency_key=f"mail:{message_id.lower()}", entry_data=details)
+        record=_key(message_id), entry_data=details)
     return EmailResult(outcome="created", number=created.number, matched_by="new")
 
 
@@ -121,23 +133,39 @@ def _body(mail: ParsedEmail, desk: Helpdesk) -> str:
     return text if len(text) <= limit else text[:limit - len(TRUNCATED)] + TRUNCATED
 
 
-async def _thread_of(mail: ParsedEmail, *, desk: Helpdesk) -> tuple[str | None, str]:
-    for ref in [*mail.in_reply_to, *reversed(mail.references)]:
-        if (m := OUR_ID.match(ref)) and is_valid(m.group(1)):
-            if await desk.tickets.get(m.group(1)) is not None:
-                return m.group(1), "in-reply-to"
-        found = await desk.idempotency.read(_key(ref))
-        if found is not None and found[0].get("number"):
-            return found[0]["number"], "in-reply-to"
+def _ancestry(mail: ParsedEmail) -> list[str]:
+    """The ids to look up, nearest first, bounded whatever the headers hold."""
+    refs = [*mail.in_reply_to[:MAX_IN_REPLY_TO], *reversed(mail.references[-MAX_REFERENCES:])]
+    return list(dict.fromkeys(refs))
+
+
+async def _thread_of(mail: ParsedEmail, *, desk: Helpdesk
+                     ) -> tuple[str | None, str, str | None]:
+    """(ticket to join, how it was found, a ticket the mail named but may not join)."""
+    for ref in _ancestry(mail):
+        ours = messageids.verify(ref, settings=desk.settings)
+        number = ours.number if ours is not None else None
+        if number is None:
+            found = await desk.idempotency.read(_key(ref))
+            number = found[0].get("number") if found is not None else None
+        if number:
+            return await _if_known_sender(mail, number, "in-reply-to", desk=desk)
     if mail.ticket_number and is_valid(mail.ticket_number):
-        stored = await desk.tickets.get(mail.ticket_number)
-        if stored is not None:
-            known = {stored.ticket.requester_email.lower(), *stored.ticket.cc}
-            if mail.from_address in known:
-                return mail.ticket_number, "subject-token"
-            log.info("subject token #%s from %s ignored: not the requester or copied",
-                     mail.ticket_number, mail.from_address)
-    return None, "new"
+        return await _if_known_sender(mail, mail.ticket_number, "subject-token", desk=desk)
+    return None, "new", None
+
+
+async def _if_known_sender(mail: ParsedEmail, number: str, rule: str, *, desk: Helpdesk
+                           ) -> tuple[str | None, str, str | None]:
+    stored = await desk.tickets.get(number)
+    if stored is None:
+        return None, "new", None
+    known = {stored.ticket.requester_email.lower(), *stored.ticket.cc}
+    if mail.from_address in known:
+        return number, rule, None
+    log.info("%s to #%s from %s: not the requester or copied; a new ticket", rule, number,
+             mail.from_address)
+    return None, "new", number
 
 
 async def _keep(folder: str, data: bytes, extension: str, content_type: str, *,
@@ -169,8 +197,8 @@ async def _note_bounce(mail: ParsedEmail, message_id: str, raw: bytes, *,
     bounce = mail.bounce
     assert bounce is not None
     original = bounce.original_message_id or ""
-    m = OUR_ID.match(original)
-    number = m.group(1) if m and is_valid(m.group(1)) else None
+    ours = messageids.verify(original, settings=desk.settings)
+    number = ours.number if ours is not None else None
     if number is None or await desk.tickets.get(number) is None:
         return EmailResult(outcome="ignored", reason="bounce of a message that is not ours")
     key = _key(message_id)

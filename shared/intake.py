@@ -48,6 +48,7 @@ from shared.errors import (
 )
 from shared.helpdesk import Helpdesk
 from shared.lifecycle import INITIAL, Action, Status
+from shared.mailparse import header_text
 from shared.models import (
     AttachmentInfo,
     AttachmentUpload,
@@ -113,11 +114,30 @@ def validate_submission(raw: Mapping[str, Any], settings: Settings,
             "field": "category",
             "message": f"unknown category; one of: {', '.join(categories)}",
         })
+    if submission is not None:
+        errors += _header_safe(submission)
     if errors or submission is None:
         raise ValidationFailed("The ticket has invalid fields.", errors=errors)
     if not submission.category:
         submission.category = settings.default_category
     return submission
+
+
+def _header_safe(submission: TicketSubmission) -> list[dict[str, str]]:
+    """Name and subject reach email headers (the acknowledgement's subject): stored as a
+    mail client would show them, with encoded words decoded and control characters gone
+    (shared.mailparse.header_text), so none can hide a line break. An address cannot be
+    encoded at all: one with encoded-word syntax is refused."""
+    errors = []
+    for name in ("name", "subject"):
+        value = header_text(getattr(submission, name))
+        if not value:
+            errors.append({"field": name, "message": "nothing left once control characters "
+                                                     "are removed"})
+        setattr(submission, name, value)
+    if submission.email is not None and "=?" in str(submission.email):
+        errors.append({"field": "email", "message": "not an address mail can be sent to"})
+    return errors
 
 
 def check_attachments(uploads: list[AttachmentUpload], settings: Settings) -> None:
@@ -150,6 +170,16 @@ def _fingerprint(submission: TicketSubmission, uploads: list[AttachmentUpload]) 
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def record_key(namespace: str, value: str) -> str:
+    """The `idempotency` table's key for `value` in a channel's own namespace: `web` for
+    a client's Idempotency-Key (web form, API), `mail` for a received Message-ID, `chat`
+    for a conversation. The namespace is fixed by the code path, never taken from what a
+    client sends, so a web submission's `Idempotency-Key: chat:<conversation>` cannot
+    claim a chat conversation's record (and capture its transcript), nor
+    `mail:<message-id>` make a real email look like a duplicate."""
+    return hashlib.sha256(f"{namespace}:{value}".encode()).hexdigest()
+
+
 def created_answer(ticket: Ticket, attachments: list[AttachmentInfo]) -> TicketCreated:
     return TicketCreated(
         number=ticket.number, status=ticket.status, subject=ticket.subject,
@@ -165,6 +195,7 @@ async def submit_ticket(
     desk: Helpdesk,
     channel: Channel = Channel.WEB,
     idempotency_key: str | None = None,
+    record: str | None = None,
     actor: str | None = None,
     cc: list[str] | None = None,
     autorespond: bool = True,
@@ -172,6 +203,8 @@ async def submit_ticket(
 ) -> TicketCreated:
     """Validate, store and announce a new ticket. Raises a `HelpdeskError`.
 
+    `idempotency_key` is a client's Idempotency-Key; `record` a key a channel derived
+    itself with `record_key` (the email channel's Message-ID record).
     `actor` is who typed it in when that is not the requester (an agent taking a call);
     `entry_data` is kept on the `created` entry (the channel's own details); with
     `autorespond=False` no acknowledgement is sent."""
@@ -189,9 +222,10 @@ async def submit_ticket(
         cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
     )
 
-    key_hash = None
+    key_hash = record
     if idempotency_key is not None:
-        key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        key_hash = record_key("web", idempotency_key)
+    if key_hash is not None:
         fingerprint = _fingerprint(submission, uploads)
         try:
             prior = await desk.idempotency.claim(key_hash, number=number,

@@ -8,11 +8,14 @@ Email plugs in here later.
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 import ssl
 import threading
 import time
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import formataddr, formatdate
 from typing import Protocol
 
@@ -37,6 +40,43 @@ def one_line(value: str) -> str:
     return " ".join(value.splitlines()).strip() if value else value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class EncodedHeader(str):
+    """A header value we encode ourselves (RFC 2047 encoded words in UTF-8) and that is
+    written out exactly so.
+
+    Given a plain string, the standard library parses it as if it were already encoded:
+    an `=?utf-8?b?...?=` in a subject someone typed is decoded, and before Python
+    3.11.10/3.12.5 a decoded CR/LF was written out raw, starting a header or the body of
+    the desk's own email (CVE-2024-6923). This value never reaches that parser: the
+    policy keeps a value that has a `name` as the header object itself, and asks it to
+    `fold`. Its text (what `str()` gives, e.g. to Azure Communication Services) is the
+    text as typed, on one line."""
+
+    name: str
+
+    def __new__(cls, name: str, text: str) -> EncodedHeader:
+        value = super().__new__(cls, _CONTROL.sub(" ", one_line(text)))
+        value.name = name
+        return value
+
+    def fold(self, *, policy: Policy) -> str:
+        encoded = Header(str(self), "utf-8", header_name=self.name,
+                         maxlinelen=policy.max_line_length or 78)
+        return f"{self.name}: {encoded.encode(linesep=policy.linesep)}{policy.linesep}"
+
+
+def header_value(name: str, text: str) -> str:
+    """`text` for header `name`: plain printable ASCII without encoded-word syntax as it
+    is (nothing in it can be decoded to anything else), anything else encoded by us."""
+    text = one_line(text)
+    if text.isascii() and "=?" not in text and not _CONTROL.search(text):
+        return text
+    return EncodedHeader(name, text)
+
+
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
@@ -54,10 +94,13 @@ def compose(
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr((settings.sender_name, settings.sender))
-    # What people typed reaches these headers (a name, a subject): CR/LF in it would end
-    # the header, so it becomes a space and can never start another one.
+    # What people typed reaches these headers (an address, a subject): CR/LF in it would
+    # end the header, so it becomes a space and can never start another one; a subject
+    # that is not plain ASCII is encoded here, never by the standard library's parser
+    # (see EncodedHeader). An address cannot be encoded: one with encoded-word syntax or
+    # a control character is refused by intake (shared.intake.validate_submission).
     message["To"] = one_line(to)
-    message["Subject"] = one_line(subject)
+    message["Subject"] = header_value("Subject", subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
     if in_reply_to:

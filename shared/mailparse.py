@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import nh3
 
 from shared.filenames import safe_filename
+from shared.html import MAX_HTML_CHARS, to_text
 
 # Same text as shared.mail.REPLY_MARKER (a test keeps them equal); repeated here so this
 # module stays free of the SMTP and settings imports that come with shared.mail.
@@ -90,8 +90,9 @@ def parse_email(
     content = _Content()
     _collect(msg, content)
     plain = "\n".join(content.plain)
-    html_source = "\n".join(content.html)
-    source_text = plain if plain.strip() else _html_to_text(html_source)
+    # Cut before any HTML work: a bigger part stays whole in the raw message (shared.html).
+    html_source = "\n".join(content.html)[:MAX_HTML_CHARS]
+    source_text = plain if plain.strip() else to_text(html_source)
     bounce = _bounce(msg, content, from_address=from_address, subject=subject, text=source_text)
     own = {address.strip().lower() for address in own_addresses}
     reply_to = _addresses(_header(msg, "Reply-To"))
@@ -393,6 +394,19 @@ def _one_line(value: str) -> str:
     return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
 
 
+def header_text(value: str, *, rounds: int = 5) -> str:
+    """A subject or name as a mail client would show it, safe to put in a header: RFC
+    2047 encoded words decoded (again while that changes it, since a decoded word can be
+    another encoded word), control characters and line breaks made spaces, on one line.
+    An encoded word hiding CR/LF therefore never reaches a ticket's subject or name."""
+    for _ in range(rounds):
+        decoded = _decode_words(value)
+        if decoded == value:
+            break
+        value = decoded
+    return _one_line(value)
+
+
 # RFC 2047 encoded word; the charset may carry an RFC 2231 "*language" suffix.
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 
@@ -552,89 +566,6 @@ def _allow_attribute(tag: str, attribute: str, value: str) -> str | None:
     if tag == "img" and attribute == "src":
         return value if value.strip().lower().startswith(("cid:", "https:")) else None
     return value
-
-
-_BLOCK_TAGS = {
-    "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset", "figcaption", "figure",
-    "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p",
-    "pre", "section", "table", "tr", "ul",
-}
-_PARAGRAPH_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "pre"}
-_INVISIBLE_TAGS = {"script", "style", "title", "template"}
-
-
-class _HtmlText(HTMLParser):
-    """Readable text from HTML: block elements end lines, blockquotes become "> " quotes
-    (so the quote stripping works on HTML-only mail too), entities decoded."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self._pieces: list[str] = []
-        self._invisible = 0
-        self._quote = 0
-        self._pre = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _INVISIBLE_TAGS:
-            self._invisible += 1
-        elif tag == "br":
-            self._end_line(force=True)
-        elif tag in _BLOCK_TAGS:
-            self._end_line()
-            if tag == "blockquote":
-                self._quote += 1
-            elif tag == "pre":
-                self._pre += 1
-            elif tag == "li":
-                self._pieces.append("- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _INVISIBLE_TAGS:
-            self._invisible = max(0, self._invisible - 1)
-        elif tag in _BLOCK_TAGS:
-            self._end_line()
-            if tag in _PARAGRAPH_TAGS and self.lines and self.lines[-1]:
-                self.lines.append("")
-            if tag == "blockquote":
-                self._quote = max(0, self._quote - 1)
-            elif tag == "pre":
-                self._pre = max(0, self._pre - 1)
-
-    def handle_data(self, data: str) -> None:
-        if self._invisible:
-            return
-        if not self._pre:
-            self._pieces.append(data)
-            return
-        first, *rest = data.split("\n")
-        self._pieces.append(first)
-        for line in rest:
-            self._end_line(force=True)
-            self._pieces.append(line)
-
-    def _end_line(self, *, force: bool = False) -> None:
-        text = "".join(self._pieces)
-        self._pieces = []
-        if not self._pre:
-            text = " ".join(text.split())
-        if text or force:
-            self.lines.append(f"{'>' * self._quote} {text}".rstrip() if self._quote else text)
-
-    def text(self) -> str:
-        self._end_line()
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(self.lines)).strip("\n")
-
-
-def _html_to_text(html: str) -> str:
-    if not html.strip():
-        return ""
-    parser = _HtmlText()
-    # "<![" opens an SGML marked section for html.parser, which asserts on any it does not
-    # know; browsers read it as a bogus comment (Word's "<![if ...]>"), and so does "<!-[".
-    parser.feed(html.replace("<![", "<!-["))
-    parser.close()
-    return parser.text()
 
 
 # --- plain text -----------------------------------------------------------------------

@@ -22,13 +22,15 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from shared import kb, reports, telemetry
+from shared import kb, messageids, reports, telemetry
 from shared.directory import Agent, Team
 from shared.errors import NotFound
 from shared.helpdesk import Helpdesk
 from shared.mail import REPLY_MARKER, MailError, compose
 from shared.models import EntryKind, ThreadEntry, Ticket
 from shared.portal import link_for
+from shared.ratelimit import RateLimiter
+from shared.settings import Settings
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import StoredTicket
 
@@ -85,9 +87,10 @@ def _templates() -> Environment:
     )
 
 
-def message_id(number: str, seq: int, purpose: str, sender: str) -> str:
-    domain = sender.rpartition("@")[2] or "helpdesk.invalid"
-    return f"<ticket-{number}.{seq}.{purpose}@{domain}>"
+def message_id(number: str, seq: int, purpose: str, settings: Settings) -> str:
+    """The email's Message-ID: signed, so that only we can make one a reply threads on
+    (shared/messageids.py)."""
+    return messageids.make(number, seq, purpose, settings=settings)
 
 
 def _render(name: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -138,7 +141,7 @@ async def _mail_for(event: TicketEvent, stored: StoredTicket, *, desk: Helpdesk)
 
 async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[str],
                      subject: str, text: str, html: str, desk: Helpdesk,
-                     thread: bool) -> None:
+                     thread: bool, limit: RateLimiter | None = None) -> None:
     number = stored.ticket.number
     # The partition read that loaded `stored` also brought every sent-mail record.
     if any(e.kind == EntryKind.EMAIL_SENT and e.seq == seq and e.data.get("purpose") == purpose
@@ -160,10 +163,19 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
         waited += BUSY_POLL
     if claim == "sent":
         return
+    if limit is not None and not await limit.take(to[0], desk.clock()):
+        # Counted once the claim is ours, so a redelivery does not count it again.
+        log.info("mail %s for %s #%d not sent: %s has had its hourly limit", purpose,
+                 number, seq, to[0])
+        await _record(number, seq, purpose, desk=desk, to=", ".join(to),
+                      subject=f"(not sent: the hourly limit of emails to this address was "
+                              f"reached) {subject}",
+                      message_id="", sent_at=desk.clock(), skipped="rate-limit")
+        return
     earlier = [e.data["message_id"] for e in stored.thread
                if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") in REQUESTER_PURPOSES
                and e.data.get("message_id")] if thread else []
-    mid = message_id(number, seq, purpose, desk.settings.mail.sender)
+    mid = message_id(number, seq, purpose, desk.settings)
     message = compose(settings=desk.settings.mail, to=", ".join(to), subject=subject,
                       text=text, html=html, message_id=mid,
                       in_reply_to=earlier[-1] if earlier else None,
@@ -219,9 +231,11 @@ async def send_acknowledgement(stored: StoredTicket, *, seq: int, desk: Helpdesk
         "ticket": ticket, "attachments": stored.attachments,
         "helpdesk_name": desk.settings.helpdesk_name, "marker": REPLY_MARKER,
         "portal_link": portal_link(ticket, desk=desk)})
+    # Anyone can type anyone's address into the form: past a few an hour, the ticket is
+    # still created but that address is not sent more of a stranger's text (backscatter).
     await _send_once(stored, seq, "ack", to=[ticket.requester_email],
                      subject=f"[#{ticket.number}] {ticket.subject}", text=text, html=html,
-                     desk=desk, thread=False)
+                     desk=desk, thread=False, limit=desk.ack_limit)
 
 
 async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,

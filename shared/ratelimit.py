@@ -1,4 +1,4 @@
-"""A per-address limit on public submissions, kept in Table Storage so that every
+"""Per-address limits (public submissions, portal links, acknowledgements), kept in Table Storage so that every
 instance of the app counts against the same number (an in-memory counter would let a
 scaled-out app accept N times the limit).
 
@@ -33,11 +33,21 @@ class RateLimiter:
 
     async def hit(self, address: str | None, now: datetime) -> None:
         """Count one submission from `address`; raise `TooManyRequests` past the limit."""
+        if not await self.take(address, now):
+            window = int(now.timestamp()) // WINDOW_SECONDS
+            retry_after = (window + 1) * WINDOW_SECONDS - int(now.timestamp())
+            raise TooManyRequests(
+                f"At most {self._limit} submissions an hour from one address; "
+                f"try again in {retry_after // 60 + 1} minutes.",
+                extra={"retry_after": retry_after})
+
+    async def take(self, address: str | None, now: datetime) -> bool:
+        """Count one use by `address` if this hour has room for it; False (and nothing
+        counted) when the limit is reached. Always True with no limit or no address."""
         if self._limit <= 0 or not address:
-            return
+            return True
         window = int(now.timestamp()) // WINDOW_SECONDS
         pk, rk = f"{self._prefix}|{key_part(address)}", str(window)
-        retry_after = (window + 1) * WINDOW_SECONDS - int(now.timestamp())
         for _ in range(10):
             try:
                 entity = await self._table.get_entity(pk, rk)
@@ -45,19 +55,18 @@ class RateLimiter:
                 try:
                     await self._table.create_entity({"PartitionKey": pk, "RowKey": rk,
                                                      "count": 1})
-                    return
+                    return True
                 except ResourceExistsError:
                     continue
             if entity["count"] >= self._limit:
-                raise TooManyRequests(
-                    f"At most {self._limit} submissions an hour from one address; "
-                    f"try again in {retry_after // 60 + 1} minutes.",
-                    extra={"retry_after": retry_after})
+                return False
             entity["count"] += 1
             try:
                 await self._table.update_entity(
                     entity, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified)
-                return
+                return True
             except ResourceModifiedError:
                 continue
+        # Ten lost races in a row: the count is contended, not exceeded.
+        return True

@@ -69,6 +69,10 @@ class Limits(BaseModel):
     submissions_per_hour: int = 60
     # Portal links emailed to one address per hour ("check a ticket"); 0 turns it off.
     portal_links_per_hour: int = 5
+    # Acknowledgements emailed to one address per hour; 0 turns it off. Anyone can type
+    # someone else's address into the form: past this the ticket is still created, but
+    # the desk stops mailing that address text it did not write (backscatter).
+    acknowledgements_per_hour: int = 5
 
     @field_validator("description_chars")
     @classmethod

@@ -42,7 +42,7 @@ param keyVaultUri string
 @allowed([
   '3.11'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.11' // 3.11.10+ has the email header fix (CVE-2024-6923); shared/mail.py is safe without it (README)
 
 @description('Most instances the app scales out to (Flex Consumption: 40-1000).')
 @minValue(40)
@@ -107,6 +107,7 @@ var unsetAppSettings = [
   'HELPDESK_AUTOCLOSE_RESOLVE_AFTER_DAYS'
   'HELPDESK_CATEGORIES'
   'HELPDESK_DEFAULT_CATEGORY'
+  'HELPDESK_LIMIT_ACKNOWLEDGEMENTS_PER_HOUR'
   'HELPDESK_LIMIT_ATTACHMENTS_PER_TICKET'
   'HELPDESK_LIMIT_ATTACHMENT_BYTES'
   'HELPDESK_LIMIT_DESCRIPTION_CHARS'

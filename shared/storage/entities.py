@@ -171,6 +171,8 @@ def mail_entry(entity: dict[str, Any]) -> ThreadEntry:
             "to": entity.get("to", ""),
             "message_id": entity.get("message_id", ""),
             "purpose": entity.get("purpose", ""),
+            # Not sent on purpose (the per-address hourly limit): says why.
+            **({"skipped": entity["skipped"]} if entity.get("skipped") else {}),
         },
     )
 

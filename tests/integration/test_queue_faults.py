@@ -164,7 +164,7 @@ async def test_acknowledgement_once(faulty: Faulty, maildev: MailDev, step: str)
     failures = await deliver(lambda: handle_event(event, desk=desk))
     assert_fired(step, before)
     await deliver(lambda: handle_event(event, desk=desk))  # the message not deleted
-    mid = message_id(number, 1, "ack", desk.settings.mail.sender)
+    mid = message_id(number, 1, "ack", desk.settings)
     assert await settle(maildev, email, mid) == 1
     assert failures == (0 if step in ("mail sent, its answer lost",
                                       "mail sent, recording it fails",
@@ -206,7 +206,7 @@ async def test_escalation_email_once(faulty: Faulty, maildev: MailDev, step: str
     await deliver(lambda: handle_escalation(event, desk=desk))
     assert_fired(step, before)
     await deliver(lambda: handle_escalation(event, desk=desk))
-    mid = message_id(number, seq, "escalation", desk.settings.mail.sender)
+    mid = message_id(number, seq, "escalation", desk.settings)
     assert await settle(maildev, member.email, mid) == 1
 
 
@@ -220,7 +220,7 @@ async def test_portal_link_once(faulty: Faulty, maildev: MailDev, step: str):
     await deliver(lambda: requesters.send_link(request, desk=desk))
     assert_fired(step, before)
     await deliver(lambda: requesters.send_link(request, desk=desk))
-    mid = message_id(number, 0, f"link-{request.id}", desk.settings.mail.sender)
+    mid = message_id(number, 0, f"link-{request.id}", desk.settings)
     assert await settle(maildev, email, mid) == 1
 
 
