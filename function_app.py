@@ -22,7 +22,7 @@ from functions import (
     tickets,
     web,
 )
-from shared import telemetry
+from shared.core import telemetry
 
 telemetry.configure(os.environ)  # Application Insights, only where it is configured
 

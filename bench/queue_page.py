@@ -25,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.stack import fresh_desk
-from shared import numbering
+from shared.core import numbering
+from shared.core.models import Channel, Priority, Ticket
 from shared.helpdesk import Helpdesk
-from shared.models import Channel, Priority, Ticket
-from shared.queues import QueueQuery, list_queue, plan
 from shared.storage.clients import INDEX_TABLE
 from shared.storage.tickets import index_operations
+from shared.tickets.queues import QueueQuery, list_queue, plan
 
 TEAMS = ["service-desk", "senior-support", "sysadmins-developers", "vendor-support"]
 STATUSES = ["new", "open", "open", "open", "pending", "escalated", "resolved", "closed"]

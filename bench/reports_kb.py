@@ -30,13 +30,15 @@ from typing import Any
 from azure.core.exceptions import ServiceRequestError
 
 from bench.stack import fresh_desk
-from shared import kb, metrics, numbering, reports
+from shared.core import numbering
+from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
+from shared.core.words import ticket_tokens
 from shared.helpdesk import Helpdesk
-from shared.indexing import summary
-from shared.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
-from shared.searchindex import SearchIndexes
+from shared.kb import knowledge
+from shared.kb.searchindex import SearchIndexes
+from shared.reports import metrics, summaries
+from shared.storage.indexing import summary
 from shared.storage.kb import PARTITION, article_key
-from shared.words import ticket_tokens
 
 TEAMS = ["service-desk", "senior-support", "sysadmins-developers", "vendor-support"]
 CATEGORIES = ["general", "access", "hardware", "software", "network", "billing"]
@@ -107,13 +109,13 @@ async def summary_part(count: int, days: int, samples: int) -> dict[str, Any]:
         result: dict[str, Any] = {"tickets": count, "days": days, "rows": len(summed),
                                   "seed_seconds": round(seeded, 1)}
         for group in ("day", "team"):
-            query = reports.parse_query({**year, "group": group})
+            query = summaries.parse_query({**year, "group": group})
 
-            def read(q: reports.ReportQuery = query) -> Awaitable[dict[str, Any]]:
-                return reports.summary(q, desk=desk)
+            def read(q: summaries.ReportQuery = query) -> Awaitable[dict[str, Any]]:
+                return summaries.summary(q, desk=desk)
 
             result[f"by_{group}"] = await timed(read, samples)
-        check = await reports.summary(reports.parse_query(year), desk=desk)
+        check = await summaries.summary(summaries.parse_query(year), desk=desk)
         assert check["totals"]["created"] == count, check["totals"]["created"]
         return result
 
@@ -134,11 +136,11 @@ async def seed_articles(desk: Helpdesk, count: int, vocab: list[str], rng: rando
                    "updated_at": now}
         titles.append(title)
         rows.append(("upsert", {"PartitionKey": PARTITION, "RowKey": article_key(article_id), **article}))
-        words, in_title = kb.article_words(title, body)
+        words, in_title = knowledge.article_words(title, body)
         lines.append({"id": article["id"], "title": title, "snippet": body[:240], "category": "general",
                       "public": article["public"], "words": words, "title_words": in_title})
     await _submit_all(desk.clients.table("knowledge"), [rows[i:i + 100] for i in range(0, len(rows), 100)])
-    await desk.search_logs.append_many(kb.KB_LOG, lines)
+    await desk.search_logs.append_many(knowledge.KB_LOG, lines)
     return titles
 
 
@@ -158,7 +160,7 @@ async def seed_resolved(desk: Helpdesk, count: int, vocab: list[str], rng: rando
                         resolved_at=at, resolution="fixed")
         lines.append({"id": ticket.number, "words": ticket_tokens(subject, "", description), **summary(ticket),
                       "status": "resolved"})
-    await desk.search_logs.append_many(kb.RESOLVED_LOG, lines)
+    await desk.search_logs.append_many(knowledge.RESOLVED_LOG, lines)
     return subjects
 
 
@@ -195,14 +197,14 @@ async def search_part(articles: int, resolved: int, samples: int) -> dict[str, A
         # A worker that has read nothing yet: its first search reads the logs.
         cold = Helpdesk(**{**desk.__dict__, "search": SearchIndexes.new()})
         started = time.perf_counter()
-        await kb.similar(fresh, desk=cold)
+        await knowledge.similar(fresh, desk=cold)
         result["cold_first_search_ms"] = round((time.perf_counter() - started) * 1000, 1)
         result["kb_search"] = await timed(
-            lambda: kb.search(next(picks), desk=desk, public_only=False), samples)
+            lambda: knowledge.search(next(picks), desk=desk, public_only=False), samples)
         result["kb_search_public"] = await timed(
-            lambda: kb.search(next(picks), desk=desk, public_only=True), samples)
-        result["similar"] = await timed(lambda: kb.similar(fresh, desk=desk), samples)
-        found = await kb.similar(fresh, desk=desk)
+            lambda: knowledge.search(next(picks), desk=desk, public_only=True), samples)
+        result["similar"] = await timed(lambda: knowledge.similar(fresh, desk=desk), samples)
+        found = await knowledge.similar(fresh, desk=desk)
         result["similar_found"] = len(found.tickets)
         return result
 

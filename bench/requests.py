@@ -17,12 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.stack import fresh_desk
-from shared import intake, notify, workflow
-from shared.lifecycle import Action
-from shared.models import AttachmentUpload
-from shared.queues import QueueQuery, list_queue
+from shared.core.lifecycle import Action
+from shared.core.models import AttachmentUpload
+from shared.notifications import notify
 from shared.storage.events import TicketEvent
-from shared.tickets import read_ticket
+from shared.tickets import intake, workflow
+from shared.tickets.queues import QueueQuery, list_queue
+from shared.tickets.views import read_ticket
 
 
 class Counting:

@@ -38,15 +38,16 @@ from azure.core.exceptions import AzureError
 from bench import intake as intake_bench
 from bench import queue_page, requests, sweep
 from bench.stack import Stack, fresh_desk, stack
-from shared import numbering, workflow
+from shared.core import numbering
+from shared.core.lifecycle import Action
+from shared.core.models import AttachmentUpload, Channel, EntryKind, Priority, ThreadEntry, Ticket
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.lifecycle import Action
-from shared.models import AttachmentUpload, Channel, EntryKind, Priority, ThreadEntry, Ticket
-from shared.settings import Settings
 from shared.storage.clients import QUEUES
 from shared.storage.events import EventQueue, TicketEvent
 from shared.storage.tickets import NumberTaken
-from shared.tickets import read_ticket
+from shared.tickets import workflow
+from shared.tickets.views import read_ticket
 
 CLIENTS = (1, 4, 16, 64)
 OSTICKET = {0: 69.0, 100: 57.0}  # tickets/s at 16 clients through its API, this machine kind
@@ -235,7 +236,7 @@ async def notification_latency(running: Stack, rate: float, seconds: float) -> l
 
 async def long_ticket(entries: int, samples: int) -> dict[str, float]:
     async with fresh_desk("bench-long-") as desk:
-        from shared import intake
+        from shared.tickets import intake
 
         number = (await intake.submit_ticket(
             {"name": "L", "email": "l@example.org", "subject": "long", "description": "d"}, [],

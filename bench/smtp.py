@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from devtools import services
-from shared.mail import SmtpMailer, compose
-from shared.settings import MailSettings
+from shared.core.settings import MailSettings
+from shared.mail.outbound import SmtpMailer, compose
 
 
 async def per_mail(mailer: SmtpMailer, settings: MailSettings, mails: int) -> tuple[float, float]:

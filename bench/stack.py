@@ -19,8 +19,8 @@ import httpx
 
 from devhost.loader import load_registry
 from devtools import services
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
 
 BENCH_PORTAL_SECRET = "bench-only-portal-secret-not-for-azure"
 

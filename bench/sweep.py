@@ -18,10 +18,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.stack import fresh_desk
-from shared import slaflow
 from shared.helpdesk import Helpdesk
-from shared.indexing import INDEX_PARTITION, sweep_key
+from shared.sla import flow
 from shared.storage.clients import INDEX_TABLE
+from shared.storage.indexing import INDEX_PARTITION, sweep_key
 
 
 async def seed(desk: Helpdesk, count: int, due: int, now: datetime, concurrency: int = 16
@@ -57,7 +57,7 @@ async def measure(count: int, due: int, runs: int) -> dict:
         times = []
         for _ in range(runs):
             started = time.perf_counter()
-            run = await slaflow.sweep(desk, now=now)
+            run = await flow.sweep(desk, now=now)
             times.append((time.perf_counter() - started) * 1000)
             assert len(run.due) == due, len(run.due)
         return {"tickets": count, "due": due, "seed_seconds": round(seeded, 1),

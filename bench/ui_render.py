@@ -21,8 +21,8 @@ from playwright.sync_api import sync_playwright
 
 from bench.queue_page import seed
 from bench.stack import stack
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
 
 CHROMIUM = os.environ.get("HELPDESK_CHROMIUM", "/usr/bin/chromium")
 # As tests/browser/conftest.py: no network beyond loopback here.

@@ -7,8 +7,8 @@ import azure.functions as func
 
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
-from shared.errors import ValidationFailed
-from shared.poison import list_poison, replay
+from shared.admin.poison import list_poison, replay
+from shared.core.errors import ValidationFailed
 
 bp = func.Blueprint()
 

@@ -13,10 +13,10 @@ import azure.functions as func
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_response, principal
 from functions.web import _env, html_response
-from shared.agents import keep_agent_record
-from shared.errors import Forbidden
-from shared.queues import queue_counts
-from shared.search import search
+from shared.admin.agents import keep_agent_record
+from shared.core.errors import Forbidden
+from shared.tickets.queues import queue_counts
+from shared.tickets.search import search
 
 bp = func.Blueprint()
 

@@ -7,9 +7,9 @@ from pydantic import ValidationError
 
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
-from shared.apikeys import ApiKeyRequest, new_key
-from shared.errors import NotFound, ValidationFailed
-from shared.intake import field_errors
+from shared.admin.apikeys import ApiKeyRequest, new_key
+from shared.core.errors import NotFound, ValidationFailed
+from shared.tickets.intake import field_errors
 
 bp = func.Blueprint()
 

@@ -8,7 +8,8 @@ import logging
 import azure.functions as func
 
 from functions.deps import helpdesk
-from shared import autoclose, repair, slaflow
+from shared.sla import flow
+from shared.tickets import autoclose, repair
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ async def automation_autoclose(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
 async def automation_sla_sweep(timer: func.TimerRequest) -> None:
     desk = await helpdesk()
-    run = await slaflow.sweep(desk, now=desk.clock())
+    run = await flow.sweep(desk, now=desk.clock())
     if run.due:
         log.info("SLA sweep: %d ticket(s) due", len(run.due))
 

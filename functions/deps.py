@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
 
 _desk: Helpdesk | None = None
 _lock: asyncio.Lock | None = None

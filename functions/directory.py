@@ -7,12 +7,12 @@ from pydantic import BaseModel, ValidationError
 
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
-from shared.directory import Agent, CannedResponse, CategoryDef, Team
-from shared.dryrun import dry_run
-from shared.errors import NotFound, ValidationFailed
-from shared.intake import field_errors
-from shared.rules import Rule
-from shared.sla import SlaPlan
+from shared.admin.dryrun import dry_run
+from shared.automation.rules import Rule
+from shared.core.directory import Agent, CannedResponse, CategoryDef, Team
+from shared.core.errors import NotFound, ValidationFailed
+from shared.sla.clocks import SlaPlan
+from shared.tickets.intake import field_errors
 
 bp = func.Blueprint()
 

@@ -14,9 +14,9 @@ from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
 from functions.deps import helpdesk
-from shared.agents import keep_agent_record
-from shared.auth import Principal, parse_principal, require
-from shared.errors import (
+from shared.admin.agents import keep_agent_record
+from shared.core.auth import Principal, parse_principal, require
+from shared.core.errors import (
     BadRequest,
     Forbidden,
     HelpdeskError,

@@ -14,19 +14,19 @@ import azure.functions as func
 from functions import web
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response, wants_html
-from shared import telemetry
-from shared.apikeys import client_address
-from shared.automation import RejectedAsSpam
-from shared.errors import (
+from shared.admin.apikeys import client_address
+from shared.automation.engine import RejectedAsSpam
+from shared.core import telemetry
+from shared.core.errors import (
     BadRequest,
     HelpdeskError,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from shared.core.models import AttachmentUpload, Channel, TicketCreated
 from shared.helpdesk import Helpdesk
-from shared.intake import submit_ticket
-from shared.models import AttachmentUpload, Channel, TicketCreated
+from shared.tickets.intake import submit_ticket
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

@@ -22,20 +22,20 @@ from pydantic import ValidationError
 
 from functions.deps import helpdesk
 from functions.http import handles_errors, json_body, json_response
-from shared import telemetry
-from shared.apikeys import check_key, client_address
-from shared.chat import ChatTranscript, receive_chat, verify_signature
-from shared.errors import (
+from shared.admin.apikeys import check_key, client_address
+from shared.channels.chat import ChatTranscript, receive_chat, verify_signature
+from shared.channels.email import receive_email
+from shared.channels.osticket import translate
+from shared.core import telemetry
+from shared.core.errors import (
     BadRequest,
     HelpdeskError,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from shared.inbound_email import receive_email
-from shared.intake import field_errors, submit_ticket
-from shared.models import Channel
-from shared.osticket import translate
+from shared.core.models import Channel
+from shared.tickets.intake import field_errors, submit_ticket
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

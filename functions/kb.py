@@ -9,8 +9,8 @@ from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
 from functions.tickets import _number
 from functions.web import _env, html_response
-from shared import kb
-from shared.errors import HelpdeskError
+from shared.core.errors import HelpdeskError
+from shared.kb import knowledge
 
 bp = func.Blueprint()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -21,7 +21,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @handles_errors
 async def kb_create(req: func.HttpRequest) -> func.HttpResponse:
     who = await agent(req)
-    article = await kb.create(json_body(req), author=who.user_id, desk=await helpdesk())
+    article = await knowledge.create(json_body(req), author=who.user_id, desk=await helpdesk())
     return json_response(article, status=201, headers={"ETag": article.etag, **NO_STORE})
 
 
@@ -30,7 +30,7 @@ async def kb_create(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def kb_get(req: func.HttpRequest) -> func.HttpResponse:
     await agent(req)
-    article = await kb.read(req.route_params.get("id", ""), desk=await helpdesk())
+    article = await knowledge.read(req.route_params.get("id", ""), desk=await helpdesk())
     return json_response(article, headers={"ETag": article.etag, **NO_STORE})
 
 
@@ -39,7 +39,7 @@ async def kb_get(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def kb_edit(req: func.HttpRequest) -> func.HttpResponse:
     await agent(req)
-    article = await kb.edit(req.route_params.get("id", ""), json_body(req),
+    article = await knowledge.edit(req.route_params.get("id", ""), json_body(req),
                             if_match=req.headers.get("if-match"), desk=await helpdesk())
     return json_response(article, headers={"ETag": article.etag, **NO_STORE})
 
@@ -49,7 +49,7 @@ async def kb_edit(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def kb_search(req: func.HttpRequest) -> func.HttpResponse:
     await agent(req)
-    hits = await kb.search(req.params.get("q", ""), desk=await helpdesk(), public_only=False)
+    hits = await knowledge.search(req.params.get("q", ""), desk=await helpdesk(), public_only=False)
     return json_response({"items": [h.model_dump() for h in hits]}, headers=NO_STORE)
 
 
@@ -58,7 +58,7 @@ async def kb_search(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def kb_suggest(req: func.HttpRequest) -> func.HttpResponse:
     """Public articles for a subject being typed (no sign-in: the web form asks)."""
-    hits = await kb.search(req.params.get("q", ""), desk=await helpdesk(), public_only=True, limit=5)
+    hits = await knowledge.search(req.params.get("q", ""), desk=await helpdesk(), public_only=True, limit=5)
     return json_response({"items": [{"id": h.id, "title": h.title, "snippet": h.snippet,
                                      "url": f"/api/help/{h.id}"} for h in hits]},
                          headers={"Cache-Control": "public, max-age=60"})
@@ -69,7 +69,7 @@ async def kb_suggest(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def tickets_similar(req: func.HttpRequest) -> func.HttpResponse:
     await agent(req)
-    found = await kb.similar(_number(req), desk=await helpdesk())
+    found = await knowledge.similar(_number(req), desk=await helpdesk())
     return json_response(found, headers=NO_STORE)
 
 
@@ -82,7 +82,7 @@ async def help_search(req: func.HttpRequest) -> func.HttpResponse:
     hits, error = [], None
     if query:
         try:
-            hits = await kb.search(query, desk=desk, public_only=True)
+            hits = await knowledge.search(query, desk=desk, public_only=True)
         except HelpdeskError as exc:
             error = exc.detail
     page = _env().get_template("help/search.html.j2").render(
@@ -95,7 +95,7 @@ async def help_search(req: func.HttpRequest) -> func.HttpResponse:
 async def help_article(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
     try:
-        article = await kb.read(req.route_params.get("id", ""), desk=desk, public_only=True)
+        article = await knowledge.read(req.route_params.get("id", ""), desk=desk, public_only=True)
     except HelpdeskError:
         return html_response("<!doctype html><title>Not found</title><p>No such article. "
                              "<a href=\"/api/help\">All help articles</a></p>", status=404)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.deps import helpdesk
-from shared import slaflow, telemetry
-from shared.notify import handle_escalation, handle_event
+from shared.core import telemetry
+from shared.notifications.notify import handle_escalation, handle_event
+from shared.sla import flow
 from shared.storage.clients import ESCALATIONS_QUEUE, EVENTS_QUEUE
 from shared.storage.events import TicketEvent
 
@@ -30,7 +31,7 @@ async def escalations_notify(msg: func.QueueMessage) -> None:
     desk = await helpdesk()
     with telemetry.consuming("escalations_notify", event.traceparent, ticket=event.ticket):
         if event.kind == "sla_check":
-            await slaflow.check_ticket(event.ticket, desk=desk,
+            await flow.check_ticket(event.ticket, desk=desk,
                                        escalate=desk.settings.sla_escalate_on_breach)
         else:
             await handle_escalation(event, desk=desk)

@@ -7,7 +7,7 @@ from functools import cache
 import azure.functions as func
 
 from functions.http import json_response
-from shared.openapi import spec
+from functions.openapi_spec import spec
 
 bp = func.Blueprint()
 

@@ -28,12 +28,9 @@ import azure.functions as func
 
 from functions import web
 from functions.deps import helpdesk
-from shared import requesters
-from shared.apikeys import client_address
-from shared.errors import BadRequest, HelpdeskError, PayloadTooLarge, ValidationFailed
-from shared.helpdesk import Helpdesk
-from shared.models import AttachmentUpload
-from shared.portal import (
+from shared.admin.apikeys import client_address
+from shared.core.errors import BadRequest, HelpdeskError, PayloadTooLarge, ValidationFailed
+from shared.core.links import (
     BadLink,
     PortalGrant,
     form_token,
@@ -42,10 +39,13 @@ from shared.portal import (
     secret_of,
     session_for,
 )
-from shared.ratelimit import TooManyRequests
-from shared.settings import Settings
+from shared.core.models import AttachmentUpload
+from shared.core.settings import Settings
+from shared.helpdesk import Helpdesk
+from shared.portal import service
 from shared.storage.clients import PORTAL_LINKS_QUEUE
 from shared.storage.events import LinkRequest
+from shared.storage.ratelimit import TooManyRequests
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -191,8 +191,8 @@ async def _ticket_page(desk: Helpdesk, grant: PortalGrant, token: str, *, status
                        error: HelpdeskError | None = None, values: dict[str, str] | None = None,
                        notice: str | None = None, headers: dict[str, str] | None = None
                        ) -> func.HttpResponse:
-    stored = await requesters.open_ticket(grant, desk=desk)
-    view = await requesters.portal_view(stored, desk=desk)
+    stored = await service.open_ticket(grant, desk=desk)
+    view = await service.portal_view(stored, desk=desk)
     limits = desk.settings.limits
     return _render(desk.settings, "ticket", status=status, headers=headers, view=view,
                    ticket=view.ticket,
@@ -221,7 +221,7 @@ async def portal_check_send(req: func.HttpRequest) -> func.HttpResponse:
         await desk.ratelimit.hit(client_address(req.headers.get("x-forwarded-for")),
                                  desk.clock())
         form = req.form
-        await requesters.request_link(str(form.get("number") or ""),
+        await service.request_link(str(form.get("number") or ""),
                                       str(form.get("email") or ""), desk=desk)
     except TooManyRequests as error:
         return _render(desk.settings, "check", status=429, sent=False, error=error.detail,
@@ -236,7 +236,7 @@ async def portal_check_send(req: func.HttpRequest) -> func.HttpResponse:
 @bp.queue_trigger(arg_name="msg", queue_name=PORTAL_LINKS_QUEUE,
                   connection="AzureWebJobsStorage")
 async def portal_send_link(msg: func.QueueMessage) -> None:
-    await requesters.send_link(LinkRequest.model_validate_json(msg.get_body()),
+    await service.send_link(LinkRequest.model_validate_json(msg.get_body()),
                                desk=await helpdesk())
 
 
@@ -255,7 +255,7 @@ async def portal_open_link(req: func.HttpRequest) -> func.HttpResponse:
         if _same_session(req, grant, desk.settings, now):
             # Opened again in the browser it opened before: straight to the request.
             return web.html_response("", status=303, headers={"Location": TICKET_PAGE})
-        if await requesters.code_spent(grant, desk=desk):
+        if await service.code_spent(grant, desk=desk):
             raise _spent(code)
     except LinkRefused as refusal:
         return _refused(desk.settings, refusal)
@@ -279,7 +279,7 @@ async def portal_open(req: func.HttpRequest) -> func.HttpResponse:
         except ValueError:
             raise INVALID from None
         grant = _code(code, desk.settings, now)
-        if not await requesters.spend_code(grant, desk=desk):
+        if not await service.spend_code(grant, desk=desk):
             if _same_session(req, grant, desk.settings, now):
                 return web.html_response("", status=303, headers={"Location": TICKET_PAGE})
             raise _spent(code)
@@ -310,7 +310,7 @@ async def portal_renew_link(req: func.HttpRequest) -> func.HttpResponse:
             grant = bad.grant
         await desk.ratelimit.hit(client_address(req.headers.get("x-forwarded-for")),
                                  desk.clock())
-        await requesters.renew_link(grant, desk=desk)
+        await service.renew_link(grant, desk=desk)
     except TooManyRequests as error:
         return _render(desk.settings, "check", status=429, sent=False, error=error.detail,
                        headers={"Retry-After": str(error.extra.get("retry_after", 3600))})
@@ -342,8 +342,8 @@ async def portal_attachment(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
     try:
         _, grant = _session(req, desk.settings, desk.clock())
-        stored = await requesters.open_ticket(grant, desk=desk)
-        info = requesters.public_attachment(stored, req.route_params.get("id", ""))
+        stored = await service.open_ticket(grant, desk=desk)
+        info = service.public_attachment(stored, req.route_params.get("id", ""))
         data = await desk.attachments.read(stored.blob_names[info.id])
     except LinkRefused as refusal:
         return _refused(desk.settings, refusal)
@@ -392,12 +392,12 @@ async def _post(req: func.HttpRequest, what: str) -> func.HttpResponse:
             if not fields["body"].strip():
                 raise ValidationFailed("Write a message before sending.",
                                        errors=[{"field": "body", "message": "required"}])
-            await requesters.reply(grant, fields["body"], uploads, desk=desk)
+            await service.reply(grant, fields["body"], uploads, desk=desk)
         else:
             if fields["solved"] not in ("yes", "no"):
                 raise ValidationFailed("Choose yes or no.",
                                        errors=[{"field": "solved", "message": "yes or no"}])
-            await requesters.rate(grant, solved=fields["solved"] == "yes",
+            await service.rate(grant, solved=fields["solved"] == "yes",
                                   comment=fields["comment"], desk=desk)
     except HelpdeskError as error:
         retry = ({"Retry-After": str(error.extra.get("retry_after", 3600))}

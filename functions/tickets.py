@@ -8,12 +8,12 @@ import azure.functions as func
 
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
-from shared import telemetry
-from shared.errors import NotFound
-from shared.numbering import is_valid
-from shared.queues import list_queue, parse_query
-from shared.tickets import for_agent, read_attachment, read_ticket
-from shared.workflow import act, parse_action, parse_body
+from shared.core import telemetry
+from shared.core.errors import NotFound
+from shared.core.numbering import is_valid
+from shared.tickets.queues import list_queue, parse_query
+from shared.tickets.views import for_agent, read_attachment, read_ticket
+from shared.tickets.workflow import act, parse_action, parse_body
 
 bp = func.Blueprint()
 

@@ -10,9 +10,9 @@ import azure.functions as func
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from functions.deps import helpdesk
-from shared.errors import HelpdeskError
-from shared.models import Priority, TicketCreated
-from shared.settings import Settings
+from shared.core.errors import HelpdeskError
+from shared.core.models import Priority, TicketCreated
+from shared.core.settings import Settings
 
 bp = func.Blueprint()
 

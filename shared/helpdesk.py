@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.mail import Mailer, SmtpMailer
-from shared.ratelimit import RateLimiter
-from shared.searchindex import SearchIndexes
-from shared.settings import Settings
+from shared.mail.outbound import Mailer, SmtpMailer
+from shared.storage.ratelimit import RateLimiter
+from shared.kb.searchindex import SearchIndexes
+from shared.core.settings import Settings
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (
@@ -42,7 +42,7 @@ from shared.storage.tickets import IdempotencyStore, TicketStore
 
 def default_mailer(settings: Settings) -> Mailer:
     if settings.mail.acs_connection:
-        from shared.acsmail import AcsMailer  # only loaded where ACS is configured
+        from shared.mail.acs import AcsMailer  # only loaded where ACS is configured
 
         return AcsMailer(settings.mail.acs_connection, settings.mail.sender)
     return SmtpMailer(settings.mail)

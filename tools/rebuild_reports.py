@@ -15,16 +15,16 @@ import os
 import sys
 import time
 
-from shared import reports
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
+from shared.reports import summaries
 
 
 async def main() -> int:
     desk = await Helpdesk.start(Settings.from_env(os.environ))
     try:
         started = time.perf_counter()
-        count = await reports.rebuild(desk)
+        count = await summaries.rebuild(desk)
         print(f"rebuilt the reports from {count} tickets in {time.perf_counter() - started:.1f} s")
     finally:
         await desk.close()

@@ -14,11 +14,11 @@ import asyncio
 import os
 import sys
 
-from shared import kb
+from shared.core.settings import Settings
+from shared.core.words import ticket_tokens
 from shared.helpdesk import Helpdesk
-from shared.indexing import queue_prefix, summary
-from shared.settings import Settings
-from shared.words import ticket_tokens
+from shared.kb import knowledge
+from shared.storage.indexing import queue_prefix, summary
 
 
 async def main() -> int:
@@ -26,26 +26,26 @@ async def main() -> int:
     try:
         articles = []
         for row in await desk.kb.all():
-            words, title_words = kb.article_words(row["title"], row["body"])
+            words, title_words = knowledge.article_words(row["title"], row["body"])
             articles.append({"id": row["id"], "title": row["title"], "snippet": row["body"][:240],
                              "category": row["category"], "public": row["public"], "words": words,
                              "title_words": title_words})
-        await desk.search_logs.clear(kb.KB_LOG)
-        await desk.search_logs.append_many(kb.KB_LOG, articles)
+        await desk.search_logs.clear(knowledge.KB_LOG)
+        await desk.search_logs.append_many(knowledge.KB_LOG, articles)
         resolved = []
-        for status in kb.DONE:
+        for status in knowledge.DONE:
             after = None
             while rows := await desk.tickets.list_index(queue_prefix("status", status, "created"),
                                                         limit=1000, after=after):
                 for row in rows:
                     stored = await desk.tickets.get(row["number"])
-                    if stored is not None and stored.ticket.status in kb.DONE:
+                    if stored is not None and stored.ticket.status in knowledge.DONE:
                         t = stored.ticket
                         resolved.append({"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
                                          **summary(t), "status": "resolved"})
                 after = rows[-1]["RowKey"]
-        await desk.search_logs.clear(kb.RESOLVED_LOG)
-        await desk.search_logs.append_many(kb.RESOLVED_LOG, resolved)
+        await desk.search_logs.clear(knowledge.RESOLVED_LOG)
+        await desk.search_logs.append_many(knowledge.RESOLVED_LOG, resolved)
         print(f"rewrote the search logs: {len(articles)} articles, {len(resolved)} resolved tickets")
     finally:
         await desk.close()

@@ -17,9 +17,9 @@ import os
 import sys
 from datetime import timedelta
 
-from shared import repair
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
+from shared.tickets import repair
 
 
 async def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.apikeys import ApiKey
+from shared.admin.apikeys import ApiKey
 
 PARTITION = "apikey"
 

@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
-from shared.models import AttachmentInfo, AttachmentUpload
+from shared.core.models import AttachmentInfo, AttachmentUpload
 
 
 class AttachmentStore:

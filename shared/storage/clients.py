@@ -33,7 +33,7 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient, LinearRet
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
-from shared.settings import StorageSettings
+from shared.core.settings import StorageSettings
 
 TICKETS_TABLE = "tickets"
 INDEX_TABLE = "ticketindex"

@@ -20,9 +20,9 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
-from shared.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
-from shared.rules import Rule
-from shared.sla import SlaPlan
+from shared.core.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
+from shared.automation.rules import Rule
+from shared.sla.clocks import SlaPlan
 
 M = TypeVar("M", bound=BaseModel)
 CACHE_SECONDS = 10.0

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from shared.models import AttachmentInfo, Channel, EntryKind, Priority, ThreadEntry, Ticket
+from shared.core.models import AttachmentInfo, Channel, EntryKind, Priority, ThreadEntry, Ticket
 
 HEAD = "ticket"
 ENTRY_PREFIX = "evt-"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from azure.storage.queue.aio import QueueClient
 from pydantic import BaseModel, Field
 
-from shared import telemetry
+from shared.core import telemetry
 
 
 class TicketEvent(BaseModel):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from shared.portal import make_code
+from shared.core.links import make_code
 from tests.browser.conftest import axe_violations, screenshot
 from tests.conftest import PORTAL_SECRET, unique_email
 from tests.e2e.conftest import RunningHost

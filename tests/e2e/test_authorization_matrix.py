@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from shared.auth import IMPLIES
-from shared.openapi import OPERATIONS
-from shared.portal import make_code, make_session
+from functions.openapi_spec import OPERATIONS
+from shared.core.auth import IMPLIES
+from shared.core.links import make_code, make_session
 from tests.conftest import PORTAL_SECRET, unique_email
 from tests.e2e.conftest import RunningHost
 from tests.e2e.test_portal import csrf_of

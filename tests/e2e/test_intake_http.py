@@ -10,7 +10,7 @@ import json
 import httpx
 import pytest
 
-from shared import numbering
+from shared.core import numbering
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
 from tests.support import MailDev

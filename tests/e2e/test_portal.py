@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shared.portal import make_code, make_token
+from shared.core.links import make_code, make_token
 from tests.conftest import PORTAL_SECRET, unique_email
 from tests.e2e.conftest import RunningHost
 from tests.support import MailDev
@@ -333,7 +333,7 @@ def messages_of(host: RunningHost, number: str) -> list[dict]:
 
 
 def test_portal_replies_are_limited_per_ticket(host: RunningHost):
-    from shared.requesters import REPLIES_PER_HOUR
+    from shared.portal.service import REPLIES_PER_HOUR
 
     email = unique_email("flood")
     number = new_ticket(host, email)

@@ -38,7 +38,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from shared.indexing import INDEX_PARTITION
+from shared.storage.indexing import INDEX_PARTITION
 from tests.conftest import ROOT, app_env
 from tests.e2e.conftest import RunningHost, running_host
 from tests.faults.conftest import FaultyServices

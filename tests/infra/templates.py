@@ -260,8 +260,8 @@ def environ_reads() -> set[str]:
 
 
 def code_inventory() -> Inventory:
-    from shared import telemetry
-    from shared.settings import Settings
+    from shared.core import telemetry
+    from shared.core.settings import Settings
     from shared.storage import clients
 
     names = source_names()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.auth import ROLES
+from shared.core.auth import ROLES
 from tests.infra import templates as t
 
 # Settings read by the platform rather than by our code, and why the templates set them.

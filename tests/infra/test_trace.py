@@ -3,7 +3,7 @@
 The real handlers (as the Functions host calls them) run against the session's Azurite with
 an OpenTelemetry SDK tracer that keeps spans in memory: the intake request's span, the queue
 handler's span (started from the traceparent carried in the message) and the span around
-sending the email share one trace id. The tracer is patched into shared.telemetry for the
+sending the email share one trace id. The tracer is patched into shared.core.telemetry for the
 test only, so no global tracer provider leaks into other tests.
 """
 
@@ -28,9 +28,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from functions import deps
-from shared import telemetry
+from shared.core import telemetry
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
 from shared.storage.events import EventQueue, TicketEvent
 from tests.conftest import LocalServices, app_env, unique_email
 from tests.infra import templates as t

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.settings import Settings
 from shared.storage.events import EventQueue
 from tests.conftest import LocalServices, app_env
 

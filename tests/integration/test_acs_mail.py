@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.acsmail import AcsMailer
-from shared.mail import MailError
+from shared.mail.acs import AcsMailer
+from shared.mail.outbound import MailError
 
 
 def self_signed(tmp: Path) -> ssl.SSLContext:

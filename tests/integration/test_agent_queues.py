@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared import numbering
+from shared.core import numbering
+from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.helpdesk import Helpdesk
-from shared.indexing import index_keys
-from shared.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
-from shared.queues import QueueQuery, count, list_queue
-from shared.search import search
+from shared.storage.indexing import index_keys
+from shared.tickets.queues import QueueQuery, count, list_queue
+from shared.tickets.search import search
 
 
 async def seeded(desk: Helpdesk, **fields) -> Ticket:

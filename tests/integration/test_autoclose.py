@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from shared import autoclose, intake, workflow
-from shared.directory import AutoClose
+from shared.core.directory import AutoClose
+from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
-from shared.lifecycle import Action
-from shared.notify import handle_event
+from shared.notifications.notify import handle_event
 from shared.storage.events import TicketEvent
+from shared.tickets import autoclose, intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev, wait_for
 

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-from shared import intake, repair, workflow
-from shared.errors import Conflict, StorageUnavailable
+from shared.core.errors import Conflict, StorageUnavailable
+from shared.core.lifecycle import Action
+from shared.core.models import AttachmentUpload, EntryKind
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.indexing import index_keys, queue_prefix
-from shared.lifecycle import Action
-from shared.models import AttachmentUpload, EntryKind
-from shared.settings import Settings
 from shared.storage.events import EventQueue
-from shared.tickets import version_tag
+from shared.storage.indexing import index_keys, queue_prefix
+from shared.tickets import intake, repair, workflow
+from shared.tickets.views import version_tag
 from tests.conftest import LocalServices, app_env, unique_email
 
 

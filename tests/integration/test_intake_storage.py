@@ -8,13 +8,14 @@ import hashlib
 import pytest
 from azure.core.exceptions import AzureError
 
-from shared import intake, numbering
-from shared.errors import StorageUnavailable, ValidationFailed
+from shared.core import numbering
+from shared.core.errors import StorageUnavailable, ValidationFailed
+from shared.core.models import AttachmentUpload, EntryKind
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.indexing import queue_prefix
-from shared.models import AttachmentUpload, EntryKind
-from shared.settings import Settings
 from shared.storage.events import TicketEvent
+from shared.storage.indexing import queue_prefix
+from shared.tickets import intake
 from tests.conftest import LocalServices, app_env, unique_email
 
 
@@ -131,7 +132,7 @@ async def test_a_lost_index_write_is_repaired_by_the_event(desk: Helpdesk):
 
     stored = await desk.tickets.get(created.number)
     assert stored is not None
-    from shared.notify import handle_event
+    from shared.notifications.notify import handle_event
 
     await handle_event(TicketEvent(ticket=created.number, seq=1, kind="created"), desk=desk)
     assert [r["number"] for r in await desk.tickets.list_index(prefix, limit=5)] == [

@@ -9,8 +9,8 @@ import base64
 
 import pytest
 
-from shared.mail import SmtpMailer, compose
-from shared.settings import MailSettings
+from shared.core.settings import MailSettings
+from shared.mail.outbound import SmtpMailer, compose
 from tests.conftest import LocalServices, unique_email
 from tests.support import MailDev
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from shared import intake
+from shared.core.models import EntryKind
 from shared.helpdesk import Helpdesk
-from shared.models import EntryKind
-from shared.notify import handle_event
+from shared.notifications.notify import handle_event
 from shared.storage.events import TicketEvent
+from shared.tickets import intake
 from tests.conftest import unique_email
 from tests.support import MailDev
 
@@ -44,7 +44,7 @@ async def test_acknowledgement_is_sent_once_and_recorded_in_the_thread(desk: Hel
 async def test_two_deliveries_at_once_send_one_email(desk: Helpdesk, maildev: MailDev):
     import asyncio
 
-    from shared.notify import MailInProgress
+    from shared.notifications.notify import MailInProgress
 
     email = unique_email("race")
     created = await intake.submit_ticket(

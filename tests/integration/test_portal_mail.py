@@ -8,15 +8,16 @@ import re
 import uuid
 from email import message_from_bytes, policy
 
-from shared import intake, requesters, workflow
-from shared.actions import ENTRY_KINDS
+from shared.core.actions import ENTRY_KINDS
+from shared.core.lifecycle import Action
+from shared.core.links import read_code
 from shared.helpdesk import Helpdesk
-from shared.lifecycle import Action
-from shared.notify import handle_event
-from shared.portal import read_code
-from shared.ratelimit import RateLimiter
+from shared.notifications.notify import handle_event
+from shared.portal import service
 from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.events import LinkRequest, TicketEvent
+from shared.storage.ratelimit import RateLimiter
+from shared.tickets import intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev
 
@@ -68,11 +69,11 @@ async def test_check_a_ticket_mails_a_link_only_to_the_tickets_own_address(
     def request(number: str, address: str) -> LinkRequest:
         return LinkRequest(id=uuid.uuid4().hex, number=number, email=address)
 
-    assert not await requesters.send_link(request(created.number, stranger), desk=desk)
-    assert not await requesters.send_link(request("12345671", email), desk=desk)
+    assert not await service.send_link(request(created.number, stranger), desk=desk)
+    assert not await service.send_link(request("12345671", email), desk=desk)
     asked = request(created.number, email.upper())
-    assert await requesters.send_link(asked, desk=desk)
-    assert await requesters.send_link(asked, desk=desk)  # a redelivery sends nothing more
+    assert await service.send_link(asked, desk=desk)
+    assert await service.send_link(asked, desk=desk)  # a redelivery sends nothing more
     [mail] = maildev.wait_to(email)
     assert mail["subject"] == f"[#{created.number}] Your link to Lost"
     link_in(desk, mail_text(maildev, mail)[0], created.number, email)
@@ -85,7 +86,7 @@ async def test_links_per_address_are_limited(desk: Helpdesk, maildev: MailDev):
     email = unique_email("flood")
     created = await intake.submit_ticket(
         {"name": "R", "email": email, "subject": "Flood", "description": "d"}, [], desk=desk)
-    sent = [await requesters.send_link(LinkRequest(id=uuid.uuid4().hex, number=created.number,
+    sent = [await service.send_link(LinkRequest(id=uuid.uuid4().hex, number=created.number,
                                                    email=email), desk=limited)
             for _ in range(4)]
     assert sent == [True, True, False, False]

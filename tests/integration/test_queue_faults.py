@@ -21,14 +21,15 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
-from shared import intake, requesters, workflow
-from shared.directory import Agent, CategoryDef
+from shared.core.directory import Agent, CategoryDef
+from shared.core.lifecycle import Action
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk, default_mailer
-from shared.lifecycle import Action
-from shared.mail import MailError
-from shared.notify import handle_escalation, handle_event, message_id
-from shared.settings import Settings
+from shared.mail.outbound import MailError
+from shared.notifications.notify import handle_escalation, handle_event, message_id
+from shared.portal import service
 from shared.storage.events import EventQueue, LinkRequest, TicketEvent
+from shared.tickets import intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email
 from tests.support import MailDev, wait_for
 
@@ -217,9 +218,9 @@ async def test_portal_link_once(faulty: Faulty, maildev: MailDev, step: str):
     request = LinkRequest(id=uuid.uuid4().hex, number=number, email=email)
     before = len(FAULTS)
     inject(faulty, step)
-    await deliver(lambda: requesters.send_link(request, desk=desk))
+    await deliver(lambda: service.send_link(request, desk=desk))
     assert_fired(step, before)
-    await deliver(lambda: requesters.send_link(request, desk=desk))
+    await deliver(lambda: service.send_link(request, desk=desk))
     mid = message_id(number, 0, f"link-{request.id}", desk.settings)
     assert await settle(maildev, email, mid) == 1
 

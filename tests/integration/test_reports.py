@@ -18,14 +18,15 @@ from pathlib import Path
 import pytest
 
 from devtools import services
-from shared import intake, metrics, reports, workflow
+from shared.core.lifecycle import Action
+from shared.core.models import EntryKind
+from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.lifecycle import Action
-from shared.models import EntryKind
-from shared.notify import MailInProgress, handle_event
-from shared.settings import Settings
+from shared.notifications.notify import MailInProgress, handle_event
+from shared.reports import metrics, summaries
 from shared.storage.events import TicketEvent
 from shared.storage.reports import record_from_entity
+from shared.tickets import intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email
 
 
@@ -89,7 +90,7 @@ async def test_events_counted_once_and_the_rebuild_equals_the_live_summaries(own
     await deliver_all(desk, numbers[3])
 
     live = await desk.reports.read_all()
-    assert live == await reports.expected(desk)
+    assert live == await summaries.expected(desk)
     today = desk.clock().date().isoformat()
     everything = live[(today, "all")]
     assert everything["created"] == 4
@@ -98,7 +99,7 @@ async def test_events_counted_once_and_the_rebuild_equals_the_live_summaries(own
     assert everything["tier_n:senior-support"] == 1
     assert live[(today, "team|sysadmins-developers")]["created"] == 1
 
-    assert await reports.rebuild(desk) == 4
+    assert await summaries.rebuild(desk) == 4
     assert await desk.reports.read_all() == live
     # after the rebuild, the live path goes on from the rebuilt state without counting twice
     await deliver_all(desk, numbers[0])
@@ -124,7 +125,7 @@ async def test_a_handler_that_stopped_half_way_is_finished_by_the_next_delivery(
                                   marker=f"{number}|{record.revision + 1}")
 
     await deliver_all(desk, number)  # the redelivery
-    assert await desk.reports.read_all() == await reports.expected(desk)
+    assert await desk.reports.read_all() == await summaries.expected(desk)
     assert (await desk.reports.read_all())[(day, "all")]["frt_n"] == 1
 
 
@@ -138,13 +139,13 @@ async def test_the_summary_reads_days_and_groups(own_desk: Helpdesk):
     for number in (first, second):
         await deliver_all(desk, number)
     today = desk.clock().date()
-    week = reports.parse_query({"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()})
-    by_day = await reports.summary(week, desk=desk)
+    week = summaries.parse_query({"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()})
+    by_day = await summaries.summary(week, desk=desk)
     assert by_day["totals"]["created"] == 2 and by_day["totals"]["resolved"] == 1
     assert by_day["created_resolved_per_day"][-1] == {"day": today.isoformat(), "created": 2, "resolved": 1}
     assert by_day["backlog_by_age"][0] == {"age": "under 1 day", "open": 1}
     assert by_day["totals"]["tiers"]["vendor-support"]["stays"] == 1
-    by_team = await reports.summary(reports.parse_query(
+    by_team = await summaries.summary(summaries.parse_query(
         {"from": today.isoformat(), "to": today.isoformat(), "group": "team"}), desk=desk)
     assert {g["key"]: g["created"] for g in by_team["groups"]} == {"vendor-support": 1, "~none": 1}
     assert by_team["totals"]["created"] == 2
@@ -156,7 +157,7 @@ async def test_the_csv_has_one_row_per_ticket_and_defuses_formulas(own_desk: Hel
     for subject in hostile:
         await new_ticket(desk, subject)
     today = desk.clock().date()
-    text = "".join([part async for part in reports.tickets_csv(today, today, desk=desk)])
+    text = "".join([part async for part in summaries.tickets_csv(today, today, desk=desk)])
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(hostile)
     subjects = sorted(row["subject"] for row in rows)

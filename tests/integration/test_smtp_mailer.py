@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from devtools import services
-from shared.mail import SmtpMailer, compose
-from shared.settings import MailSettings
+from shared.core.settings import MailSettings
+from shared.mail.outbound import SmtpMailer, compose
 from tests.conftest import unique_email
 from tests.support import MailDev
 

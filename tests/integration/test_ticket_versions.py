@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from shared import autoclose, intake, slaflow, workflow
-from shared.errors import PreconditionFailed
+from shared.core.errors import PreconditionFailed
+from shared.core.lifecycle import Action
+from shared.core.models import EntryKind
 from shared.helpdesk import Helpdesk
-from shared.lifecycle import Action
-from shared.models import EntryKind
+from shared.sla import flow
 from shared.storage.tickets import TicketStore
-from shared.tickets import read_ticket
+from shared.tickets import autoclose, intake, workflow
+from shared.tickets.views import read_ticket
 from tests.conftest import unique_email
 
 AGENT = frozenset({"agent"})
@@ -61,7 +62,7 @@ async def test_an_sla_warning_between_read_and_write_is_written_around(desk: Hel
     warned: list = []
 
     async def sweep() -> None:
-        warned.extend(await slaflow.check_ticket(number, desk=sweeper))
+        warned.extend(await flow.check_ticket(number, desk=sweeper))
 
     racing = dataclasses.replace(desk, tickets=InterposedStore(desk.tickets, sweep))
     view = await workflow.act(number, Action.NOTE, note("Looking at it."), actor="a1",
@@ -109,7 +110,7 @@ async def test_a_breach_that_escalates_is_a_new_version(desk: Helpdesk):
     number = await urgent_ticket(desk)
     held = await read_ticket(number, desk=desk)
     later = desk.clock() + timedelta(minutes=61)
-    entries = await slaflow.check_ticket(number, desk=dataclasses.replace(desk, clock=lambda: later))
+    entries = await flow.check_ticket(number, desk=dataclasses.replace(desk, clock=lambda: later))
     assert EntryKind.ESCALATED in [e.kind for e in entries]
     # The agent decided on a ticket that was not escalated yet: told, with the current one.
     with pytest.raises(PreconditionFailed) as refused:

@@ -9,13 +9,13 @@ import uuid
 from azure.data.tables.aio import TableClient
 
 from devtools import services
-from shared import intake, workflow
+from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
-from shared.indexing import queue_prefix
-from shared.lifecycle import Action
-from shared.notify import handle_event
+from shared.notifications.notify import handle_event
 from shared.storage.events import EventQueue, TicketEvent
+from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
+from shared.tickets import intake, workflow
 from tests.conftest import unique_email
 
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from shared.auth import ROLE_CLAIM, parse_principal, require
-from shared.errors import Forbidden, Unauthorized
+from shared.core.auth import ROLE_CLAIM, parse_principal, require
+from shared.core.errors import Forbidden, Unauthorized
 
 
 def header(claims, **extra):

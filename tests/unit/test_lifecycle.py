@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.actions import BODIES, apply_action
-from shared.lifecycle import (
+from shared.core.actions import BODIES, apply_action
+from shared.core.lifecycle import (
     RULES,
     STATUSES,
     Action,
@@ -19,7 +19,7 @@ from shared.lifecycle import (
     allowed_actions,
     decide,
 )
-from shared.models import Channel, Priority, Ticket
+from shared.core.models import Channel, Priority, Ticket
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import numbering
+from shared.core import numbering
 
 
 def test_numbers_are_eight_digits_with_a_valid_check_digit():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from shared.actions import BODIES
-from shared.lifecycle import Action
-from shared.openapi import spec
-from shared.workflow import SYSTEM_ACTIONS
+from functions.openapi_spec import spec
+from shared.core.actions import BODIES
+from shared.core.lifecycle import Action
+from shared.tickets.workflow import SYSTEM_ACTIONS
 from tests.registry import http_functions
 
 

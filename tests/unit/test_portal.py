@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.portal import (
+from shared.core.links import (
     BadLink,
     form_token,
     link_for,
@@ -21,7 +21,7 @@ from shared.portal import (
     read_token,
     session_for,
 )
-from shared.settings import Settings, SettingsError
+from shared.core.settings import Settings, SettingsError
 
 SECRET = "unit-test-portal-secret"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.models import Channel, Priority, Ticket
-from shared.rules import (
+from shared.automation.rules import (
     MAX_MATCH_TEXT,
     MAX_PATTERN_LENGTH,
     MAX_TRACE_TEXT,
@@ -27,6 +26,7 @@ from shared.rules import (
     applicable,
     evaluate,
 )
+from shared.core.models import Channel, Priority, Ticket
 
 # Monday 15 January 2024, 17:30 UTC: 18:30 in Paris, Tuesday 02:30 in Tokyo.
 T0 = datetime(2024, 1, 15, 17, 30, tzinfo=UTC)

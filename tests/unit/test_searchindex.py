@@ -1,6 +1,6 @@
 """The in-memory word index behind the knowledge base and the similar tickets."""
 
-from shared.searchindex import COMMON_FLOOR, WordIndex
+from shared.kb.searchindex import COMMON_FLOOR, WordIndex
 
 
 def doc(doc_id: str, words: list[str], title_words: int = 0, public: bool = True) -> dict:

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.settings import Settings, SettingsError
+from shared.core.settings import Settings, SettingsError
 
 
 def test_missing_storage_fails_fast_naming_the_setting():

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.models import Priority
-from shared.sla import (
+from shared.core.models import Priority
+from shared.sla.clocks import (
     DEFAULT_PLAN,
     MIDNIGHT,
     Calendar,

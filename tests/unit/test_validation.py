@@ -1,9 +1,9 @@
 import pytest
 
-from shared.errors import PayloadTooLarge, ValidationFailed
-from shared.intake import check_attachments, validate_submission
-from shared.models import AttachmentUpload
-from shared.settings import Settings
+from shared.core.errors import PayloadTooLarge, ValidationFailed
+from shared.core.models import AttachmentUpload
+from shared.core.settings import Settings
+from shared.tickets.intake import check_attachments, validate_submission
 
 SETTINGS = Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
                               "HELPDESK_LIMIT_ATTACHMENT_BYTES": "10",

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.actions import moves_version
-from shared.lifecycle import Action
-from shared.models import Channel, Priority, Ticket
-from shared.tickets import version_tag
-from shared.workflow import Precondition
+from shared.core.actions import moves_version
+from shared.core.lifecycle import Action
+from shared.core.models import Channel, Priority, Ticket
+from shared.tickets.views import version_tag
+from shared.tickets.workflow import Precondition
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TICKET = Ticket(number="10000009", subject="s", description="d", requester_name="R",

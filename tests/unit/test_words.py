@@ -1,6 +1,6 @@
 """The search words of a ticket and of a query (shared/words.py)."""
 
-from shared.words import MAX_TOKENS, matches, query_tokens, ticket_tokens, words
+from shared.core.words import MAX_TOKENS, matches, query_tokens, ticket_tokens, words
 
 
 def test_words_are_lower_case_without_accents_punctuation_or_stop_words():

@@ -1,0 +1,217 @@
+"""The email channel: a raw message from the mail gateway becomes a ticket, or joins one.
+
+Which ticket a message joins, in order:
+1. `in-reply-to`: a Message-ID in In-Reply-To (its first few) or the last
+   `MAX_REFERENCES` of References is one of ours (signed: shared/messageids.py, so a
+   stranger cannot make one up from a ticket number) or one we received before for a
+   ticket;
+2. `subject-token`: a `[#NUMBER]` token in the subject;
+3. otherwise a new ticket. A message to a closed ticket starts a new ticket that
+   points back to it.
+Either way the sender must be the ticket's requester or an address copied on it: a
+Message-ID travels with every quoted or forwarded copy of our email, so knowing one is
+not proof of who is writing. Anyone else's mail becomes a new ticket of their own, as in
+osTicket and Zammad.
+
+The same Message-ID twice is one entry: each message's id is recorded with its ticket,
+and the record is claimed before anything is written. Auto-replies, bulk mail, loops and
+bounces make no ticket and trigger no auto-reply; a bounce is noted on the ticket whose
+email it bounced. The raw message is kept in Blob Storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Literal
+
+from azure.core.exceptions import AzureError
+from pydantic import BaseModel
+
+from shared.mail import messageids
+from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageUnavailable
+from shared.helpdesk import Helpdesk
+from shared.tickets.intake import record_key, submit_ticket
+from shared.core.lifecycle import Action, NotAllowed
+from shared.mail.parse import MailParseError, ParsedEmail, parse_email
+from shared.core.models import AttachmentUpload, Channel
+from shared.core.numbering import is_valid
+from shared.tickets.workflow import act, parse_body
+
+log = logging.getLogger(__name__)
+
+# How many ids of a message's ancestry are looked up: a reply names its parent in
+# In-Reply-To and its nearest ancestors last in References; older ones add nothing but
+# lookups (a 1.3 MB References header once made 50,000).
+MAX_IN_REPLY_TO = 3
+MAX_REFERENCES = 10
+TRUNCATED = "\n\n[… the rest of this message is in the original email]"
+
+Outcome = Literal["created", "appended", "duplicate", "ignored", "bounce-noted"]
+
+
+class EmailResult(BaseModel):
+    outcome: Outcome
+    number: str | None = None
+    matched_by: str | None = None
+    reason: str | None = None
+
+
+def _key(message_id: str) -> str:
+    """The record of a received message, in the email channel's own key namespace."""
+    return record_key("mail", message_id.lower())
+
+
+async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
+    own = {desk.settings.mail.sender.lower()}
+    try:
+        mail = parse_email(raw, own_addresses=own)
+    except MailParseError as exc:
+        raise BadRequest(f"The message could not be read: {exc}") from None
+    message_id = mail.message_id or f"<sha256-{hashlib.sha256(raw).hexdigest()}@inbound>"
+
+    if mail.bounce is not None:
+        return await _note_bounce(mail, message_id, raw, desk=desk)
+    if mail.auto_reason:
+        log.info("email %s ignored: %s", message_id, mail.auto_reason)
+        return EmailResult(outcome="ignored", reason=mail.auto_reason)
+
+    key = _key(message_id)
+    found = await desk.idempotency.read(key)
+    if found is not None and found[0].get("number"):
+        return EmailResult(outcome="duplicate", number=found[0]["number"],
+                           matched_by=found[0].get("matched_by"))
+
+    number, rule, named = await _thread_of(mail, desk=desk)
+    blob = await _keep_raw(raw, desk=desk)
+    html_blob = await _keep_html(mail, desk=desk)
+    uploads = [AttachmentUpload(filename=a.filename, content_type=a.content_type, data=a.data)
+               for a in mail.attachments]
+    details = {"message_id": message_id, "raw_blob": blob, "html_blob": html_blob,
+               "from": mail.from_address,
+               "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments),
+               # For the agent: it answered that ticket, but its sender is not on it.
+               **({"names_ticket": named} if named else {})}
+    if number is not None:
+        if not await desk.idempotency.insert(key, {"number": number, "matched_by": rule}):
+            again = await desk.idempotency.read(key)
+            return EmailResult(outcome="duplicate", number=again[0]["number"] if again else None)
+        try:
+            view = await act(number, Action.REQUESTER_REPLY,
+                             parse_body(Action.REQUESTER_REPLY, {"body": _body(mail, desk)}),
+                             actor=mail.from_address, roles=frozenset({"requester"}),
+                             if_match=None, desk=desk, uploads=uploads, entry_data=details)
+        except HelpdeskError as exc:
+            await desk.idempotency.release(key)
+            if isinstance(exc, Conflict) and exc.extra.get("current_status") == "closed":
+                return await _new_ticket(mail, message_id, uploads,
+                                         {**details, "follow_up_of": number}, desk=desk)
+            raise
+        except Exception:
+            await desk.idempotency.release(key)
+            raise
+        return EmailResult(outcome="appended", number=view.ticket.number, matched_by=rule)
+    return await _new_ticket(mail, message_id, uploads, details, desk=desk)
+
+
+async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[AttachmentUpload],
+                      details: dict, *, desk: Helpdesk) -> EmailResult:
+    details = {**details, "matched_by": "new"}
+    created = await submit_ticket(
+        {"name": mail.from_name or mail.from_address.split("@")[0],
+         "email": mail.from_address,
+         "subject": (mail.subject or "(no subject)")[:desk.settings.limits.subject_chars],
+         "description": _body(mail, desk)},
+        uploads, desk=desk, channel=Channel.EMAIL, cc=[*mail.to, *mail.cc],
+        record=_key(message_id), entry_data=details)
+    return EmailResult(outcome="created", number=created.number, matched_by="new")
+
+
+def _body(mail: ParsedEmail, desk: Helpdesk) -> str:
+    text = mail.text.strip() or "(no text)"
+    limit = desk.settings.limits.description_chars
+    return text if len(text) <= limit else text[:limit - len(TRUNCATED)] + TRUNCATED
+
+
+def _ancestry(mail: ParsedEmail) -> list[str]:
+    """The ids to look up, nearest first, bounded whatever the headers hold."""
+    refs = [*mail.in_reply_to[:MAX_IN_REPLY_TO], *reversed(mail.references[-MAX_REFERENCES:])]
+    return list(dict.fromkeys(refs))
+
+
+async def _thread_of(mail: ParsedEmail, *, desk: Helpdesk
+                     ) -> tuple[str | None, str, str | None]:
+    """(ticket to join, how it was found, a ticket the mail named but may not join)."""
+    for ref in _ancestry(mail):
+        ours = messageids.verify(ref, settings=desk.settings)
+        number = ours.number if ours is not None else None
+        if number is None:
+            found = await desk.idempotency.read(_key(ref))
+            number = found[0].get("number") if found is not None else None
+        if number:
+            return await _if_known_sender(mail, number, "in-reply-to", desk=desk)
+    if mail.ticket_number and is_valid(mail.ticket_number):
+        return await _if_known_sender(mail, mail.ticket_number, "subject-token", desk=desk)
+    return None, "new", None
+
+
+async def _if_known_sender(mail: ParsedEmail, number: str, rule: str, *, desk: Helpdesk
+                           ) -> tuple[str | None, str, str | None]:
+    stored = await desk.tickets.get(number)
+    if stored is None:
+        return None, "new", None
+    known = {stored.ticket.requester_email.lower(), *stored.ticket.cc}
+    if mail.from_address in known:
+        return number, rule, None
+    log.info("%s to #%s from %s: not the requester or copied; a new ticket", rule, number,
+             mail.from_address)
+    return None, "new", number
+
+
+async def _keep(folder: str, data: bytes, extension: str, content_type: str, *,
+                desk: Helpdesk) -> str:
+    """Store `data` under its hash (so a redelivery overwrites the same blob)."""
+    name = f"{folder}/{hashlib.sha256(data).hexdigest()}.{extension}"
+    try:
+        await desk.attachments.put_raw(name, data, content_type=content_type)
+    except AzureError as exc:
+        raise StorageUnavailable("Could not store the message; try again later.") from exc
+    return name
+
+
+async def _keep_raw(raw: bytes, *, desk: Helpdesk) -> str:
+    return await _keep("raw", raw, "eml", "message/rfc822", desk=desk)
+
+
+async def _keep_html(mail: ParsedEmail, *, desk: Helpdesk) -> str | None:
+    """The sanitised HTML body, for showing the message as it was written (the entry
+    keeps the text version)."""
+    if not mail.html:
+        return None
+    return await _keep("html", mail.html.encode("utf-8"), "html", "text/html; charset=utf-8",
+                       desk=desk)
+
+
+async def _note_bounce(mail: ParsedEmail, message_id: str, raw: bytes, *,
+                       desk: Helpdesk) -> EmailResult:
+    bounce = mail.bounce
+    assert bounce is not None
+    original = bounce.original_message_id or ""
+    ours = messageids.verify(original, settings=desk.settings)
+    number = ours.number if ours is not None else None
+    if number is None or await desk.tickets.get(number) is None:
+        return EmailResult(outcome="ignored", reason="bounce of a message that is not ours")
+    key = _key(message_id)
+    if not await desk.idempotency.insert(key, {"number": number, "matched_by": "bounce"}):
+        return EmailResult(outcome="duplicate", number=number, matched_by="bounce")
+    text = (f"Email could not be delivered to {', '.join(bounce.recipients) or 'the requester'}"
+            f" (status {bounce.status or 'unknown'}, {bounce.action or 'failed'}).")
+    blob = await _keep_raw(raw, desk=desk)
+    try:
+        await act(number, Action.NOTE, parse_body(Action.NOTE, {"body": text}),
+                  actor="mail-system", roles=frozenset({"agent"}), if_match=None, desk=desk,
+                  entry_data={"bounce": True, "raw_blob": blob, "original": original})
+    except (HelpdeskError, NotAllowed):
+        await desk.idempotency.release(key)
+        raise
+    return EmailResult(outcome="bounce-noted", number=number, matched_by="bounce")

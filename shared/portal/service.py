@@ -1,0 +1,218 @@
+"""The requester portal's service: emailing links on request, spending a link's one-time
+code, and what a session's holder may see and do with its ticket (read the public
+thread, answer, rate the resolution).
+
+"Check a ticket" never tells whether a number belongs to an address: the request only
+queues a `LinkRequest`, and the queue handler (`send_link`) looks the pair up and emails
+the link if it matches, so neither the answer nor its timing differs.
+
+Answers through the portal are limited per ticket: `REPLIES_PER_HOUR` messages an hour
+(whoever holds a session could otherwise flood the agents' queue and mailboxes) and, with
+the files already on the ticket, `attachments_per_ticket` files in all.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from shared.tickets import workflow
+from shared.core.directory import Agent
+from shared.core.errors import Forbidden, NotFound, ValidationFailed
+from shared.helpdesk import Helpdesk
+from shared.core.lifecycle import Status
+from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
+from shared.notifications.notify import send_portal_link
+from shared.core.links import PortalGrant
+from shared.storage.ratelimit import RateLimiter, TooManyRequests
+from shared.storage.clients import RATELIMIT_TABLE
+from shared.storage.events import LinkRequest
+from shared.storage.portalcodes import SpentCodes
+from shared.storage.tickets import StoredTicket
+
+log = logging.getLogger(__name__)
+
+REPLIES_PER_HOUR = 20  # portal messages on one ticket; a person answering writes a few
+
+# Entries the portal shows, and only when they are public: never notes, assignments,
+# escalations, SLA events or sent-mail records.
+PORTAL_KINDS = frozenset({
+    EntryKind.CREATED, EntryKind.MESSAGE, EntryKind.REPLY, EntryKind.INFO_REQUESTED,
+    EntryKind.RESOLVED, EntryKind.CLOSED, EntryKind.REOPENED, EntryKind.REMINDER,
+    EntryKind.RATED,
+})
+FROM_REQUESTER = frozenset({EntryKind.CREATED, EntryKind.MESSAGE, EntryKind.RATED})
+
+STATUS_WORDS = {
+    Status.NEW: "Received: waiting for an agent to pick it up",
+    Status.OPEN: "Open: we are working on it",
+    Status.PENDING: "Waiting for your answer",
+    Status.ESCALATED: "Open: a specialist team is working on it",
+    Status.RESOLVED: "Resolved",
+    Status.CLOSED: "Closed",
+}
+
+
+# -- "check a ticket" ---------------------------------------------------------------
+
+
+async def request_link(number: str, email: str, *, desk: Helpdesk) -> None:
+    """Queue the lookup; the caller answers the same whatever the pair."""
+    number, email = number.strip().replace(" ", ""), email.strip().lower()
+    if not number or len(number) > 20 or "@" not in email or len(email) > 320:
+        return  # nothing could match; still the same answer
+    await desk.portal_links.publish(LinkRequest(id=uuid.uuid4().hex, number=number,
+                                                email=email))
+
+
+async def send_link(request: LinkRequest, *, desk: Helpdesk) -> bool:
+    """Email the link if `number` is a ticket of `email`; True if it was sent (or had been)."""
+    email = request.email.strip().lower()
+    stored = await desk.tickets.get(request.number) if request.number.isdigit() else None
+    if stored is None or stored.ticket.requester_email.strip().lower() != email:
+        log.info("portal link request %s: no matching ticket; nothing sent", request.id)
+        return False
+    try:
+        # Per address, so that a flood of requests cannot fill one mailbox.
+        await desk.link_limit.hit(email, desk.clock())
+    except TooManyRequests:
+        log.warning("portal link request %s: too many links for one address this hour",
+                    request.id)
+        return False
+    await send_portal_link(stored, request.id, desk=desk)
+    return True
+
+
+# -- spending a link's code ------------------------------------------------------------
+
+
+def _spent(desk: Helpdesk) -> SpentCodes:
+    return SpentCodes(desk.clients.table(RATELIMIT_TABLE))
+
+
+async def code_spent(grant: PortalGrant, *, desk: Helpdesk) -> bool:
+    return await _spent(desk).is_spent(grant.code_id)
+
+
+async def spend_code(grant: PortalGrant, *, desk: Helpdesk) -> bool:
+    """Spend the link's code; False if it was spent before (the link opens nothing now)."""
+    return await _spent(desk).spend(grant.code_id, number=grant.number, at=desk.clock())
+
+
+async def renew_link(grant: PortalGrant, *, desk: Helpdesk) -> None:
+    """A spent or expired link asks for a new one: emailed to the ticket's requester, never
+    shown to whoever holds the old link, and limited per address like any other."""
+    await request_link(grant.number, grant.email, desk=desk)
+
+
+# -- the requester's view -----------------------------------------------------------
+
+
+@dataclass
+class PortalEntry:
+    seq: int
+    kind: EntryKind
+    at: str
+    who: str
+    mine: bool
+    body: str
+    label: str
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+    solved: bool | None = None
+
+
+@dataclass
+class PortalView:
+    ticket: Ticket
+    status_words: str
+    entries: list[PortalEntry]
+    can_reply: bool
+    can_rate: bool
+
+
+async def open_ticket(grant: PortalGrant, *, desk: Helpdesk) -> StoredTicket:
+    """The ticket a valid link names, if it still belongs to the link's address."""
+    stored = await desk.tickets.get(grant.number)
+    if stored is None:
+        raise NotFound("This ticket no longer exists.")
+    if stored.ticket.requester_email.strip().lower() != grant.email:
+        raise Forbidden("This link no longer matches the ticket's requester.")
+    return stored
+
+
+_LABELS = {
+    EntryKind.CREATED: "Your request", EntryKind.MESSAGE: "You wrote",
+    EntryKind.REPLY: "Answer", EntryKind.INFO_REQUESTED: "We asked for more information",
+    EntryKind.RESOLVED: "Resolved", EntryKind.CLOSED: "Closed",
+    EntryKind.REOPENED: "Reopened", EntryKind.REMINDER: "Reminder",
+    EntryKind.RATED: "Your rating",
+}
+
+
+async def portal_view(stored: StoredTicket, *, desk: Helpdesk) -> PortalView:
+    ticket = stored.ticket
+    names = {a.id: a.name for a in await desk.directory.list(Agent)}
+    files: dict[int, list[AttachmentInfo]] = {}
+    for info in stored.attachments:
+        files.setdefault(info.entry, []).append(info)
+    entries = []
+    for e in stored.thread:
+        if not e.public or e.kind not in PORTAL_KINDS:
+            continue
+        mine = e.kind in FROM_REQUESTER
+        entries.append(PortalEntry(
+            seq=e.seq, kind=e.kind, at=e.at.strftime("%Y-%m-%d %H:%M UTC"),
+            who="You" if mine else names.get(e.actor, desk.settings.helpdesk_name),
+            mine=mine, body=e.body, label=_LABELS[e.kind], attachments=files.get(e.seq, []),
+            solved=e.data.get("solved") if e.kind is EntryKind.RATED else None))
+    status = Status(ticket.status)
+    return PortalView(ticket=ticket, status_words=STATUS_WORDS[status], entries=entries,
+                      can_reply=status is not Status.CLOSED,
+                      can_rate=status in (Status.RESOLVED, Status.CLOSED))
+
+
+def public_attachment(stored: StoredTicket, attachment_id: str) -> AttachmentInfo:
+    """An attachment of one of the ticket's public entries, or `NotFound`."""
+    public = {e.seq for e in stored.thread if e.public and e.kind in PORTAL_KINDS}
+    for info in stored.attachments:
+        if info.id == attachment_id and info.entry in public:
+            return info
+    raise NotFound("No such attachment on this request.")
+
+
+async def reply(grant: PortalGrant, text: str, uploads: list[AttachmentUpload], *,
+                desk: Helpdesk) -> AgentTicketView:
+    """The requester's message; refused before anything is written when it would take the
+    ticket past its files (422) or past `REPLIES_PER_HOUR` (429 with `retry_after`)."""
+    limit = desk.settings.limits.attachments_per_ticket
+    if uploads:
+        # Checked on the ticket as read; two replies racing could pass together, which
+        # the hourly limit below bounds.
+        stored = await open_ticket(grant, desk=desk)
+        if len(stored.attachments) + len(uploads) > limit:
+            have = len(stored.attachments)
+            raise ValidationFailed(
+                f"A request can carry at most {limit} files; this one has {have} "
+                f"already, so {max(0, limit - have)} more can be added.",
+                errors=[{"field": "attachments",
+                         "message": f"{have} + {len(uploads)} files; at most {limit} "
+                                    "per ticket"}])
+    try:
+        await RateLimiter(desk.clients.table(RATELIMIT_TABLE), prefix="portalreply",
+                          per_window=REPLIES_PER_HOUR).hit(grant.number, desk.clock())
+    except TooManyRequests as error:
+        wait = int(error.extra.get("retry_after", 3600))
+        raise TooManyRequests(
+            f"At most {REPLIES_PER_HOUR} messages an hour can be added to one request "
+            f"here; try again in {wait // 60 + 1} minutes, or answer our email.",
+            extra=error.extra) from None
+    return await workflow.requester_reply(grant.number, text, requester=grant.email,
+                                          uploads=uploads, entry_data={"channel": "portal"},
+                                          desk=desk)
+
+
+async def rate(grant: PortalGrant, *, solved: bool, comment: str, desk: Helpdesk
+               ) -> AgentTicketView:
+    return await workflow.rate(grant.number, solved=solved, comment=comment,
+                               requester=grant.email, desk=desk)

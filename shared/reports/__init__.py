@@ -1,0 +1,1 @@
+"""Reports from the ticket history: each ticket's contribution (metrics) and the daily summaries."""

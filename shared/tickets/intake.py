@@ -1,0 +1,442 @@
+"""Intake: turning a submission into a stored ticket, once.
+
+Order of writes, and why:
+1. the Idempotency-Key claim (if any), so two retries cannot both create a ticket;
+2. attachment blobs, so the ticket never points at a file that is not there;
+3. the ticket head, its `created` entry and attachment metadata, in one transaction
+   (the moment the ticket exists; everything before it is undone on failure);
+4. its queue-index rows and 5. the `created` event on the queue. Failures here do not
+   undo the ticket (it is accepted); the event carries what a handler needs to rebuild
+   the index rows, and the handler does so before it sends the acknowledgement.
+
+When storage fails, the request answers 503 and the outcome is settled so that nothing
+half-written stays visible:
+- a failure before step 3, or one after which the ticket is provably absent, undoes
+  steps 1–2 (blobs deleted, the key released);
+- when the outcome of step 3 is unknown (storage stopped answering mid-write), the key
+  stays claimed and the blobs stay: the client's retry with the same Idempotency-Key finds
+  the ticket (and completes steps 4–5) or, once the claim is `CLAIM_TIMEOUT` old, takes
+  the claim over and writes the ticket under the same number, so a late write of the
+  first attempt and the retry can never make two tickets;
+- with a key, a lost event also answers 503: the retry queues it (steps 4–5 are
+  idempotent). tools.repair settles whatever no retry came back for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from azure.core.exceptions import AzureError
+from pydantic import ValidationError
+
+from shared.core import numbering
+
+from shared.sla import flow
+from shared.automation.engine import apply_rules, auto_assign
+from shared.core.directory import CategoryDef
+from shared.core.errors import (
+    Conflict,
+    HelpdeskError,
+    PayloadTooLarge,
+    StorageUnavailable,
+    ValidationFailed,
+)
+from shared.helpdesk import Helpdesk
+from shared.core.lifecycle import INITIAL, Action, Status
+from shared.mail.parse import header_text
+from shared.core.models import (
+    AttachmentInfo,
+    AttachmentUpload,
+    Channel,
+    EntryKind,
+    PhoneSubmission,
+    ThreadEntry,
+    Ticket,
+    TicketCreated,
+    TicketSubmission,
+)
+from shared.core.settings import Settings
+from shared.storage.events import TicketEvent
+from shared.storage.tickets import NumberTaken, StoredTicket
+
+log = logging.getLogger(__name__)
+
+NUMBER_ATTEMPTS = 8
+# How long a claimed Idempotency-Key belongs to the request that claimed it: longer than
+# a request can last when storage stops answering (a few storage timeouts, see
+# shared/storage/clients.py, each step after a failure bounded by `SETTLE_TIMEOUT`).
+CLAIM_TIMEOUT = timedelta(seconds=60)
+SETTLE_TIMEOUT = 5.0
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+def utf16_units(text: str) -> int:
+    """A text's length as a browser's `maxlength` and Table Storage count it: in UTF-16
+    code units, so a character outside the BMP (an emoji) counts twice. Counted in code
+    points, 20,000 emoji would pass the description limit and overflow the table's
+    32K-unit property."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def validate_submission(raw: Mapping[str, Any], settings: Settings,
+                        categories: list[str] | tuple[str, ...] | None = None,
+                        *, channel: Channel = Channel.WEB) -> TicketSubmission:
+    """Shape (pydantic), configured limits and known categories, every bad field at once."""
+    categories = settings.categories if categories is None else categories
+    model = PhoneSubmission if channel is Channel.PHONE else TicketSubmission
+    errors: list[dict[str, str]] = []
+    submission: TicketSubmission | None
+    try:
+        submission = model.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        submission = None
+    limits = settings.limits
+    for name, limit in (("name", limits.name_chars), ("subject", limits.subject_chars),
+                        ("description", limits.description_chars)):
+        value = raw.get(name)
+        if isinstance(value, str) and utf16_units(value.strip()) > limit:
+            errors.append({"field": name, "message": f"at most {limit} characters"})
+    category = raw.get("category")
+    if category not in (None, "") and category not in categories:
+        errors.append({
+            "field": "category",
+            "message": f"unknown category; one of: {', '.join(categories)}",
+        })
+    if submission is not None:
+        errors += _header_safe(submission)
+    if errors or submission is None:
+        raise ValidationFailed("The ticket has invalid fields.", errors=errors)
+    if not submission.category:
+        submission.category = settings.default_category
+    return submission
+
+
+def _header_safe(submission: TicketSubmission) -> list[dict[str, str]]:
+    """Name and subject reach email headers (the acknowledgement's subject): stored as a
+    mail client would show them, with encoded words decoded and control characters gone
+    (shared.mail.parse.header_text), so none can hide a line break. An address cannot be
+    encoded at all: one with encoded-word syntax is refused."""
+    errors = []
+    for name in ("name", "subject"):
+        value = header_text(getattr(submission, name))
+        if not value:
+            errors.append({"field": name, "message": "nothing left once control characters "
+                                                     "are removed"})
+        setattr(submission, name, value)
+    if submission.email is not None and "=?" in str(submission.email):
+        errors.append({"field": "email", "message": "not an address mail can be sent to"})
+    return errors
+
+
+def check_attachments(uploads: list[AttachmentUpload], settings: Settings) -> None:
+    limits = settings.limits
+    if len(uploads) > limits.attachments_per_ticket:
+        raise PayloadTooLarge(
+            f"At most {limits.attachments_per_ticket} attachments per ticket.",
+            errors=[{"field": "attachments",
+                     "message": f"{len(uploads)} files; at most {limits.attachments_per_ticket}"}],
+        )
+    too_big = [u for u in uploads if len(u.data) > limits.attachment_bytes]
+    if too_big:
+        raise PayloadTooLarge(
+            f"Each attachment may be at most {limits.attachment_bytes} bytes.",
+            errors=[{"field": "attachments",
+                     "message": f"{u.filename}: {len(u.data)} bytes"} for u in too_big],
+        )
+    unnamed = [i for i, u in enumerate(uploads) if not u.filename.strip()]
+    if unnamed:
+        raise ValidationFailed(
+            "Every attachment needs a file name.",
+            errors=[{"field": f"attachments.{i}", "message": "missing file name"}
+                    for i in unnamed],
+        )
+
+
+def _fingerprint(submission: TicketSubmission, uploads: list[AttachmentUpload]) -> str:
+    payload = submission.model_dump(mode="json")
+    payload["attachments"] = [hashlib.sha256(u.data).hexdigest() for u in uploads]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def record_key(namespace: str, value: str) -> str:
+    """The `idempotency` table's key for `value` in a channel's own namespace: `web` for
+    a client's Idempotency-Key (web form, API), `mail` for a received Message-ID, `chat`
+    for a conversation. The namespace is fixed by the code path, never taken from what a
+    client sends, so a web submission's `Idempotency-Key: chat:<conversation>` cannot
+    claim a chat conversation's record (and capture its transcript), nor
+    `mail:<message-id>` make a real email look like a duplicate."""
+    return hashlib.sha256(f"{namespace}:{value}".encode()).hexdigest()
+
+
+def created_answer(ticket: Ticket, attachments: list[AttachmentInfo]) -> TicketCreated:
+    return TicketCreated(
+        number=ticket.number, status=ticket.status, subject=ticket.subject,
+        priority=ticket.priority, category=ticket.category,
+        created_at=ticket.created_at, attachments=attachments,
+    )
+
+
+async def submit_ticket(
+    raw: Mapping[str, Any],
+    uploads: list[AttachmentUpload],
+    *,
+    desk: Helpdesk,
+    channel: Channel = Channel.WEB,
+    idempotency_key: str | None = None,
+    record: str | None = None,
+    actor: str | None = None,
+    cc: list[str] | None = None,
+    autorespond: bool = True,
+    entry_data: dict[str, Any] | None = None,
+) -> TicketCreated:
+    """Validate, store and announce a new ticket. Raises a `HelpdeskError`.
+
+    `idempotency_key` is a client's Idempotency-Key; `record` a key a channel derived
+    itself with `record_key` (the email channel's Message-ID record).
+    `actor` is who typed it in when that is not the requester (an agent taking a call);
+    `entry_data` is kept on the `created` entry (the channel's own details); with
+    `autorespond=False` no acknowledgement is sent."""
+    settings = desk.settings
+    categories = [c.id for c in await desk.directory.list(CategoryDef)]
+    submission = validate_submission(raw, settings, categories, channel=channel)
+    check_attachments(uploads, settings)
+    number = numbering.new_number()
+    now = desk.clock()
+    draft = Ticket(
+        number=number, subject=submission.subject, description=submission.description,
+        requester_name=submission.name, requester_email=str(submission.email or "").lower(),
+        priority=submission.priority, category=submission.category or "",
+        status=INITIAL.value, channel=channel, created_at=now, updated_at=now, last_seq=1,
+        cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
+    )
+
+    key_hash = record
+    if idempotency_key is not None:
+        key_hash = record_key("web", idempotency_key)
+    if key_hash is not None:
+        fingerprint = _fingerprint(submission, uploads)
+        try:
+            prior = await desk.idempotency.claim(key_hash, number=number,
+                                                 fingerprint=fingerprint, now=now)
+            if prior is not None:
+                replayed = await _replay(prior, fingerprint, key_hash, desk=desk)
+                if isinstance(replayed, TicketCreated):
+                    return replayed
+                number = replayed  # a stale claim taken over: its number, written once
+        except AzureError as exc:
+            raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
+    # Marks the ticket as this submission's, so that a write that landed although its
+    # answer was lost is recognised as ours, not as another ticket that drew the number.
+    submission_id = key_hash or uuid.uuid4().hex
+
+    # After the claim, so a replayed submission neither runs the rules again nor advances
+    # a team's round-robin. A spam rule refuses it here, before anything else is written.
+    try:
+        draft, outcome = await apply_rules(draft, event="intake", desk=desk, now=now)
+        draft = await auto_assign(draft, desk=desk)
+        if draft.team or draft.assignee:
+            draft = draft.model_copy(update={"status": Status.OPEN.value})
+        draft, sla_events = await flow.start(draft, desk=desk, now=now)
+    except (HelpdeskError, AzureError) as exc:
+        await _undo([], key_hash, desk=desk)
+        if isinstance(exc, AzureError):
+            raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
+        raise
+    sla_entries = flow.entries_for(sla_events, first_seq=2)
+    draft = draft.model_copy(update={"last_seq": 1 + len(sla_entries)})
+
+    blobs: list[str] = []
+    writing = False
+    try:
+        stored = await asyncio.gather(
+            *(desk.attachments.put(u, number=number, entry=1) for u in uploads)
+        )
+        blobs = [blob for _, blob in stored]
+        for attempt in range(NUMBER_ATTEMPTS):
+            ticket = draft.model_copy(update={"number": number})
+            created = ThreadEntry(
+                seq=1, kind=EntryKind.CREATED, at=now,
+                actor=actor or ticket.requester_email or ticket.requester_name,
+                public=True, body=ticket.description,
+                data={"channel": channel.value, "subject": ticket.subject,
+                      "autorespond": autorespond and bool(ticket.requester_email),
+                      "submission": submission_id,
+                      **({"rules": outcome.fired} if outcome.fired else {}),
+                      **(entry_data or {})},
+            )
+            try:
+                writing = True
+                await desk.tickets.create(ticket, [created, *sla_entries], list(stored))
+                break
+            except NumberTaken:
+                mine = await _submitted(number, submission_id, desk=desk)
+                if mine is not None:
+                    # Written by this submission already (an earlier attempt whose answer
+                    # was lost): that ticket is the answer, not a second one.
+                    ticket = mine.ticket
+                    await _delete_blobs(blobs, desk=desk)
+                    stored = [(info, mine.blob_names[info.id]) for info in mine.attachments]
+                    break
+                if attempt == NUMBER_ATTEMPTS - 1:
+                    raise
+                number = numbering.new_number()
+                if key_hash:
+                    await desk.idempotency.repoint(key_hash, number)
+    except (AzureError, NumberTaken) as exc:
+        log.warning("intake failed before the ticket was known stored: %s", exc)
+        landed = await _settle(writing, number, submission_id, desk=desk)
+        if landed is None:
+            # Unknown: the write may still land. The key stays claimed and the blobs stay
+            # for the retry or tools.repair to settle; nothing is visible until then.
+            raise StorageUnavailable("Could not store the ticket; please try again with the "
+                                     "same Idempotency-Key.") from exc
+        if landed is False:
+            await _undo(blobs, key_hash, desk=desk)
+            raise StorageUnavailable("Could not store the ticket; nothing was stored. "
+                                     "Please try again.") from exc
+        ticket = landed.ticket
+
+    announced = await _announce(ticket, desk=desk)
+    if key_hash:
+        if not announced:
+            raise StorageUnavailable("The ticket was stored but could not be announced; "
+                                     "please try again with the same Idempotency-Key.")
+        await _finish(key_hash, desk=desk)
+    await _canned_replies(ticket, outcome.canned_replies, desk=desk)
+    return created_answer(ticket, [info for info, _ in stored])
+
+
+async def _submitted(number: str, submission_id: str, *, desk: Helpdesk) -> StoredTicket | None:
+    """Ticket `number` if this submission wrote it (its created entry says so)."""
+    found = await desk.tickets.get(number)
+    if found is None:
+        return None
+    first = next((e for e in found.thread if e.kind == EntryKind.CREATED), None)
+    return found if first is not None and first.data.get("submission") == submission_id \
+        else None
+
+
+async def _settle(writing: bool, number: str, submission_id: str, *, desk: Helpdesk
+                  ) -> StoredTicket | Literal[False] | None:
+    """After a failure: the ticket if the write landed after all, False if it provably
+    did not, None if storage cannot tell (bounded, so the request still ends soon)."""
+    if not writing:
+        return False
+    try:
+        found = await asyncio.wait_for(_submitted(number, submission_id, desk=desk),
+                                       SETTLE_TIMEOUT)
+    except (AzureError, TimeoutError):
+        return None
+    return found if found is not None else False
+
+
+async def _finish(key_hash: str, *, desk: Helpdesk) -> None:
+    try:
+        await desk.idempotency.finish(key_hash)
+    except AzureError:
+        # A retry then queues the created event again: harmless (handlers are idempotent).
+        log.warning("could not mark idempotency claim %s done", key_hash[:12])
+
+
+async def _canned_replies(ticket: Ticket, canned: list[str], *, desk: Helpdesk) -> None:
+    """Replies rules asked for at intake; the ticket is accepted whatever happens here."""
+    from shared.tickets.workflow import act, parse_body  # workflow builds on intake's helpers
+
+    for canned_id in canned:
+        try:
+            await act(ticket.number, Action.REPLY, parse_body(Action.REPLY, {"canned": canned_id}),
+                      actor="rules", roles=frozenset({"agent"}), if_match=None, desk=desk)
+        except (HelpdeskError, AzureError):
+            log.exception("canned reply %s on %s failed", canned_id, ticket.number)
+
+
+async def _announce(ticket: Ticket, *, desk: Helpdesk) -> bool:
+    """Index and event: the ticket is accepted whatever happens here. False if the event
+    could not be queued (then nothing would acknowledge the ticket: the caller retries,
+    or tools.repair queues it)."""
+    indexed = False
+    try:
+        await desk.tickets.write_index(ticket, stale=[])
+        indexed = True
+    except AzureError:
+        log.exception("index write for %s failed; the created event will repair it",
+                      ticket.number)
+    event = TicketEvent(ticket=ticket.number, seq=1, kind=EntryKind.CREATED.value,
+                        indexed=indexed)
+    try:
+        await desk.events.publish(event)
+    except AzureError:
+        log.exception("could not queue the created event of %s", ticket.number)
+        return False
+    return True
+
+
+async def announce_created(ticket: Ticket, *, desk: Helpdesk) -> bool:
+    """Write the index rows and queue the created event again (tools.repair)."""
+    return await _announce(ticket, desk=desk)
+
+
+async def _delete_blobs(blobs: list[str], *, desk: Helpdesk) -> None:
+    try:
+        await asyncio.wait_for(asyncio.gather(*(desk.attachments.delete(b) for b in blobs)),
+                               SETTLE_TIMEOUT)
+    except (AzureError, TimeoutError):
+        log.exception("could not delete blobs %s; tools.repair removes them", blobs)
+
+
+async def _undo(blobs: list[str], key_hash: str | None, *, desk: Helpdesk) -> None:
+    await _delete_blobs(blobs, desk=desk)
+    if key_hash:
+        try:
+            await asyncio.wait_for(desk.idempotency.release(key_hash), SETTLE_TIMEOUT)
+        except (AzureError, TimeoutError):
+            log.exception("could not release idempotency claim %s; tools.repair does",
+                          key_hash[:12])
+
+
+def claim_age(prior: dict[str, Any], now: datetime) -> timedelta | None:
+    claimed_at = prior.get("claimed_at")
+    return now - claimed_at if isinstance(claimed_at, datetime) else None
+
+
+async def _replay(prior: dict[str, Any], fingerprint: str, key_hash: str, *, desk: Helpdesk
+                  ) -> TicketCreated | str:
+    """The answer for a key claimed before: its ticket (completing its announcement if
+    that was cut short), or the claim's number to write the ticket under when the claim
+    is stale and no ticket exists; 409 with Retry-After while its request may still run."""
+    if prior.get("fingerprint") != fingerprint:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used for a different submission.",
+            errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}],
+        )
+    stored = await desk.tickets.get(prior["number"])
+    if stored is not None:
+        if prior.get("state") == "claimed":
+            if not await _announce(stored.ticket, desk=desk):
+                raise StorageUnavailable("The ticket was stored but could not be announced; "
+                                         "please try again with the same Idempotency-Key.")
+            await _finish(key_hash, desk=desk)
+        return created_answer(stored.ticket, stored.attachments)
+    age = claim_age(prior, desk.clock())
+    if age is not None and age >= CLAIM_TIMEOUT \
+            and await desk.idempotency.take_over(key_hash, prior, now=desk.clock()):
+        return str(prior["number"])
+    wait = 1 if age is None else max(1, min(10, int((CLAIM_TIMEOUT - age).total_seconds()) + 1))
+    raise Conflict(
+        "A submission with this Idempotency-Key is still being processed; retry shortly.",
+        extra={"retry_after": wait},
+    )

@@ -1,0 +1,196 @@
+"""Settling what a storage failure left half-done (`python -m tools.repair`, and the
+daily `maintenance_repair` timer).
+
+A request that loses storage mid-way answers 503 and leaves nothing visible that a user
+could act on, but it can leave work unfinished; so can a queue message lost with its
+storage. This finds each kind and completes or removes it; running it again finds
+nothing more (every step is idempotent):
+
+- intake claims (`idempotency`) still `claimed` past `shared.tickets.intake.CLAIM_TIMEOUT`:
+  the ticket exists → its index rows and created event are written again and the claim
+  marked done; no ticket → the claim is released (a retry then starts afresh);
+- tickets changed within `since` whose index rows are not exactly the ones the ticket
+  calls for (its request stopped between the ticket write and the index write): the
+  rows are rewritten and the events of its recent entries queued again (their emails
+  are sent once whatever the number of deliveries, shared/notify.py);
+- tickets whose acknowledgement was never recorded as sent (their created event was
+  lost): the created event is queued again;
+- attachment blobs no ticket refers to (their request stopped before the ticket write
+  or before it could delete them): deleted.
+
+Anything younger than `grace` is left alone: it may belong to a request or a queue
+message still at work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shared.tickets import intake
+from shared.helpdesk import Helpdesk
+from shared.storage.indexing import INDEX_PARTITION, index_keys
+from shared.core.models import EntryKind
+from shared.storage import entities as ent
+from shared.storage.events import TicketEvent
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(minutes=10)
+SINCE = timedelta(days=2)
+# Attachment blobs only (`ab/<32 hex>`), never the kept original emails.
+ATTACHMENT_BLOB = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}$")
+
+
+@dataclass
+class RepairReport:
+    claims_completed: list[str] = field(default_factory=list)
+    claims_released: int = 0
+    index_repaired: list[str] = field(default_factory=list)
+    events_queued: list[str] = field(default_factory=list)
+    blobs_removed: list[str] = field(default_factory=list)
+    tickets_checked: int = 0
+
+    @property
+    def changed(self) -> int:
+        return (len(self.claims_completed) + self.claims_released + len(self.index_repaired)
+                + len(self.events_queued) + len(self.blobs_removed))
+
+    def lines(self) -> list[str]:
+        return [
+            f"tickets checked: {self.tickets_checked}",
+            f"claims completed (ticket announced again): {len(self.claims_completed)} "
+            f"{' '.join(self.claims_completed)}".rstrip(),
+            f"claims released (no ticket was written): {self.claims_released}",
+            f"index rows rewritten: {len(self.index_repaired)} "
+            f"{' '.join(self.index_repaired)}".rstrip(),
+            f"events queued again: {len(self.events_queued)} "
+            f"{' '.join(self.events_queued)}".rstrip(),
+            f"orphaned attachment blobs removed: {len(self.blobs_removed)}",
+        ]
+
+
+async def repair(desk: Helpdesk, *, grace: timedelta = GRACE, since: timedelta = SINCE
+                 ) -> RepairReport:
+    report = RepairReport()
+    now = desk.clock()
+    await _claims(desk, now, report)
+    await _tickets(desk, now - grace, now - since, report)
+    await _blobs(desk, now - grace, report)
+    for line in report.lines():
+        log.info("repair: %s", line)
+    return report
+
+
+async def _claims(desk: Helpdesk, now: datetime, report: RepairReport) -> None:
+    async for claim in desk.idempotency.unsettled():
+        age = intake.claim_age(claim, now)
+        if age is None or age < intake.CLAIM_TIMEOUT:
+            continue
+        key = claim["PartitionKey"]
+        stored = await desk.tickets.get(claim["number"])
+        if stored is not None:
+            if await intake.announce_created(stored.ticket, desk=desk):
+                await desk.idempotency.finish(key)
+                report.claims_completed.append(stored.ticket.number)
+        elif await desk.idempotency.release(key, etag=claim["etag"]):
+            report.claims_released += 1
+
+
+async def _index_rows(desk: Helpdesk) -> dict[str, set[str]]:
+    """Every index row's key, by the ticket it belongs to (its key's last part)."""
+    rows: dict[str, set[str]] = defaultdict(set)
+    table = desk.clients.table("ticketindex")
+    async for row in table.query_entities("PartitionKey eq @pk",
+                                          parameters={"pk": INDEX_PARTITION},
+                                          select=["RowKey"], results_per_page=1000):
+        key = row["RowKey"]
+        rows[key.rpartition("|")[2]].add(key)
+    return rows
+
+
+async def _tickets(desk: Helpdesk, settled: datetime, since: datetime,
+                   report: RepairReport) -> None:
+    table = desk.clients.table("tickets")
+    heads = [h async for h in table.query_entities(
+        "RowKey eq @head and updated_at ge @since",
+        parameters={"head": ent.HEAD, "since": since})]
+    if not heads:
+        return
+    rows = await _index_rows(desk)
+    for head in heads:
+        ticket = ent.ticket_from_entity(head)
+        if ticket.updated_at > settled:
+            continue
+        report.tickets_checked += 1
+        have = rows.get(ticket.number, set())
+        wanted = set(index_keys(ticket))
+        stale_index = have != wanted
+        stored = None
+        if stale_index:
+            stored = await desk.tickets.get(ticket.number)
+            if stored is None or stored.ticket.updated_at != ticket.updated_at:
+                continue  # changed meanwhile: its own request or event sees to it
+            await desk.tickets.write_index(stored.ticket, stale=sorted(have - wanted))
+            report.index_repaired.append(ticket.number)
+            # The request that left the index behind never queued its events either.
+            for entry in stored.thread:
+                if entry.kind is EntryKind.EMAIL_SENT or entry.at < since:
+                    continue
+                event = TicketEvent(ticket=ticket.number, seq=entry.seq, kind=entry.kind.value,
+                                    indexed=True)
+                await desk.events.publish(event)
+                if entry.kind is EntryKind.ESCALATED:
+                    await desk.escalations.publish(event)
+                report.events_queued.append(event.id)
+            continue
+        if ticket.created_at < since or not ticket.requester_email:
+            continue
+        stored = await desk.tickets.get(ticket.number)
+        if stored is None or not _owes_acknowledgement(stored.thread):
+            continue
+        event = TicketEvent(ticket=ticket.number, seq=1, kind=EntryKind.CREATED.value,
+                            indexed=True)
+        await desk.events.publish(event)
+        report.events_queued.append(event.id)
+
+
+def _owes_acknowledgement(thread: list) -> bool:
+    created = next((e for e in thread if e.kind is EntryKind.CREATED), None)
+    if created is None or not created.data.get("autorespond", True):
+        return False
+    return not any(e.kind is EntryKind.EMAIL_SENT and e.seq == created.seq
+                   and e.data.get("purpose") == "ack" for e in thread)
+
+
+async def _blobs(desk: Helpdesk, settled: datetime, report: RepairReport) -> None:
+    container = desk.clients.container("attachments")
+    candidates = [b.name async for b in container.list_blobs()
+                  if ATTACHMENT_BLOB.match(b.name) and b.last_modified is not None
+                  and b.last_modified <= settled]
+    if not candidates:
+        return
+    referenced: set[str] = set()
+    table = desk.clients.table("tickets")
+    async for row in table.query_entities(
+            "RowKey ge @lo and RowKey lt @hi",
+            parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
+            select=["blob_name"]):
+        referenced.add(row["blob_name"])
+    for name in candidates:
+        if name not in referenced:
+            await desk.attachments.delete(name)
+            report.blobs_removed.append(name)
+
+
+def summary_json(report: RepairReport) -> str:
+    return json.dumps({"claims_completed": report.claims_completed,
+                       "claims_released": report.claims_released,
+                       "index_repaired": report.index_repaired,
+                       "events_queued": report.events_queued,
+                       "blobs_removed": len(report.blobs_removed),
+                       "tickets_checked": report.tickets_checked})

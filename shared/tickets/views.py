@@ -1,0 +1,55 @@
+"""Reading tickets for agents."""
+
+from __future__ import annotations
+
+from shared.sla import clocks
+
+from shared.sla import flow
+from shared.core.errors import NotFound
+from shared.helpdesk import Helpdesk
+from shared.core.lifecycle import Action, allowed_actions
+from shared.core.models import AgentTicketView, AttachmentInfo
+from shared.storage.tickets import StoredTicket
+
+
+def version_tag(version: int) -> str:
+    """The ticket's HTTP ETag: its agent-visible version, not its bytes (the thread also
+    gains records the desk adds on its own, such as sent emails), so a weak one."""
+    return f'W/"v{version}"'
+
+
+def view_of(stored: StoredTicket) -> AgentTicketView:
+    return AgentTicketView(ticket=stored.ticket, thread=stored.thread,
+                           attachments=stored.attachments, etag=version_tag(stored.version))
+
+
+# Taken by the requester or the desk itself, never offered to an agent.
+_NOT_OFFERED = {Action.REQUESTER_REPLY, Action.REMIND}
+
+
+def for_agent(view: AgentTicketView, roles: frozenset[str]) -> AgentTicketView:
+    """The view with what this agent may do now and the SLA targets' due times."""
+    clock = flow.clock_of(view.ticket)
+    return view.model_copy(update={
+        "allowed_actions": [a.value for a in allowed_actions(view.ticket.status, roles)
+                            if a not in _NOT_OFFERED],
+        "sla_due": clocks.due_times(clock) if clock else {},
+    })
+
+
+async def read_ticket(number: str, *, desk: Helpdesk) -> AgentTicketView:
+    stored = await desk.tickets.get(number)
+    if stored is None:
+        raise NotFound(f"No ticket {number}.")
+    return view_of(stored)
+
+
+async def read_attachment(number: str, attachment_id: str, *, desk: Helpdesk
+                          ) -> tuple[AttachmentInfo, bytes]:
+    found = None
+    if attachment_id.isalnum():
+        found = await desk.tickets.get_attachment(number, attachment_id)
+    if found is None:
+        raise NotFound(f"Ticket {number} has no attachment {attachment_id!r}.")
+    info, blob_name = found
+    return info, await desk.attachments.read(blob_name)

@@ -1,0 +1,351 @@
+"""Agent actions and requester answers on a stored ticket: the orchestration around the
+pure `apply_action`.
+
+Each action is one entity group transaction in the ticket's partition (the new head,
+guarded by the storage ETag it was read with, and the action's entry), then the ticket's
+index rows, then an event on the queue for its side effects. Optimistic concurrency:
+- with `If-Match`, a ticket that another person changed since the caller read it answers
+  412 with the current ticket; nothing is overwritten. The ETag agents hold is the
+  ticket's agent-visible version (`shared/actions.py` `moves_version`): a record the desk
+  added on its own meanwhile (a sent email, an SLA warning) moves the storage ETag but not
+  the version, and the action is decided again on the fresh ticket and written;
+- without it, the action is decided again on the fresh ticket and retried, so every
+  accepted action lands exactly once and no update is lost.
+The desk's own jobs may send a storage ETag instead: the head exactly as they read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from azure.core.exceptions import AzureError
+from pydantic import ValidationError
+
+from shared.sla import flow
+from shared.core.actions import (
+    BODIES,
+    ActionBody,
+    AssignBody,
+    EscalateBody,
+    ReplyBody,
+    apply_action,
+    moves_version,
+)
+from shared.automation.engine import apply_rules
+from shared.core.directory import Agent, CannedResponse, Team, render_canned
+from shared.core.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    StorageUnavailable,
+    ValidationFailed,
+)
+from shared.helpdesk import Helpdesk
+from shared.tickets.intake import SETTLE_TIMEOUT, check_attachments, field_errors
+from shared.core.lifecycle import Action, NotAllowed, allowed_actions
+from shared.core.models import AgentTicketView, AttachmentUpload, ThreadEntry
+from shared.storage.events import TicketEvent
+from shared.storage.tickets import Stale, StoredTicket
+from shared.tickets.views import version_tag, view_of
+
+log = logging.getLogger(__name__)
+
+RETRIES = 40
+# Taken by the requester or the desk itself, never through the agents' action endpoint.
+SYSTEM_ACTIONS = {Action.REQUESTER_REPLY, Action.REMIND, Action.RATE}
+
+
+def parse_action(name: str) -> Action:
+    try:
+        action = Action(name)
+    except ValueError:
+        action = None
+    if action is None or action in SYSTEM_ACTIONS:
+        agent_actions = [a.value for a in Action if a not in SYSTEM_ACTIONS]
+        raise NotFound(f"No action {name!r}; one of: {', '.join(agent_actions)}.")
+    return action
+
+
+def parse_body(action: Action, raw: Mapping[str, Any] | None) -> ActionBody:
+    try:
+        return BODIES[action].model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        raise ValidationFailed(f"The {action.value} request has invalid fields.",
+                               errors=field_errors(exc)) from None
+
+
+def _uploads(body: ActionBody) -> list[AttachmentUpload]:
+    if not isinstance(body, ReplyBody):
+        return []
+    uploads = []
+    for i, item in enumerate(body.attachments):
+        try:
+            data = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(f"attachments[{i}].data is not base64.",
+                             errors=[{"field": f"attachments.{i}.data",
+                                      "message": "not base64"}]) from None
+        uploads.append(AttachmentUpload(filename=item.filename,
+                                        content_type=item.content_type, data=data))
+    return uploads
+
+
+async def _check_references(body: ActionBody, *, desk: Helpdesk) -> None:
+    errors = []
+    if isinstance(body, AssignBody):
+        if body.team is not None and await desk.directory.get(Team, body.team) is None:
+            errors.append({"field": "team", "message": f"no team {body.team!r}"})
+        if body.agent is not None and await desk.directory.get(Agent, body.agent) is None:
+            errors.append({"field": "agent", "message": f"no agent {body.agent!r}"})
+    if isinstance(body, EscalateBody) and await desk.directory.get(Team, body.tier) is None:
+        errors.append({"field": "tier", "message": f"no team {body.tier!r}"})
+    if errors:
+        raise ValidationFailed("The request names something that does not exist.",
+                               errors=errors)
+
+
+async def _expand_canned(number: str, body: ReplyBody, *, actor: str, desk: Helpdesk
+                         ) -> ReplyBody:
+    canned = await desk.directory.get(CannedResponse, body.canned or "")
+    if canned is None:
+        raise ValidationFailed("No such canned response.",
+                               errors=[{"field": "canned", "message": f"no {body.canned!r}"}])
+    stored = await _load(number, desk=desk)
+    agent = await desk.directory.get(Agent, actor)
+    text = render_canned(canned.body, {
+        "requester_name": stored.ticket.requester_name, "number": stored.ticket.number,
+        "subject": stored.ticket.subject, "agent_name": agent.name if agent else actor})
+    combined = "\n\n".join(part for part in (text, body.body) if part)
+    return body.model_copy(update={"body": combined, "canned": None})
+
+
+_VERSION_TAG = re.compile(r'(?:W/)?"v(\d+)"')
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What an `If-Match` asks of the ticket: its agent-visible version (the ETag the API
+    hands out, `W/"v<n>"`, compared by value whether or not a proxy weakened it), or
+    another tag: the head exactly as read (a storage ETag, which the desk's own jobs send,
+    so that they act only on what they decided from)."""
+
+    version: int | None = None
+    exact: str | None = None
+
+    @classmethod
+    def parse(cls, if_match: str | None) -> Precondition | None:
+        """None when nothing is asked (no header, or `*`: the ticket exists)."""
+        tag = (if_match or "").strip()
+        if not tag or tag == "*":
+            return None
+        if match := _VERSION_TAG.fullmatch(tag):
+            return cls(version=int(match.group(1)))
+        return cls(exact=tag)
+
+    def holds(self, stored: StoredTicket) -> bool:
+        if self.version is not None:
+            return stored.version == self.version
+        return stored.etag == self.exact
+
+
+def _stale(message: str, current: StoredTicket) -> PreconditionFailed:
+    return PreconditionFailed(message, extra={
+        "current": view_of(current).model_dump(mode="json"),
+        "etag": version_tag(current.version)})
+
+
+def not_allowed(exc: NotAllowed, roles: frozenset[str]) -> Conflict:
+    return Conflict(
+        str(exc).capitalize() + ".",
+        extra={"current_status": exc.status.value,
+               "allowed_actions": [a.value for a in allowed_actions(exc.status, roles)]},
+    )
+
+
+async def act(
+    number: str,
+    action: Action,
+    body: ActionBody,
+    *,
+    actor: str,
+    roles: frozenset[str],
+    if_match: str | None,
+    desk: Helpdesk,
+    uploads: list[AttachmentUpload] | None = None,
+    entry_data: dict[str, Any] | None = None,
+) -> AgentTicketView:
+    """Apply one action; returns the ticket as it is afterwards (with its new ETag).
+
+    `uploads` are files that came with it other than in the body (an email's
+    attachments); `entry_data` is kept on its entry (the channel's details)."""
+    if isinstance(body, AssignBody) and body.agent == "me":  # as the queue filters take it
+        body = body.model_copy(update={"agent": actor})
+    await _check_references(body, desk=desk)
+    if isinstance(body, ReplyBody) and body.canned:
+        body = await _expand_canned(number, body, actor=actor, desk=desk)
+    uploads = [*_uploads(body), *(uploads or [])]
+    check_attachments(uploads, desk.settings)
+
+    precondition = Precondition.parse(if_match)
+    stored_blobs: list[tuple[Any, str]] = []
+    writing = False
+    try:
+        for _attempt in range(RETRIES):
+            stored = await _load(number, desk=desk)
+            if precondition is not None and not precondition.holds(stored):
+                raise _stale("The ticket changed since you read it; here is the current one.",
+                             stored)
+            try:
+                ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
+                                             roles=roles, now=desk.clock())
+                if action not in SYSTEM_ACTIONS or action is Action.REQUESTER_REPLY:
+                    ticket, outcome = await apply_rules(ticket, event="update", desk=desk,
+                                                        now=entry.at)
+                    if outcome.fired:
+                        entry_data = {**(entry_data or {}), "rules": outcome.fired}
+                if entry_data:
+                    entry = entry.model_copy(update={"data": {**entry.data, **entry_data}})
+                ticket, sla_events = flow.after_action(stored.ticket, ticket, action,
+                                                          entry.at)
+                sla_entries = flow.entries_for(sla_events, first_seq=entry.seq + 1)
+                ticket = ticket.model_copy(update={"last_seq": entry.seq + len(sla_entries)})
+                version = stored.version + (1 if moves_version(action, stored.ticket, ticket)
+                                            else 0)
+            except NotAllowed as exc:
+                raise not_allowed(exc, roles) from None
+            if uploads and not stored_blobs:
+                stored_blobs = list(await asyncio.gather(*(
+                    desk.attachments.put(u, number=number, entry=entry.seq) for u in uploads)))
+            attachments = [(info.model_copy(update={"entry": entry.seq}), blob)
+                           for info, blob in stored_blobs]
+            try:
+                writing = True
+                etag = await desk.tickets.update(ticket, entry, attachments, etag=stored.etag,
+                                                 version=version, more=sla_entries)
+                writing = False
+            except Stale:
+                writing = False
+                current = await _load(number, desk=desk)
+                if _holds(current, entry):
+                    # An earlier try of this very write landed (its answer was lost and
+                    # the SDK sent it again): it is done, once.
+                    etag, version = current.etag, current.version
+                    break
+                if precondition is not None and not precondition.holds(current):
+                    raise _stale("Another agent changed the ticket at the same moment; "
+                                 "here is the current one.", current) from None
+                # Someone else won this round, or the desk added a record of its own (an
+                # SLA warning) that the caller's version does not count: decide again on
+                # the fresh ticket, after a short random pause so the losers do not
+                # collide again in lockstep.
+                await asyncio.sleep(random.uniform(0, 0.01 * (_attempt + 1)))
+                continue
+            break
+        else:
+            raise Conflict("The ticket is changing too fast; try again.",
+                           extra={"retry_after": 1})
+    except AzureError as exc:
+        landed = await _confirm(number, entry, desk=desk) if writing else False
+        if landed is None:
+            # Unknown: the write may yet land, with these blobs. A retry with the same
+            # If-Match cannot apply it twice; tools.repair removes blobs nothing uses.
+            raise StorageUnavailable("Could not reach storage; the action may not have been "
+                                     "applied. Retry with the same If-Match.") from exc
+        if landed is False:
+            await _discard(stored_blobs, desk=desk)
+            raise StorageUnavailable("Could not reach storage; the action was not applied.") \
+                from exc
+        etag, version = landed.etag, landed.version
+    except Exception:
+        await _discard(stored_blobs, desk=desk)
+        raise
+
+    await _announce(ticket, entry.seq, entry.kind.value, stale=stored.index_keys,
+                    escalate=action is Action.ESCALATE, desk=desk)
+    after = StoredTicket(
+        ticket=ticket,
+        thread=[*stored.thread, entry, *sla_entries],
+        attachments=[*stored.attachments, *(info for info, _ in attachments)],
+        blob_names={**stored.blob_names, **{info.id: blob for info, blob in attachments}},
+        index_keys=[], etag=etag, version=version)
+    return view_of(after)
+
+
+def _holds(stored: StoredTicket, entry: ThreadEntry) -> bool:
+    """Whether the stored thread has this very entry (same number, kind, author, moment)."""
+    return any(e.seq == entry.seq and e.kind == entry.kind and e.actor == entry.actor
+               and abs((e.at - entry.at).total_seconds()) < 0.001 for e in stored.thread)
+
+
+async def _confirm(number: str, entry: ThreadEntry, *, desk: Helpdesk
+                   ) -> StoredTicket | Literal[False] | None:
+    """After a failed write: the ticket if the entry landed, False if it did not, None if
+    storage cannot tell within `SETTLE_TIMEOUT`."""
+    try:
+        current = await asyncio.wait_for(_load(number, desk=desk), SETTLE_TIMEOUT)
+    except (AzureError, TimeoutError):
+        return None
+    return current if _holds(current, entry) else False
+
+
+async def _load(number: str, *, desk: Helpdesk) -> StoredTicket:
+    stored = await desk.tickets.get(number)
+    if stored is None:
+        raise NotFound(f"No ticket {number}.")
+    return stored
+
+
+async def _discard(blobs: list[tuple[Any, str]], *, desk: Helpdesk) -> None:
+    try:
+        await asyncio.gather(*(desk.attachments.delete(blob) for _, blob in blobs))
+    except AzureError:
+        log.exception("could not remove blobs of a failed action: %s", blobs)
+
+
+async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: bool,
+                    desk: Helpdesk) -> None:
+    """Index rows and events; the action is accepted whatever happens here."""
+    indexed = False
+    try:
+        await desk.tickets.write_index(ticket, stale=stale)
+        indexed = True
+    except AzureError:
+        log.exception("index write for %s failed; its event will repair it", ticket.number)
+    event = TicketEvent(ticket=ticket.number, seq=seq, kind=kind, indexed=indexed,
+                        stale_index_keys=[] if indexed else stale)
+    try:
+        await desk.events.publish(event)
+        if escalate:
+            await desk.escalations.publish(event)
+    except AzureError:
+        log.exception("could not queue event %s", event.id)
+
+
+REQUESTER = frozenset({"requester"})
+
+
+async def requester_reply(number: str, text: str, *, requester: str, desk: Helpdesk,
+                          uploads: list[AttachmentUpload] | None = None,
+                          entry_data: dict[str, Any] | None = None) -> AgentTicketView:
+    """The requester answers (portal or email): `pending`/`resolved` go back to `open`."""
+    body = parse_body(Action.REQUESTER_REPLY, {"body": text})
+    return await act(number, Action.REQUESTER_REPLY, body, actor=requester, roles=REQUESTER,
+                     if_match=None, desk=desk, uploads=uploads, entry_data=entry_data)
+
+
+async def rate(number: str, *, solved: bool, comment: str, requester: str, desk: Helpdesk
+               ) -> AgentTicketView:
+    """The requester's answer to "did this solve your problem?" on a resolved or closed
+    ticket; a second answer replaces the first on the ticket, both stay in the thread."""
+    body = parse_body(Action.RATE, {"solved": solved, "comment": comment})
+    return await act(number, Action.RATE, body, actor=requester, roles=REQUESTER,
+                     if_match=None, desk=desk)
