@@ -120,6 +120,9 @@ var unsetAppSettings = [
   'HELPDESK_PORTAL_LINK_DAYS'
   'HELPDESK_SIGN_IN_PATH'
   'HELPDESK_SLA_ESCALATE_ON_BREACH'
+  // Set by App Service itself, to True when App Service Authentication is on (app-auth.bicep);
+  // the app believes the sign-in principal header only then. Never set by us.
+  'WEBSITE_AUTH_ENABLED'
 ]
 
 // Key Vault references without a secret version: a new version is used without a deployment.

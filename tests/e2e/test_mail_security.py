@@ -53,8 +53,9 @@ def message(sender: str, subject: str, text: str, *, attachment: bool = False,
 def post_mail(host: RunningHost, key: str, raw: bytes, timeout: float = 60) -> dict:
     with httpx.Client(base_url=host.base_url, timeout=timeout) as client:
         r = client.post("/api/tickets.email", content=raw,
-                        headers={"X-API-Key": key, "content-type": "message/rfc822"})
-    assert r.status_code in (200, 201), r.text
+                        headers={"X-API-Key": key, "content-type": "message/rfc822",
+                                 "accept": "application/json"})
+    assert r.status_code == 201, r.text
     return r.json()
 
 

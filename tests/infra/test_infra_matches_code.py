@@ -18,6 +18,7 @@ PLATFORM_SETTINGS = {
     "AzureWebJobsStorage__credential": "the Functions host: use a managed identity for its storage",
     "AzureWebJobsStorage__clientId": "the Functions host: which user-assigned identity",
     "AZURE_CLIENT_ID": "azure-identity's DefaultAzureCredential: which user-assigned identity",
+    "AzureWebJobsDisableHomepage": "the Functions host: no default page at / (the form is /api/form)",
 }
 
 
