@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.mail.outbound import Mailer, SmtpMailer
-from shared.storage.ratelimit import RateLimiter
-from shared.kb.searchindex import SearchIndexes
 from shared.core.settings import Settings
+from shared.kb.searchindex import SearchIndexes
+from shared.mail.outbound import Mailer, SmtpMailer
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (
@@ -35,6 +34,7 @@ from shared.storage.clients import (
 from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.kb import KnowledgeStore
+from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
 from shared.storage.searchlog import SearchLogs
 from shared.storage.tickets import IdempotencyStore, TicketStore

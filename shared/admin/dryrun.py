@@ -19,13 +19,13 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from shared.automation.engine import rules_for
+from shared.automation.rules import Event, Facts, Outcome, evaluate
 from shared.core.directory import CategoryDef
 from shared.core.errors import ValidationFailed
-from shared.helpdesk import Helpdesk
-from shared.tickets.intake import field_errors, validate_submission
 from shared.core.lifecycle import Status
 from shared.core.models import Channel, Priority
-from shared.automation.rules import Event, Facts, Outcome, evaluate
+from shared.helpdesk import Helpdesk
+from shared.tickets.intake import field_errors, validate_submission
 
 SAMPLE_NAME = "Sample requester"
 

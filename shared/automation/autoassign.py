@@ -17,9 +17,9 @@ from azure.data.tables.aio import TableClient
 
 from shared.core.directory import Agent
 from shared.core.errors import Conflict
-from shared.storage.indexing import queue_prefix
 from shared.core.lifecycle import STATUSES, Category
 from shared.storage.directory import DirectoryStore
+from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
 
 Strategy = Literal["round-robin", "fewest-open"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.automation.autoassign import Strategy, pick_agent
+from shared.automation.rules import Event, Facts, Outcome, Rule, evaluate
 from shared.core.directory import Team
 from shared.core.errors import HelpdeskError
-from shared.helpdesk import Helpdesk
 from shared.core.models import Priority, Ticket
-from shared.automation.rules import Event, Facts, Outcome, Rule, evaluate
+from shared.helpdesk import Helpdesk
 from shared.storage.clients import DIRECTORY_TABLE
 
 DEFAULT_TEAM = "service-desk"

@@ -18,9 +18,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.core.errors import Conflict, Forbidden, HelpdeskError, Unauthorized
+from shared.core.models import Channel
 from shared.helpdesk import Helpdesk
 from shared.tickets.intake import record_key, submit_ticket
-from shared.core.models import Channel
 from shared.tickets.workflow import requester_reply
 
 LOCK_SECONDS = 60

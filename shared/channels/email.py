@@ -28,14 +28,14 @@ from typing import Literal
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
-from shared.mail import messageids
 from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageUnavailable
-from shared.helpdesk import Helpdesk
-from shared.tickets.intake import record_key, submit_ticket
 from shared.core.lifecycle import Action, NotAllowed
-from shared.mail.parse import MailParseError, ParsedEmail, parse_email
 from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
+from shared.helpdesk import Helpdesk
+from shared.mail import messageids
+from shared.mail.parse import MailParseError, ParsedEmail, parse_email
+from shared.tickets.intake import record_key, submit_ticket
 from shared.tickets.workflow import act, parse_body
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Any
 
 from shared.channels import dataurl
 from shared.core.errors import ValidationFailed
-from shared.mail.html import to_text
 from shared.core.models import AttachmentUpload
+from shared.mail.html import to_text
 
 PRIORITIES = {"1": "low", "2": "normal", "3": "high", "4": "urgent",
               "low": "low", "normal": "normal", "high": "high", "emergency": "urgent",

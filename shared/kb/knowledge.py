@@ -19,14 +19,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from shared.core.models import ThreadEntry
+from shared.core.words import query_tokens, ticket_tokens, words
 from shared.helpdesk import Helpdesk
 from shared.storage.indexing import summary
-from shared.tickets.intake import field_errors
-from shared.core.models import ThreadEntry
-from shared.tickets.queues import QueueItem, item
 from shared.storage.kb import StaleArticle
 from shared.storage.tickets import StoredTicket
-from shared.core.words import query_tokens, ticket_tokens, words
+from shared.tickets.intake import field_errors
+from shared.tickets.queues import QueueItem, item
 
 MAX_WORDS = 60
 BODY_WORD_CHARS = 4000

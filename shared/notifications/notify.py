@@ -22,22 +22,19 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from shared.kb import knowledge
-
-from shared.mail import messageids
-
-from shared.reports import summaries
-
 from shared.core import telemetry
 from shared.core.directory import Agent, Team
 from shared.core.errors import NotFound
-from shared.helpdesk import Helpdesk
-from shared.mail.outbound import REPLY_MARKER, MailError, compose
-from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.links import link_for
-from shared.storage.ratelimit import RateLimiter
+from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.settings import Settings
+from shared.helpdesk import Helpdesk
+from shared.kb import knowledge
+from shared.mail import messageids
+from shared.mail.outbound import REPLY_MARKER, MailError, compose
+from shared.reports import summaries
 from shared.storage.events import TicketEvent
+from shared.storage.ratelimit import RateLimiter
 from shared.storage.tickets import StoredTicket
 
 log = logging.getLogger(__name__)

@@ -17,19 +17,19 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from shared.tickets import workflow
 from shared.core.directory import Agent
 from shared.core.errors import Forbidden, NotFound, ValidationFailed
-from shared.helpdesk import Helpdesk
 from shared.core.lifecycle import Status
-from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
-from shared.notifications.notify import send_portal_link
 from shared.core.links import PortalGrant
-from shared.storage.ratelimit import RateLimiter, TooManyRequests
+from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
+from shared.helpdesk import Helpdesk
+from shared.notifications.notify import send_portal_link
 from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.events import LinkRequest
 from shared.storage.portalcodes import SpentCodes
+from shared.storage.ratelimit import RateLimiter, TooManyRequests
 from shared.storage.tickets import StoredTicket
+from shared.tickets import workflow
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.sla import clocks
 from shared.core.models import EntryKind, ThreadEntry, Ticket
+from shared.sla import clocks
 
 DIMENSIONS = ("team", "category", "agent", "channel", "priority")
 ALL = "all"

@@ -18,13 +18,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.reports import metrics
 from shared.core.errors import ValidationFailed
 from shared.helpdesk import Helpdesk
+from shared.reports import metrics
 from shared.storage.indexing import queue_prefix
-from shared.tickets.intake import field_errors
 from shared.storage.reports import MetricsRecord, record_from_entity
 from shared.storage.tickets import StoredTicket
+from shared.tickets.intake import field_errors
 
 MAX_DAYS = 731
 RETRIES = 10

@@ -23,14 +23,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.sla import clocks
 from shared.core.actions import moves_version
 from shared.core.directory import CategoryDef, Team
-from shared.helpdesk import Helpdesk
-from shared.storage.indexing import SWEEP, sweep_range_end
 from shared.core.lifecycle import Action, Status
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
+from shared.helpdesk import Helpdesk
+from shared.sla import clocks
 from shared.storage.events import TicketEvent
+from shared.storage.indexing import SWEEP, sweep_range_end
 from shared.storage.keys import join
 from shared.storage.tickets import Stale
 

@@ -20,8 +20,8 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
-from shared.core.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
 from shared.automation.rules import Rule
+from shared.core.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
 from shared.sla.clocks import SlaPlan
 
 M = TypeVar("M", bound=BaseModel)

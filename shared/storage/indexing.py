@@ -25,8 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.core.models import Ticket
-from shared.storage.keys import join, key_part
 from shared.core.words import ticket_tokens
+from shared.storage.keys import join, key_part
 
 INDEX_PARTITION = "idx"
 UNASSIGNED = "~none"

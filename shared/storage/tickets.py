@@ -14,9 +14,9 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.storage.indexing import INDEX_PARTITION, index_keys, is_word_key, summary, tokens
 from shared.core.models import AttachmentInfo, ThreadEntry, Ticket
 from shared.storage import entities as ent
+from shared.storage.indexing import INDEX_PARTITION, index_keys, is_word_key, summary, tokens
 
 
 def _code(exc: TableTransactionError) -> str | None:

@@ -22,9 +22,9 @@ from pydantic import BaseModel
 
 from shared.core.directory import AutoClose, Team
 from shared.core.errors import HelpdeskError
+from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
 from shared.storage.indexing import descending, queue_prefix
-from shared.core.lifecycle import Action
 from shared.tickets.workflow import act, parse_body
 
 log = logging.getLogger(__name__)

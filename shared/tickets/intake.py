@@ -36,10 +36,8 @@ from typing import Any, Literal
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
-from shared.core import numbering
-
-from shared.sla import flow
 from shared.automation.engine import apply_rules, auto_assign
+from shared.core import numbering
 from shared.core.directory import CategoryDef
 from shared.core.errors import (
     Conflict,
@@ -48,9 +46,7 @@ from shared.core.errors import (
     StorageUnavailable,
     ValidationFailed,
 )
-from shared.helpdesk import Helpdesk
 from shared.core.lifecycle import INITIAL, Action, Status
-from shared.mail.parse import header_text
 from shared.core.models import (
     AttachmentInfo,
     AttachmentUpload,
@@ -63,6 +59,9 @@ from shared.core.models import (
     TicketSubmission,
 )
 from shared.core.settings import Settings
+from shared.helpdesk import Helpdesk
+from shared.mail.parse import header_text
+from shared.sla import flow
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import NumberTaken, StoredTicket
 

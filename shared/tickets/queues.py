@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.core.directory import Agent
 from shared.core.errors import BadRequest, ValidationFailed
+from shared.core.lifecycle import Status
+from shared.core.models import Priority
 from shared.helpdesk import Helpdesk
 from shared.storage.indexing import UNASSIGNED, due_before, queue_prefix
 from shared.tickets.intake import field_errors
-from shared.core.lifecycle import Status
-from shared.core.models import Priority
 
 
 class QueueQuery(BaseModel):

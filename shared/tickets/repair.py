@@ -31,12 +31,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.tickets import intake
-from shared.helpdesk import Helpdesk
-from shared.storage.indexing import INDEX_PARTITION, index_keys
 from shared.core.models import EntryKind
+from shared.helpdesk import Helpdesk
 from shared.storage import entities as ent
 from shared.storage.events import TicketEvent
+from shared.storage.indexing import INDEX_PARTITION, index_keys
+from shared.tickets import intake
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.core.errors import ValidationFailed
+from shared.core.numbering import is_valid
+from shared.core.words import matches, query_tokens
 from shared.helpdesk import Helpdesk
 from shared.storage.indexing import queue_prefix, summary, word_prefix
-from shared.core.numbering import is_valid
 from shared.tickets.queues import QueueItem, item
-from shared.core.words import matches, query_tokens
 
 LIMIT = 50
 # Rows read for a word at most: a very common word gives its first rows, not a scan.

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from shared.sla import clocks
-
-from shared.sla import flow
 from shared.core.errors import NotFound
-from shared.helpdesk import Helpdesk
 from shared.core.lifecycle import Action, allowed_actions
 from shared.core.models import AgentTicketView, AttachmentInfo
+from shared.helpdesk import Helpdesk
+from shared.sla import clocks, flow
 from shared.storage.tickets import StoredTicket
 
 

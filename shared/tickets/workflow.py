@@ -29,7 +29,7 @@ from typing import Any, Literal
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
-from shared.sla import flow
+from shared.automation.engine import apply_rules
 from shared.core.actions import (
     BODIES,
     ActionBody,
@@ -39,7 +39,6 @@ from shared.core.actions import (
     apply_action,
     moves_version,
 )
-from shared.automation.engine import apply_rules
 from shared.core.directory import Agent, CannedResponse, Team, render_canned
 from shared.core.errors import (
     BadRequest,
@@ -49,12 +48,13 @@ from shared.core.errors import (
     StorageUnavailable,
     ValidationFailed,
 )
-from shared.helpdesk import Helpdesk
-from shared.tickets.intake import SETTLE_TIMEOUT, check_attachments, field_errors
 from shared.core.lifecycle import Action, NotAllowed, allowed_actions
 from shared.core.models import AgentTicketView, AttachmentUpload, ThreadEntry
+from shared.helpdesk import Helpdesk
+from shared.sla import flow
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import Stale, StoredTicket
+from shared.tickets.intake import SETTLE_TIMEOUT, check_attachments, field_errors
 from shared.tickets.views import version_tag, view_of
 
 log = logging.getLogger(__name__)
