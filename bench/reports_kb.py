@@ -31,6 +31,7 @@ from azure.core.exceptions import ServiceRequestError
 
 from bench.stack import fresh_desk
 from shared.core import numbering
+from shared.core.counters import Counters
 from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.core.words import ticket_tokens
 from shared.helpdesk import Helpdesk
@@ -100,7 +101,7 @@ async def summary_part(count: int, days: int, samples: int) -> dict[str, Any]:
         first = last - timedelta(days=days - 1)
         started = time.perf_counter()
         summed = metrics.total(metrics.contributions(*synthetic(i, rng, first, days)) for i in range(count))
-        by_day: dict[str, dict[str, metrics.Counters]] = {}
+        by_day: dict[str, dict[str, Counters]] = {}
         for (day, row), counters in summed.items():
             by_day.setdefault(day, {})[row] = counters
         await asyncio.gather(*(desk.reports.write_day(day, rows) for day, rows in by_day.items()))

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.admin.apikeys import ApiKey
+from shared.automation.rules import Rule
 from shared.core.settings import Settings
 from shared.kb.searchindex import SearchIndexes
 from shared.mail.outbound import Mailer, SmtpMailer
+from shared.sla.clocks import SlaPlan
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (
@@ -62,7 +65,7 @@ class Helpdesk:
     events: EventQueue
     escalations: EventQueue
     directory: DirectoryStore
-    apikeys: ApiKeyStore
+    apikeys: ApiKeyStore[ApiKey]
     ratelimit: RateLimiter
     reports: ReportStore
     kb: KnowledgeStore
@@ -83,7 +86,8 @@ class Helpdesk:
         clients = StorageClients.from_settings(settings.storage, request_hook=request_hook,
                                                response_hook=response_hook)
         await clients.ensure_resources()
-        directory = DirectoryStore(clients.table(DIRECTORY_TABLE))
+        directory = DirectoryStore(clients.table(DIRECTORY_TABLE),
+                                   kinds={Rule: "rule", SlaPlan: "slaplan"})
         await directory.seed(settings.categories)
         return cls(
             settings=settings,
@@ -95,7 +99,7 @@ class Helpdesk:
             events=EventQueue(clients.queue(EVENTS_QUEUE)),
             escalations=EventQueue(clients.queue(ESCALATIONS_QUEUE)),
             directory=directory,
-            apikeys=ApiKeyStore(clients.table(DIRECTORY_TABLE)),
+            apikeys=ApiKeyStore(clients.table(DIRECTORY_TABLE), ApiKey),
             ratelimit=RateLimiter(clients.table(RATELIMIT_TABLE),
                                   per_window=settings.limits.submissions_per_hour),
             reports=ReportStore(reports=clients.table(REPORTS_TABLE),

@@ -16,13 +16,16 @@ no longer lets them act (403), until an admin puts them back.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from shared.core.auth import ROLES, Principal
 from shared.core.directory import Agent
 from shared.core.errors import Forbidden
-from shared.helpdesk import Helpdesk
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ is taken for `email`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
@@ -24,8 +24,10 @@ from shared.core.directory import CategoryDef
 from shared.core.errors import ValidationFailed
 from shared.core.lifecycle import Status
 from shared.core.models import Channel, Priority
-from shared.helpdesk import Helpdesk
 from shared.tickets.intake import field_errors, validate_submission
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 SAMPLE_NAME = "Sample requester"
 

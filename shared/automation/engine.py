@@ -11,14 +11,17 @@ on updates it is not (a reply that triggers rules that reply again would loop).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.automation.autoassign import Strategy, pick_agent
 from shared.automation.rules import Event, Facts, Outcome, Rule, evaluate
 from shared.core.directory import Team
 from shared.core.errors import HelpdeskError
 from shared.core.models import Priority, Ticket
-from shared.helpdesk import Helpdesk
 from shared.storage.clients import DIRECTORY_TABLE
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 DEFAULT_TEAM = "service-desk"
 

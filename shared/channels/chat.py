@@ -13,15 +13,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.core.errors import Conflict, Forbidden, HelpdeskError, Unauthorized
 from shared.core.models import Channel
-from shared.helpdesk import Helpdesk
 from shared.tickets.intake import record_key, submit_ticket
 from shared.tickets.workflow import requester_reply
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 LOCK_SECONDS = 60
 

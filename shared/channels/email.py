@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel
@@ -32,11 +32,13 @@ from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageUnava
 from shared.core.lifecycle import Action, NotAllowed
 from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
-from shared.helpdesk import Helpdesk
 from shared.mail import messageids
 from shared.mail.parse import MailParseError, ParsedEmail, parse_email
 from shared.tickets.intake import record_key, submit_ticket
 from shared.tickets.workflow import act, parse_body
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -14,19 +14,21 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.core.models import ThreadEntry
 from shared.core.words import query_tokens, ticket_tokens, words
-from shared.helpdesk import Helpdesk
 from shared.storage.indexing import summary
 from shared.storage.kb import StaleArticle
 from shared.storage.tickets import StoredTicket
 from shared.tickets.intake import field_errors
 from shared.tickets.queues import QueueItem, item
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 MAX_WORDS = 60
 BODY_WORD_CHARS = 4000

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -28,7 +28,6 @@ from shared.core.errors import NotFound
 from shared.core.links import link_for
 from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.settings import Settings
-from shared.helpdesk import Helpdesk
 from shared.kb import knowledge
 from shared.mail import messageids
 from shared.mail.outbound import REPLY_MARKER, MailError, compose
@@ -36,6 +35,9 @@ from shared.reports import summaries
 from shared.storage.events import TicketEvent
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.tickets import StoredTicket
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from shared.core.directory import Agent
 from shared.core.errors import Forbidden, NotFound, ValidationFailed
 from shared.core.lifecycle import Status
 from shared.core.links import PortalGrant
 from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
-from shared.helpdesk import Helpdesk
 from shared.notifications.notify import send_portal_link
 from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.events import LinkRequest
@@ -30,6 +30,9 @@ from shared.storage.portalcodes import SpentCodes
 from shared.storage.ratelimit import RateLimiter, TooManyRequests
 from shared.storage.tickets import StoredTicket
 from shared.tickets import workflow
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

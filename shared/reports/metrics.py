@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from shared.core.counters import Contribution, Counters, add_into
 from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.sla import clocks
 
@@ -41,10 +42,6 @@ NONE = "~none"
 DONE = ("resolved", "closed")
 BUCKET_BASE = 1.1
 DURATION_METRICS = ("frt", "res")
-
-Counters = dict[str, float]
-Contribution = dict[tuple[str, str], Counters]  # (day, row key) -> counters
-
 
 def day_of(at: datetime) -> str:
     return at.astimezone(UTC).date().isoformat()
@@ -199,13 +196,6 @@ def difference(new: Contribution, old: Contribution) -> Contribution:
     return delta
 
 
-def add_into(target: dict[str, float], delta: dict[str, float]) -> dict[str, float]:
-    out = dict(target)
-    for name, value in delta.items():
-        out[name] = out.get(name, 0) + value
-        if not out[name]:
-            del out[name]
-    return out
 
 
 def total(parts: Iterable[Contribution]) -> Contribution:

@@ -14,17 +14,20 @@ import io
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.core.counters import Contribution, Counters, add_into
 from shared.core.errors import ValidationFailed
-from shared.helpdesk import Helpdesk
 from shared.reports import metrics
 from shared.storage.indexing import queue_prefix
 from shared.storage.reports import MetricsRecord, record_from_entity
 from shared.storage.tickets import StoredTicket
 from shared.tickets.intake import field_errors
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 MAX_DAYS = 731
 RETRIES = 10
@@ -125,7 +128,7 @@ async def _finish(number: str, record: MetricsRecord, *, desk: Helpdesk) -> None
     """Add `pending - applied` to the days (each at most once), then make it `applied`."""
     if record.pending is None:
         return
-    by_day: dict[str, dict[str, metrics.Counters]] = defaultdict(dict)
+    by_day: dict[str, dict[str, Counters]] = defaultdict(dict)
     for (day, row), counters in metrics.difference(record.pending, record.applied).items():
         by_day[day][row] = counters
     for day, rows in sorted(by_day.items()):
@@ -137,7 +140,7 @@ async def _finish(number: str, record: MetricsRecord, *, desk: Helpdesk) -> None
 async def rebuild(desk: Helpdesk) -> int:
     """Recompute every summary from the tickets themselves; returns the tickets read."""
     await desk.reports.clear()
-    parts: list[metrics.Contribution] = []
+    parts: list[Contribution] = []
     count = 0
     async for number in desk.reports.ticket_numbers():
         stored = await desk.tickets.get(number)
@@ -149,7 +152,7 @@ async def rebuild(desk: Helpdesk) -> int:
         record = record_from_entity(stored.metrics)
         await desk.reports.write_record(number, record, revision=record.revision + 1,
                                         applied=part, pending=None, force=True)
-    by_day: dict[str, dict[str, metrics.Counters]] = defaultdict(dict)
+    by_day: dict[str, dict[str, Counters]] = defaultdict(dict)
     for (day, row), counters in metrics.total(parts).items():
         by_day[day][row] = counters
     for day, rows in sorted(by_day.items()):
@@ -157,7 +160,7 @@ async def rebuild(desk: Helpdesk) -> int:
     return count
 
 
-async def expected(desk: Helpdesk) -> metrics.Contribution:
+async def expected(desk: Helpdesk) -> Contribution:
     """What the summaries must hold: every ticket's contribution, summed (for checks)."""
     parts = []
     async for number in desk.reports.ticket_numbers():
@@ -182,16 +185,16 @@ async def summary(query: ReportQuery, *, desk: Helpdesk, defaulted: bool = False
         if query.dimension and row != f"{query.dimension}|{query.value}":
             continue
         key = day if query.group == "day" else row.partition("|")[2]
-        grouped[key] = metrics.add_into(grouped.get(key, {}), counters)
-        overall = metrics.add_into(overall, counters) if query.group == "day" else overall
+        grouped[key] = add_into(grouped.get(key, {}), counters)
+        overall = add_into(overall, counters) if query.group == "day" else overall
         if query.group == "day" and counters.get("backlog"):
             backlog[day] = backlog.get(day, 0) + counters["backlog"]
-        per_day[day] = metrics.add_into(per_day.get(day, {}), {k: v for k, v in counters.items()
+        per_day[day] = add_into(per_day.get(day, {}), {k: v for k, v in counters.items()
                                                               if k in ("created", "resolved")})
     if query.group != "day":
         # Each ticket counts in exactly one row of a dimension: the groups add up to all.
         for counters in grouped.values():
-            overall = metrics.add_into(overall, counters)
+            overall = add_into(overall, counters)
     today = desk.clock().date()
     return {
         "from": query.first.isoformat(), "to": query.last.isoformat(),

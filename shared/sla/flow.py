@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -27,12 +27,14 @@ from shared.core.actions import moves_version
 from shared.core.directory import CategoryDef, Team
 from shared.core.lifecycle import Action, Status
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
-from shared.helpdesk import Helpdesk
 from shared.sla import clocks
 from shared.storage.events import TicketEvent
 from shared.storage.indexing import SWEEP, sweep_range_end
 from shared.storage.keys import join
 from shared.storage.tickets import Stale
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -20,28 +20,29 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
-from shared.automation.rules import Rule
 from shared.core.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
-from shared.sla.clocks import SlaPlan
 
 M = TypeVar("M", bound=BaseModel)
 CACHE_SECONDS = 10.0
-_KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent", CategoryDef: "category",
-                                      CannedResponse: "canned", Rule: "rule",
-                                      SlaPlan: "slaplan"}
+# The directory's own kinds; the composition root (shared/helpdesk.py) adds the models of
+# the packages above storage (rules, SLA plans), so storage never imports them.
+CORE_KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent",
+                                          CategoryDef: "category", CannedResponse: "canned"}
 # Kinds whose removal is remembered (see the module docstring).
 _TOMBSTONED = {Agent}
 _REMOVED = "-removed"
 
 
 class DirectoryStore:
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, *,
+                 kinds: dict[type[BaseModel], str] | None = None) -> None:
         self._table = table
+        self._kinds = {**CORE_KINDS, **(kinds or {})}
         self._cache: dict[str, tuple[float, list[Any]]] = {}
 
     async def removed(self, model: type[M]) -> list[M]:
         """The removed items whose removal is remembered (agents), as they were."""
-        return await self._list(_KINDS[model] + _REMOVED, model)
+        return await self._list(self._kinds[model] + _REMOVED, model)
 
     async def _list(self, partition: str, model: type[M]) -> list[M]:
         cached = self._cache.get(partition)
@@ -56,7 +57,7 @@ class DirectoryStore:
         return list(items)
 
     async def list(self, model: type[M]) -> list[M]:
-        return await self._list(_KINDS[model], model)
+        return await self._list(self._kinds[model], model)
 
     async def get(self, model: type[M], item_id: str) -> M | None:
         for item in await self.list(model):
@@ -66,7 +67,7 @@ class DirectoryStore:
 
     async def put(self, item: BaseModel) -> None:
         """Create or replace; for an agent also lift a removal (an admin restores them)."""
-        kind = _KINDS[type(item)]
+        kind = self._kinds[type(item)]
         await self._table.upsert_entity(
             {"PartitionKey": kind, "RowKey": item.id,  # type: ignore[attr-defined]
              "json": item.model_dump_json()},
@@ -79,7 +80,7 @@ class DirectoryStore:
 
     async def add(self, item: BaseModel) -> bool:
         """Create only: False when the item exists already (whoever wrote it first wins)."""
-        kind = _KINDS[type(item)]
+        kind = self._kinds[type(item)]
         try:
             await self._table.create_entity(
                 {"PartitionKey": kind, "RowKey": item.id,  # type: ignore[attr-defined]
@@ -94,7 +95,7 @@ class DirectoryStore:
                      *, tries: int = 5) -> M | None:
         """Read, change and write back under the entity's ETag, again on a race; `change`
         returns None to leave it. None when the item does not exist."""
-        kind = _KINDS[model]
+        kind = self._kinds[model]
         for _ in range(tries):
             try:
                 entity = await self._table.get_entity(kind, item_id)
@@ -118,7 +119,7 @@ class DirectoryStore:
 
     async def delete(self, model: type[BaseModel], item_id: str) -> bool:
         """Remove; an agent's removal is remembered (a tombstone) before the record goes."""
-        kind = _KINDS[model]
+        kind = self._kinds[model]
         self._cache.pop(kind, None)
         try:
             entity = await self._table.get_entity(kind, item_id)

@@ -27,7 +27,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.reports.metrics import Contribution, Counters, add_into
+from shared.core.counters import Contribution, Counters, add_into
 from shared.storage.entities import METRICS as RECORD_KEY
 from shared.storage.keys import join, key_part
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from shared.core.directory import AutoClose, Team
 from shared.core.errors import HelpdeskError
 from shared.core.lifecycle import Action
-from shared.helpdesk import Helpdesk
 from shared.storage.indexing import descending, queue_prefix
 from shared.tickets.workflow import act, parse_body
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
@@ -59,11 +59,13 @@ from shared.core.models import (
     TicketSubmission,
 )
 from shared.core.settings import Settings
-from shared.helpdesk import Helpdesk
 from shared.mail.parse import header_text
 from shared.sla import flow
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import NumberTaken, StoredTicket
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,9 +27,11 @@ from shared.core.directory import Agent
 from shared.core.errors import BadRequest, ValidationFailed
 from shared.core.lifecycle import Status
 from shared.core.models import Priority
-from shared.helpdesk import Helpdesk
 from shared.storage.indexing import UNASSIGNED, due_before, queue_prefix
 from shared.tickets.intake import field_errors
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 
 class QueueQuery(BaseModel):

@@ -30,13 +30,16 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shared.core.models import EntryKind
-from shared.helpdesk import Helpdesk
 from shared.storage import entities as ent
 from shared.storage.events import TicketEvent
 from shared.storage.indexing import INDEX_PARTITION, index_keys
 from shared.tickets import intake
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,18 @@ Every kind is a read of one key or one index range, never a scan:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from shared.core.errors import ValidationFailed
 from shared.core.numbering import is_valid
 from shared.core.words import matches, query_tokens
-from shared.helpdesk import Helpdesk
 from shared.storage.indexing import queue_prefix, summary, word_prefix
 from shared.tickets.queues import QueueItem, item
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 LIMIT = 50
 # Rows read for a word at most: a very common word gives its first rows, not a scan.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.core.errors import NotFound
 from shared.core.lifecycle import Action, allowed_actions
 from shared.core.models import AgentTicketView, AttachmentInfo
-from shared.helpdesk import Helpdesk
 from shared.sla import clocks, flow
 from shared.storage.tickets import StoredTicket
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 
 def version_tag(version: int) -> str:

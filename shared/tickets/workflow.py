@@ -24,7 +24,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from azure.core.exceptions import AzureError
 from pydantic import ValidationError
@@ -50,12 +50,14 @@ from shared.core.errors import (
 )
 from shared.core.lifecycle import Action, NotAllowed, allowed_actions
 from shared.core.models import AgentTicketView, AttachmentUpload, ThreadEntry
-from shared.helpdesk import Helpdesk
 from shared.sla import flow
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import Stale, StoredTicket
 from shared.tickets.intake import SETTLE_TIMEOUT, check_attachments, field_errors
 from shared.tickets.views import version_tag, view_of
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.core.counters import add_into
 from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.reports import metrics
 from shared.sla import clocks
@@ -100,7 +101,7 @@ def test_figures_from_both_histories():
     everything: dict[str, float] = {}
     for (_, row), counters in summed.items():
         if row == "all":
-            everything = metrics.add_into(everything, counters)
+            everything = add_into(everything, counters)
     figures = metrics.figures(everything)
     assert figures["created"] == 2 and figures["resolved"] == 3 and figures["reopened"] == 1
     assert figures["reopen_rate"] == pytest.approx(1 / 3, abs=1e-3)
