@@ -58,9 +58,12 @@ checkov: $(CHECKOV_STAMP)
 run: install
 	$(PY) -m devtools.run
 
+# lint-imports checks the layering of shared/ (.importlinter); tests/unit/test_architecture.py
+# the rest of it (which packages may import the Azure SDKs), with the tests.
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy shared functions devhost devtools bench tools function_app.py
+	$(VENV)/bin/lint-imports
 
 test: lint checkov
 	$(PY) -m pytest

@@ -9,7 +9,7 @@ from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
 from functions.tickets import _number
 from functions.web import _env, html_response
-from shared.core.errors import HelpdeskError
+from shared.core.errors import HelpdeskError, StorageUnavailable
 from shared.kb import knowledge
 
 bp = func.Blueprint()
@@ -96,6 +96,10 @@ async def help_article(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
     try:
         article = await knowledge.read(req.route_params.get("id", ""), desk=desk, public_only=True)
+    except StorageUnavailable:
+        return html_response("<!doctype html><title>Try again shortly</title><p>The help "
+                             "articles cannot be read just now; please try again shortly.</p>",
+                             status=503, headers={"Retry-After": str(StorageUnavailable.RETRY_AFTER)})
     except HelpdeskError:
         return html_response("<!doctype html><title>Not found</title><p>No such article. "
                              "<a href=\"/api/help\">All help articles</a></p>", status=404)

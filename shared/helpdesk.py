@@ -16,6 +16,7 @@ from shared.automation.rules import Rule
 from shared.core.settings import Settings
 from shared.kb.searchindex import SearchIndexes
 from shared.mail.outbound import Mailer, SmtpMailer
+from shared.portal.service import REPLIES_PER_HOUR as PORTAL_REPLIES_PER_HOUR
 from shared.sla.clocks import SlaPlan
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
@@ -37,6 +38,7 @@ from shared.storage.clients import (
 from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.kb import KnowledgeStore
+from shared.storage.portalcodes import SpentCodes
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
 from shared.storage.searchlog import SearchLogs
@@ -75,6 +77,8 @@ class Helpdesk:
     portal_links: LinkQueue
     link_limit: RateLimiter  # portal links emailed per address
     ack_limit: RateLimiter  # acknowledgements emailed per address (backscatter)
+    portal_reply_limit: RateLimiter  # requesters' portal messages per ticket
+    spent_codes: SpentCodes  # the portal links' one-time codes already used
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -113,6 +117,9 @@ class Helpdesk:
                                    per_window=settings.limits.portal_links_per_hour),
             ack_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="ack",
                                   per_window=settings.limits.acknowledgements_per_hour),
+            portal_reply_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="portalreply",
+                                           per_window=PORTAL_REPLIES_PER_HOUR),
+            spent_codes=SpentCodes(clients.table(RATELIMIT_TABLE)),
             clock=clock,
         )
 

@@ -8,13 +8,11 @@ import base64
 import binascii
 from datetime import datetime
 
-from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel
 
 from shared.core.errors import NotFound
+from shared.storage import poison
 from shared.storage.clients import QUEUES, StorageClients
-
-MAX_SCAN = 32 * 20
 
 
 class PoisonMessage(BaseModel):
@@ -46,38 +44,12 @@ def _text(content: str) -> str:
 
 async def list_poison(clients: StorageClients, queue: str) -> list[PoisonMessage]:
     name = _queue(queue)
-    poison = clients.queues.get_queue_client(f"{name}-poison")
-    try:
-        peeked = await poison.peek_messages(max_messages=32)
-    except ResourceNotFoundError:
-        return []
     return [PoisonMessage(id=m.id, queue=name, body=_text(m.content),
-                          inserted_at=m.inserted_on, dequeue_count=m.dequeue_count)
-            for m in peeked]
+                          inserted_at=m.inserted_at, dequeue_count=m.dequeue_count)
+            for m in await poison.peek(clients, name)]
 
 
 async def replay(clients: StorageClients, queue: str, ids: set[str] | None) -> Replayed:
     """Move poison messages (all, or those with `ids`) back onto their queue."""
     name = _queue(queue)
-    poison = clients.queues.get_queue_client(f"{name}-poison")
-    target = clients.queues.get_queue_client(name)
-    done: list[str] = []
-    seen: set[str] = set()
-    try:
-        while len(seen) < MAX_SCAN:
-            batch = [m async for m in poison.receive_messages(max_messages=32,
-                                                               visibility_timeout=30)]
-            fresh = [m for m in batch if m.id not in seen]
-            if not fresh:
-                break
-            for message in fresh:
-                seen.add(message.id)
-                if ids is not None and message.id not in ids:
-                    continue
-                # Raw content, so the base64 body goes back exactly as it was.
-                await target.send_message(message.content)
-                await poison.delete_message(message)
-                done.append(message.id)
-    except ResourceNotFoundError:
-        pass
-    return Replayed(queue=name, replayed=done)
+    return Replayed(queue=name, replayed=await poison.move_back(clients, name, ids))

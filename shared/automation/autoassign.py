@@ -1,19 +1,14 @@
 """Choosing an agent in a team automatically: round-robin, or the available agent with
 the fewest open tickets (ties broken round-robin). Agents marked unavailable are skipped.
 
-The round-robin position of each team is one row in the `directory` table, advanced
-under its ETag: two tickets arriving at once never read the same position, so they go
-to different agents.
+The round-robin position of each team is a counter in the directory, advanced under its
+ETag (`DirectoryStore.advance_rotation`): two tickets arriving at once never read the
+same position, so they go to different agents.
 """
 
 from __future__ import annotations
 
 from typing import Literal
-
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
 
 from shared.core.directory import Agent
 from shared.core.errors import Conflict
@@ -23,32 +18,6 @@ from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
 
 Strategy = Literal["round-robin", "fewest-open"]
-PARTITION = "rr"
-
-
-async def _advance(table: TableClient, team: str, count: int) -> int:
-    """The team's next position in 0..count-1, claimed atomically."""
-    for _ in range(50):
-        try:
-            entity = await table.get_entity(PARTITION, team)
-        except ResourceNotFoundError:
-            try:
-                await table.create_entity({"PartitionKey": PARTITION, "RowKey": team,
-                                           "next": 1})
-                return 0
-            except ResourceExistsError:
-                continue
-        position = int(entity["next"])
-        entity["next"] = position + 1
-        try:
-            await table.update_entity(entity, mode=UpdateMode.REPLACE,
-                                      etag=entity.metadata["etag"],
-                                      match_condition=MatchConditions.IfNotModified)
-            return position % count
-        except ResourceModifiedError:
-            continue
-    raise Conflict("Could not pick an agent: too many assignments at once.",
-                   extra={"retry_after": 1})
 
 
 async def open_count(tickets: TicketStore, agent_id: str) -> int:
@@ -58,7 +27,7 @@ async def open_count(tickets: TicketStore, agent_id: str) -> int:
 
 
 async def pick_agent(team: str, *, strategy: Strategy, directory: DirectoryStore,
-                     tickets: TicketStore, table: TableClient) -> Agent | None:
+                     tickets: TicketStore) -> Agent | None:
     members = sorted((a for a in await directory.list(Agent) if team in a.teams and a.available),
                      key=lambda a: a.id)
     if not members:
@@ -69,4 +38,8 @@ async def pick_agent(team: str, *, strategy: Strategy, directory: DirectoryStore
         members = [a for a in members if counts[a.id] == fewest]
         if len(members) == 1:
             return members[0]
-    return members[await _advance(table, team, len(members))]
+    position = await directory.advance_rotation(team)
+    if position is None:
+        raise Conflict("Could not pick an agent: too many assignments at once.",
+                       extra={"retry_after": 1})
+    return members[position % len(members)]

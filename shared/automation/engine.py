@@ -18,7 +18,6 @@ from shared.automation.rules import Event, Facts, Outcome, Rule, evaluate
 from shared.core.directory import Team
 from shared.core.errors import HelpdeskError
 from shared.core.models import Priority, Ticket
-from shared.storage.clients import DIRECTORY_TABLE
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -77,7 +76,7 @@ async def auto_assign(ticket: Ticket, *, desk: Helpdesk, force: bool = False) ->
     strategy: Strategy = "fewest-open" if team.assignment == "fewest-open" else "round-robin"
     agent = await pick_agent(team_id, strategy=strategy, directory=desk.directory,
                              tickets=desk.tickets,
-                             table=desk.clients.table(DIRECTORY_TABLE))
+                             )
     if agent is None:
         return ticket
     return ticket.model_copy(update={"assignee": agent.id, "team": team_id})

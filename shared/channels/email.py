@@ -25,10 +25,9 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
-from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
-from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageUnavailable
+from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageFailed, StorageUnavailable
 from shared.core.lifecycle import Action, NotAllowed
 from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
@@ -176,7 +175,7 @@ async def _keep(folder: str, data: bytes, extension: str, content_type: str, *,
     name = f"{folder}/{hashlib.sha256(data).hexdigest()}.{extension}"
     try:
         await desk.attachments.put_raw(name, data, content_type=content_type)
-    except AzureError as exc:
+    except StorageFailed as exc:
         raise StorageUnavailable("Could not store the message; try again later.") from exc
     return name
 

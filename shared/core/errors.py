@@ -16,6 +16,8 @@ bug and becomes a 500 with a generic body.
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415
     └── StorageUnavailable     503  storage could not be reached; nothing was accepted
+        └── StorageFailed      503  what the storage layer raises for any failure of the
+                                    storage services (shared/storage/failures.py)
 """
 
 from __future__ import annotations
@@ -107,3 +109,9 @@ class StorageUnavailable(HelpdeskError):
                  **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.extra.setdefault("retry_after", self.RETRY_AFTER)
+
+
+class StorageFailed(StorageUnavailable):
+    """Raised by the storage layer, and only there, when a storage service failed (no answer,
+    a timeout, an error it does not handle). The services catch this one to clean up or to
+    say more precisely what was and was not stored."""

@@ -19,12 +19,11 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import AzureError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from shared.core import telemetry
 from shared.core.directory import Agent, Team
-from shared.core.errors import NotFound
+from shared.core.errors import NotFound, StorageFailed
 from shared.core.links import link_for
 from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.settings import Settings
@@ -216,7 +215,7 @@ async def _record(number: str, seq: int, purpose: str, *, desk: Helpdesk, **prop
         try:
             await desk.tickets.record_mail(number, seq, purpose, **props)
             return
-        except AzureError:
+        except StorageFailed:
             if attempt == RECORD_TRIES - 1:
                 raise
             log.warning("could not record mail %s for %s #%d; trying again", purpose,

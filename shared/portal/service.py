@@ -24,10 +24,8 @@ from shared.core.lifecycle import Status
 from shared.core.links import PortalGrant
 from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
 from shared.notifications.notify import send_portal_link
-from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.events import LinkRequest
-from shared.storage.portalcodes import SpentCodes
-from shared.storage.ratelimit import RateLimiter, TooManyRequests
+from shared.storage.ratelimit import TooManyRequests
 from shared.storage.tickets import StoredTicket
 from shared.tickets import workflow
 
@@ -90,17 +88,13 @@ async def send_link(request: LinkRequest, *, desk: Helpdesk) -> bool:
 # -- spending a link's code ------------------------------------------------------------
 
 
-def _spent(desk: Helpdesk) -> SpentCodes:
-    return SpentCodes(desk.clients.table(RATELIMIT_TABLE))
-
-
 async def code_spent(grant: PortalGrant, *, desk: Helpdesk) -> bool:
-    return await _spent(desk).is_spent(grant.code_id)
+    return await desk.spent_codes.is_spent(grant.code_id)
 
 
 async def spend_code(grant: PortalGrant, *, desk: Helpdesk) -> bool:
     """Spend the link's code; False if it was spent before (the link opens nothing now)."""
-    return await _spent(desk).spend(grant.code_id, number=grant.number, at=desk.clock())
+    return await desk.spent_codes.spend(grant.code_id, number=grant.number, at=desk.clock())
 
 
 async def renew_link(grant: PortalGrant, *, desk: Helpdesk) -> None:
@@ -202,8 +196,7 @@ async def reply(grant: PortalGrant, text: str, uploads: list[AttachmentUpload], 
                          "message": f"{have} + {len(uploads)} files; at most {limit} "
                                     "per ticket"}])
     try:
-        await RateLimiter(desk.clients.table(RATELIMIT_TABLE), prefix="portalreply",
-                          per_window=REPLIES_PER_HOUR).hit(grant.number, desk.clock())
+        await desk.portal_reply_limit.hit(grant.number, desk.clock())
     except TooManyRequests as error:
         wait = int(error.extra.get("retry_after", 3600))
         raise TooManyRequests(

@@ -9,6 +9,8 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
+from shared.storage import failures
+
 PARTITION = "apikey"
 
 
@@ -20,6 +22,7 @@ class _Key(Protocol):
 K = TypeVar("K", bound=BaseModel)
 
 
+@failures.store
 class ApiKeyStore(Generic[K]):
     """Keys of the model the admin package defines (shared/admin/apikeys.py); its hash is
     kept in a property of its own beside the JSON."""

@@ -7,7 +7,9 @@ with size, content type and SHA-256, in the ticket's table partition and as blob
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+from datetime import datetime
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -15,11 +17,22 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
 from shared.core.models import AttachmentInfo, AttachmentUpload
+from shared.storage import failures
+
+# An attachment's blob name: two hex digits, then its 32-digit id (see `put`).
+ATTACHMENT_BLOB = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}$")
 
 
+@failures.store
 class AttachmentStore:
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
+
+    async def files_older_than(self, settled: datetime) -> list[str]:
+        """The names of the attachment blobs last written at or before `settled`."""
+        return [b.name async for b in self._container.list_blobs()
+                if ATTACHMENT_BLOB.match(b.name) and b.last_modified is not None
+                and b.last_modified <= settled]
 
     async def put(self, upload: AttachmentUpload, *, number: str, entry: int
                   ) -> tuple[AttachmentInfo, str]:

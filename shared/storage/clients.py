@@ -34,6 +34,7 @@ from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from shared.core.settings import StorageSettings
+from shared.storage import failures
 
 TICKETS_TABLE = "tickets"
 INDEX_TABLE = "ticketindex"
@@ -95,6 +96,7 @@ def _client_options(kind: str) -> dict[str, Any]:
                                                    random_jitter_range=1)}
 
 
+@failures.store
 @dataclass
 class StorageClients:
     tables: TableServiceClient

@@ -21,6 +21,7 @@ from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
 from shared.core.directory import SEED_TEAMS, Agent, CannedResponse, CategoryDef, Team
+from shared.storage import failures
 
 M = TypeVar("M", bound=BaseModel)
 CACHE_SECONDS = 10.0
@@ -31,8 +32,10 @@ CORE_KINDS: dict[type[BaseModel], str] = {Team: "team", Agent: "agent",
 # Kinds whose removal is remembered (see the module docstring).
 _TOMBSTONED = {Agent}
 _REMOVED = "-removed"
+_ROTATION = "rr"  # each team's round-robin position (shared/automation/autoassign.py)
 
 
+@failures.store
 class DirectoryStore:
     def __init__(self, table: TableClient, *,
                  kinds: dict[type[BaseModel], str] | None = None) -> None:
@@ -115,6 +118,30 @@ class DirectoryStore:
             finally:
                 self._cache.pop(kind, None)
             return changed
+        return None
+
+    async def advance_rotation(self, team: str, *, tries: int = 50) -> int | None:
+        """The team's round-robin position (0, 1, 2, …), claimed under the row's ETag so no
+        two callers get the same one; None when `tries` races were lost."""
+        for _ in range(tries):
+            try:
+                entity = await self._table.get_entity(_ROTATION, team)
+            except ResourceNotFoundError:
+                try:
+                    await self._table.create_entity({"PartitionKey": _ROTATION, "RowKey": team,
+                                                     "next": 1})
+                    return 0
+                except ResourceExistsError:
+                    continue
+            position = int(entity["next"])
+            entity["next"] = position + 1
+            try:
+                await self._table.update_entity(entity, mode=UpdateMode.REPLACE,
+                                                etag=entity.metadata["etag"],
+                                                match_condition=MatchConditions.IfNotModified)
+                return position
+            except ResourceModifiedError:
+                continue
         return None
 
     async def delete(self, model: type[BaseModel], item_id: str) -> bool:

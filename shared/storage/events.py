@@ -6,6 +6,7 @@ from azure.storage.queue.aio import QueueClient
 from pydantic import BaseModel, Field
 
 from shared.core import telemetry
+from shared.storage import failures
 
 
 class TicketEvent(BaseModel):
@@ -36,6 +37,7 @@ class LinkRequest(BaseModel):
     email: str = Field(max_length=320)
 
 
+@failures.store
 class EventQueue:
     def __init__(self, queue: QueueClient) -> None:
         self._queue = queue
@@ -46,6 +48,7 @@ class EventQueue:
         await self._queue.send_message(event.model_dump_json(exclude_none=True))
 
 
+@failures.store
 class LinkQueue:
     def __init__(self, queue: QueueClient) -> None:
         self._queue = queue

@@ -11,6 +11,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared.storage import failures
 from shared.storage.keys import join
 
 PARTITION = "kb"
@@ -25,6 +26,7 @@ class StaleArticle(Exception):
     """The article changed since the version the caller read (its ETag)."""
 
 
+@failures.store
 class KnowledgeStore:
     def __init__(self, table: TableClient) -> None:
         self._table = table

@@ -13,11 +13,13 @@ from datetime import datetime
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
+from shared.storage import failures
 from shared.storage.keys import key_part
 
 ROW = "spent"
 
 
+@failures.store
 class SpentCodes:
     def __init__(self, table: TableClient) -> None:
         self._table = table

@@ -15,6 +15,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.core.errors import HelpdeskError
+from shared.storage import failures
 from shared.storage.keys import key_part
 
 WINDOW_SECONDS = 3600
@@ -25,6 +26,7 @@ class TooManyRequests(HelpdeskError):
     title = "Too many requests"
 
 
+@failures.store
 class RateLimiter:
     def __init__(self, table: TableClient, *, per_window: int, prefix: str = "ip") -> None:
         self._table = table

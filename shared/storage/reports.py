@@ -28,6 +28,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.core.counters import Contribution, Counters, add_into
+from shared.storage import failures
 from shared.storage.entities import METRICS as RECORD_KEY
 from shared.storage.keys import join, key_part
 
@@ -70,6 +71,7 @@ def row_key(row: str) -> str:
     return join(dim, key_part(value)) if value else dim
 
 
+@failures.store
 class ReportStore:
     def __init__(self, *, reports: TableClient, tickets: TableClient) -> None:
         self._reports = reports

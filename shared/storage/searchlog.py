@@ -25,6 +25,8 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
+from shared.storage import failures
+
 REFRESH = 5.0
 MAX_APPEND = 4 * 1024 * 1024 - 1024  # an append block holds at most 4 MiB
 FULL = "BlockCountExceedsLimit"
@@ -40,6 +42,7 @@ class _Part:
     created: Any = None          # a part written anew (a rebuild) has another creation time
 
 
+@failures.store
 @dataclass
 class LogView:
     """One worker's copy of a log: `apply` is called with each line, in order."""
@@ -52,6 +55,7 @@ class LogView:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+@failures.store
 class SearchLogs:
     def __init__(self, container: ContainerClient, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._container = container

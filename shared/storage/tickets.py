@@ -4,6 +4,7 @@ and its rows in the queue index."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.core.models import AttachmentInfo, ThreadEntry, Ticket
 from shared.storage import entities as ent
+from shared.storage import failures
 from shared.storage.indexing import INDEX_PARTITION, index_keys, is_word_key, summary, tokens
 
 
@@ -50,6 +52,7 @@ class StoredTicket:
     version: int = 0
 
 
+@failures.store
 class TicketStore:
     def __init__(self, *, tickets: TableClient, index: TableClient) -> None:
         self._tickets = tickets
@@ -276,6 +279,29 @@ class TicketStore:
         return self._index.query_entities(" and ".join(clauses), parameters=parameters,
                                           results_per_page=page, select=select)
 
+    async def updated_since(self, since: datetime) -> list[Ticket]:
+        """The heads of every ticket changed at or after `since` (a scan: repair only)."""
+        return [ent.ticket_from_entity(head) async for head in self._tickets.query_entities(
+            "RowKey eq @head and updated_at ge @since",
+            parameters={"head": ent.HEAD, "since": since})]
+
+    async def index_keys_by_ticket(self) -> dict[str, set[str]]:
+        """Every index row's key, by the ticket it belongs to (its key's last part)."""
+        rows: dict[str, set[str]] = defaultdict(set)
+        async for row in self._index.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": INDEX_PARTITION},
+                select=["RowKey"], results_per_page=1000):
+            key = row["RowKey"]
+            rows[key.rpartition("|")[2]].add(key)
+        return rows
+
+    async def attachment_blobs(self) -> set[str]:
+        """The blob of every attachment any ticket holds."""
+        return {row["blob_name"] async for row in self._tickets.query_entities(
+            "RowKey ge @lo and RowKey lt @hi",
+            parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
+            select=["blob_name"])}
+
 
 def index_operations(ticket: Ticket, *, stale: list[str]) -> list[tuple[Any, ...]]:
     """The transaction operations that make the ticket's index rows `index_keys(ticket)`."""
@@ -295,6 +321,7 @@ def index_operations(ticket: Ticket, *, stale: list[str]) -> list[tuple[Any, ...
     return ops
 
 
+@failures.store
 class IdempotencyStore:
     """Idempotency-Key → the ticket it created. The insert is the lock: only one
     request per key gets to create a ticket.

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from shared.core.directory import AutoClose, Team
-from shared.core.errors import HelpdeskError
+from shared.core.errors import HelpdeskError, StorageFailed
 from shared.core.lifecycle import Action
 from shared.storage.indexing import descending, queue_prefix
 from shared.tickets.workflow import act, parse_body
@@ -101,6 +101,8 @@ async def _do(desk: Helpdesk, number: str, action: Action, body: dict, etag: str
         await act(number, action, parse_body(action, body), actor=ACTOR, roles=ROLES,
                   if_match=etag, desk=desk, entry_data=data)
         return True
+    except StorageFailed:
+        raise  # the run fails and the next one tries again
     except HelpdeskError as exc:
         # Changed meanwhile (the requester answered, another run got there first).
         log.info("auto-close: %s on %s skipped: %s", action.value, number, exc.detail)

@@ -33,7 +33,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
 from shared.automation.engine import apply_rules, auto_assign
@@ -43,6 +42,7 @@ from shared.core.errors import (
     Conflict,
     HelpdeskError,
     PayloadTooLarge,
+    StorageFailed,
     StorageUnavailable,
     ValidationFailed,
 )
@@ -238,7 +238,7 @@ async def submit_ticket(
                 if isinstance(replayed, TicketCreated):
                     return replayed
                 number = replayed  # a stale claim taken over: its number, written once
-        except AzureError as exc:
+        except StorageFailed as exc:
             raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
     # Marks the ticket as this submission's, so that a write that landed although its
     # answer was lost is recognised as ours, not as another ticket that drew the number.
@@ -252,9 +252,9 @@ async def submit_ticket(
         if draft.team or draft.assignee:
             draft = draft.model_copy(update={"status": Status.OPEN.value})
         draft, sla_events = await flow.start(draft, desk=desk, now=now)
-    except (HelpdeskError, AzureError) as exc:
+    except HelpdeskError as exc:
         await _undo([], key_hash, desk=desk)
-        if isinstance(exc, AzureError):
+        if isinstance(exc, StorageFailed):
             raise StorageUnavailable("Could not reach storage; nothing was stored.") from exc
         raise
     sla_entries = flow.entries_for(sla_events, first_seq=2)
@@ -297,7 +297,7 @@ async def submit_ticket(
                 number = numbering.new_number()
                 if key_hash:
                     await desk.idempotency.repoint(key_hash, number)
-    except (AzureError, NumberTaken) as exc:
+    except (StorageFailed, NumberTaken) as exc:
         log.warning("intake failed before the ticket was known stored: %s", exc)
         landed = await _settle(writing, number, submission_id, desk=desk)
         if landed is None:
@@ -340,7 +340,7 @@ async def _settle(writing: bool, number: str, submission_id: str, *, desk: Helpd
     try:
         found = await asyncio.wait_for(_submitted(number, submission_id, desk=desk),
                                        SETTLE_TIMEOUT)
-    except (AzureError, TimeoutError):
+    except (StorageFailed, TimeoutError):
         return None
     return found if found is not None else False
 
@@ -348,7 +348,7 @@ async def _settle(writing: bool, number: str, submission_id: str, *, desk: Helpd
 async def _finish(key_hash: str, *, desk: Helpdesk) -> None:
     try:
         await desk.idempotency.finish(key_hash)
-    except AzureError:
+    except StorageFailed:
         # A retry then queues the created event again: harmless (handlers are idempotent).
         log.warning("could not mark idempotency claim %s done", key_hash[:12])
 
@@ -361,7 +361,7 @@ async def _canned_replies(ticket: Ticket, canned: list[str], *, desk: Helpdesk) 
         try:
             await act(ticket.number, Action.REPLY, parse_body(Action.REPLY, {"canned": canned_id}),
                       actor="rules", roles=frozenset({"agent"}), if_match=None, desk=desk)
-        except (HelpdeskError, AzureError):
+        except HelpdeskError:
             log.exception("canned reply %s on %s failed", canned_id, ticket.number)
 
 
@@ -373,14 +373,14 @@ async def _announce(ticket: Ticket, *, desk: Helpdesk) -> bool:
     try:
         await desk.tickets.write_index(ticket, stale=[])
         indexed = True
-    except AzureError:
+    except StorageFailed:
         log.exception("index write for %s failed; the created event will repair it",
                       ticket.number)
     event = TicketEvent(ticket=ticket.number, seq=1, kind=EntryKind.CREATED.value,
                         indexed=indexed)
     try:
         await desk.events.publish(event)
-    except AzureError:
+    except StorageFailed:
         log.exception("could not queue the created event of %s", ticket.number)
         return False
     return True
@@ -395,7 +395,7 @@ async def _delete_blobs(blobs: list[str], *, desk: Helpdesk) -> None:
     try:
         await asyncio.wait_for(asyncio.gather(*(desk.attachments.delete(b) for b in blobs)),
                                SETTLE_TIMEOUT)
-    except (AzureError, TimeoutError):
+    except (StorageFailed, TimeoutError):
         log.exception("could not delete blobs %s; tools.repair removes them", blobs)
 
 
@@ -404,7 +404,7 @@ async def _undo(blobs: list[str], key_hash: str | None, *, desk: Helpdesk) -> No
     if key_hash:
         try:
             await asyncio.wait_for(desk.idempotency.release(key_hash), SETTLE_TIMEOUT)
-        except (AzureError, TimeoutError):
+        except (StorageFailed, TimeoutError):
             log.exception("could not release idempotency claim %s; tools.repair does",
                           key_hash[:12])
 

@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.core.models import EntryKind
-from shared.storage import entities as ent
 from shared.storage.events import TicketEvent
-from shared.storage.indexing import INDEX_PARTITION, index_keys
+from shared.storage.indexing import index_keys
 from shared.tickets import intake
 
 if TYPE_CHECKING:
@@ -46,7 +43,6 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=10)
 SINCE = timedelta(days=2)
 # Attachment blobs only (`ab/<32 hex>`), never the kept original emails.
-ATTACHMENT_BLOB = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}$")
 
 
 @dataclass
@@ -104,29 +100,13 @@ async def _claims(desk: Helpdesk, now: datetime, report: RepairReport) -> None:
             report.claims_released += 1
 
 
-async def _index_rows(desk: Helpdesk) -> dict[str, set[str]]:
-    """Every index row's key, by the ticket it belongs to (its key's last part)."""
-    rows: dict[str, set[str]] = defaultdict(set)
-    table = desk.clients.table("ticketindex")
-    async for row in table.query_entities("PartitionKey eq @pk",
-                                          parameters={"pk": INDEX_PARTITION},
-                                          select=["RowKey"], results_per_page=1000):
-        key = row["RowKey"]
-        rows[key.rpartition("|")[2]].add(key)
-    return rows
-
-
 async def _tickets(desk: Helpdesk, settled: datetime, since: datetime,
                    report: RepairReport) -> None:
-    table = desk.clients.table("tickets")
-    heads = [h async for h in table.query_entities(
-        "RowKey eq @head and updated_at ge @since",
-        parameters={"head": ent.HEAD, "since": since})]
+    heads = await desk.tickets.updated_since(since)
     if not heads:
         return
-    rows = await _index_rows(desk)
-    for head in heads:
-        ticket = ent.ticket_from_entity(head)
+    rows = await desk.tickets.index_keys_by_ticket()
+    for ticket in heads:
         if ticket.updated_at > settled:
             continue
         report.tickets_checked += 1
@@ -171,19 +151,10 @@ def _owes_acknowledgement(thread: list) -> bool:
 
 
 async def _blobs(desk: Helpdesk, settled: datetime, report: RepairReport) -> None:
-    container = desk.clients.container("attachments")
-    candidates = [b.name async for b in container.list_blobs()
-                  if ATTACHMENT_BLOB.match(b.name) and b.last_modified is not None
-                  and b.last_modified <= settled]
+    candidates = await desk.attachments.files_older_than(settled)
     if not candidates:
         return
-    referenced: set[str] = set()
-    table = desk.clients.table("tickets")
-    async for row in table.query_entities(
-            "RowKey ge @lo and RowKey lt @hi",
-            parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
-            select=["blob_name"]):
-        referenced.add(row["blob_name"])
+    referenced = await desk.tickets.attachment_blobs()
     for name in candidates:
         if name not in referenced:
             await desk.attachments.delete(name)

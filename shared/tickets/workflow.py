@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from azure.core.exceptions import AzureError
 from pydantic import ValidationError
 
 from shared.automation.engine import apply_rules
@@ -45,6 +44,7 @@ from shared.core.errors import (
     Conflict,
     NotFound,
     PreconditionFailed,
+    StorageFailed,
     StorageUnavailable,
     ValidationFailed,
 )
@@ -255,7 +255,7 @@ async def act(
         else:
             raise Conflict("The ticket is changing too fast; try again.",
                            extra={"retry_after": 1})
-    except AzureError as exc:
+    except StorageFailed as exc:
         landed = await _confirm(number, entry, desk=desk) if writing else False
         if landed is None:
             # Unknown: the write may yet land, with these blobs. A retry with the same
@@ -294,7 +294,7 @@ async def _confirm(number: str, entry: ThreadEntry, *, desk: Helpdesk
     storage cannot tell within `SETTLE_TIMEOUT`."""
     try:
         current = await asyncio.wait_for(_load(number, desk=desk), SETTLE_TIMEOUT)
-    except (AzureError, TimeoutError):
+    except (StorageFailed, TimeoutError):
         return None
     return current if _holds(current, entry) else False
 
@@ -309,7 +309,7 @@ async def _load(number: str, *, desk: Helpdesk) -> StoredTicket:
 async def _discard(blobs: list[tuple[Any, str]], *, desk: Helpdesk) -> None:
     try:
         await asyncio.gather(*(desk.attachments.delete(blob) for _, blob in blobs))
-    except AzureError:
+    except StorageFailed:
         log.exception("could not remove blobs of a failed action: %s", blobs)
 
 
@@ -320,7 +320,7 @@ async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: 
     try:
         await desk.tickets.write_index(ticket, stale=stale)
         indexed = True
-    except AzureError:
+    except StorageFailed:
         log.exception("index write for %s failed; its event will repair it", ticket.number)
     event = TicketEvent(ticket=ticket.number, seq=seq, kind=kind, indexed=indexed,
                         stale_index_keys=[] if indexed else stale)
@@ -328,7 +328,7 @@ async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: 
         await desk.events.publish(event)
         if escalate:
             await desk.escalations.publish(event)
-    except AzureError:
+    except StorageFailed:
         log.exception("could not queue event %s", event.id)
 
 
