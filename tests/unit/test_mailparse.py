@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.mail import outbound
-from shared.mail.parse import REPLY_MARKER, MailParseError, parse_email, strip_quoted, ticket_token
+from shared.mail.inbound.headers import ticket_token
+from shared.mail.inbound.message import MailParseError, parse_email
+from shared.mail.inbound.quoted import REPLY_MARKER, strip_quoted
 from tests.unit import mail_corpus as corpus
 from tests.unit.mail_corpus import crlf, message, wire
 
