@@ -13,7 +13,8 @@ from typing import Any
 
 from shared.core.settings import Settings
 from shared.kb.searchindex import SearchIndexes
-from shared.mail.outbound import Mailer, SmtpMailer
+from shared.mail.mailer import Mailer
+from shared.mail.smtp import SmtpMailer
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (

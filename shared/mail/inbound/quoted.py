@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-# Same text as shared.mail.outbound.REPLY_MARKER (a test keeps them equal); repeated here so this
-# module stays free of the SMTP and settings imports that come with shared.mail.outbound.
+# Same text as shared.mail.compose.REPLY_MARKER (a test keeps them equal); repeated here so this
+# module stays free of the settings import that comes with shared.mail.compose.
 REPLY_MARKER = "##- Please type your reply above this line -##"
 
 # Reply prefixes of common clients in common languages, possibly after a "[list]" tag.
