@@ -2,8 +2,8 @@
 
     python -m bench.html_mail [--sizes 10000 30000 60000] [--timeout 120]
 
-Each case is a whole message through `shared.mail.parse.parse_email` (text version,
-sanitised HTML, attachments), in a child process with a time limit, so a quadratic
+Each case is a whole message through `shared.mail.inbound.message.parse_email` (text
+version, sanitised HTML, attachments), in a child process with a time limit, so a quadratic
 parser shows as a number or a timeout instead of hanging the run. Prints one line per
 case: the HTML size in bytes and the seconds it took.
 """
@@ -36,7 +36,7 @@ def _message(html: str) -> bytes:
 
 
 def _parse(raw: bytes) -> None:
-    from shared.mail.parse import parse_email
+    from shared.mail.inbound.message import parse_email
     parse_email(raw)
 
 

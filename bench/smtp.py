@@ -19,7 +19,8 @@ from pathlib import Path
 
 from devtools import services
 from shared.core.settings import MailSettings
-from shared.mail.outbound import SmtpMailer, compose
+from shared.mail.compose import compose
+from shared.mail.smtp import SmtpMailer
 
 
 async def per_mail(mailer: SmtpMailer, settings: MailSettings, mails: int) -> tuple[float, float]:

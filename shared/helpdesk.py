@@ -15,7 +15,8 @@ from shared.admin.apikeys import ApiKey
 from shared.automation.rules import Rule
 from shared.core.settings import Settings
 from shared.kb.searchindex import SearchIndexes
-from shared.mail.outbound import Mailer, SmtpMailer
+from shared.mail.mailer import Mailer
+from shared.mail.smtp import SmtpMailer
 from shared.portal.service import REPLIES_PER_HOUR as PORTAL_REPLIES_PER_HOUR
 from shared.sla.clocks import SlaPlan
 from shared.storage.apikeys import ApiKeyStore

@@ -32,7 +32,7 @@ from shared.core.lifecycle import Action, NotAllowed
 from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
 from shared.mail import messageids
-from shared.mail.parse import MailParseError, ParsedEmail, parse_email
+from shared.mail.inbound.message import MailParseError, ParsedEmail, parse_email
 from shared.tickets.intake import record_key, submit_ticket
 from shared.tickets.workflow import act, parse_body
 

@@ -15,7 +15,7 @@ from typing import Any
 from azure.communication.email.aio import EmailClient
 from azure.core.exceptions import AzureError
 
-from shared.mail.outbound import MailError
+from shared.mail.mailer import MailError
 
 PASSED_HEADERS = ("In-Reply-To", "References", "Auto-Submitted", "X-Auto-Response-Suppress")
 

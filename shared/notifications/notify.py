@@ -29,7 +29,8 @@ from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.settings import Settings
 from shared.kb import knowledge
 from shared.mail import messageids
-from shared.mail.outbound import REPLY_MARKER, MailError, compose
+from shared.mail.compose import REPLY_MARKER, compose
+from shared.mail.mailer import MailError
 from shared.reports import summaries
 from shared.storage.events import TicketEvent
 from shared.storage.ratelimit import RateLimiter

@@ -59,7 +59,7 @@ from shared.core.models import (
     TicketSubmission,
 )
 from shared.core.settings import Settings
-from shared.mail.parse import header_text
+from shared.mail.inbound.headers import header_text
 from shared.sla import flow
 from shared.storage.events import TicketEvent
 from shared.storage.tickets import NumberTaken, StoredTicket
@@ -129,8 +129,8 @@ def validate_submission(raw: Mapping[str, Any], settings: Settings,
 def _header_safe(submission: TicketSubmission) -> list[dict[str, str]]:
     """Name and subject reach email headers (the acknowledgement's subject): stored as a
     mail client would show them, with encoded words decoded and control characters gone
-    (shared.mail.parse.header_text), so none can hide a line break. An address cannot be
-    encoded at all: one with encoded-word syntax is refused."""
+    (shared.mail.inbound.headers.header_text), so none can hide a line break. An address
+    cannot be encoded at all: one with encoded-word syntax is refused."""
     errors = []
     for name in ("name", "subject"):
         value = header_text(getattr(submission, name))

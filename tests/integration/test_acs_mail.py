@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from shared.mail.acs import AcsMailer
-from shared.mail.outbound import MailError
+from shared.mail.mailer import MailError
 
 
 def self_signed(tmp: Path) -> ssl.SSLContext:

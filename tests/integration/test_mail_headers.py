@@ -10,7 +10,8 @@ import base64
 import pytest
 
 from shared.core.settings import MailSettings
-from shared.mail.outbound import SmtpMailer, compose
+from shared.mail.compose import compose
+from shared.mail.smtp import SmtpMailer
 from tests.conftest import LocalServices, unique_email
 from tests.support import MailDev
 

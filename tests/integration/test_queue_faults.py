@@ -25,7 +25,7 @@ from shared.core.directory import Agent, CategoryDef
 from shared.core.lifecycle import Action
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk, default_mailer
-from shared.mail.outbound import MailError
+from shared.mail.mailer import MailError
 from shared.notifications.notify import handle_escalation, handle_event, message_id
 from shared.portal import service
 from shared.storage.events import EventQueue, LinkRequest, TicketEvent

@@ -15,7 +15,8 @@ import pytest
 
 from devtools import services
 from shared.core.settings import MailSettings
-from shared.mail.outbound import SmtpMailer, compose
+from shared.mail.compose import compose
+from shared.mail.smtp import SmtpMailer
 from tests.conftest import unique_email
 from tests.support import MailDev
 

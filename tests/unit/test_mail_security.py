@@ -10,7 +10,7 @@ import pytest
 from shared.core.settings import MailSettings, Settings, StorageSettings
 from shared.mail import messageids
 from shared.mail.html import MAX_HTML_CHARS, to_text
-from shared.mail.parse import header_text
+from shared.mail.inbound.headers import header_text
 
 
 def settings(secret: str | None = "a-portal-secret-of-some-length",

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.mail import outbound
-from shared.mail.parse import REPLY_MARKER, MailParseError, parse_email, strip_quoted, ticket_token
+from shared.mail import compose
+from shared.mail.inbound.headers import ticket_token
+from shared.mail.inbound.message import MailParseError, parse_email
+from shared.mail.inbound.quoted import REPLY_MARKER, strip_quoted
 from tests.unit import mail_corpus as corpus
 from tests.unit.mail_corpus import crlf, message, wire
 
@@ -249,7 +251,7 @@ def test_html_only_gmail_reply_drops_the_blockquote():
 
 
 def test_reply_marker_is_the_one_outgoing_mail_uses():
-    assert REPLY_MARKER == outbound.REPLY_MARKER
+    assert REPLY_MARKER == compose.REPLY_MARKER
 
 
 def test_strip_quoted_cuts_at_the_marker_even_unquoted():
