@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.mail import outbound
-from shared.mail.parse import REPLY_MARKER, MailParseError, parse_email, strip_quoted, ticket_token
-from tests.unit import mail_corpus as corpus
-from tests.unit.mail_corpus import crlf, message, wire
+from shared.mail.parse import REPLY_MARKER, MailParseError, header_text, parse_email, strip_quoted, ticket_token
+from tests.unit.mail import mail_corpus as corpus
+from tests.unit.mail.mail_corpus import crlf, message, wire
 
 # --- who, what, when --------------------------------------------------------------------
 
@@ -481,3 +481,14 @@ def test_mutated_messages_raise_nothing_but_mail_parse_error(raw):
         return
     parsed.text.encode("utf-8")  # whatever came in, what comes out can be stored as UTF-8
     parsed.subject.encode("utf-8")
+
+
+@pytest.mark.parametrize("typed,shown", [
+    ("=?utf-8?b?DQpCY2M6IHhAZXZpbA0KDQpib2R5?=", "Bcc: x@evil body"),
+    ("Hi =?utf-8?q?=0D=0ABcc:_x?= there", "Hi Bcc: x there"),
+    ("=?utf-8?b?PT91dGYtOD9iP0RRcENZMk02SUhoQVpYWnBiQT09Pz0=?=", "Bcc: x@evil"),  # nested
+    ("Grüße\u0000 aus\tKöln", "Grüße aus Köln"),
+    ("plain", "plain"),
+])
+def test_header_text_decodes_what_a_mail_client_would_and_drops_controls(typed, shown):
+    assert header_text(typed) == shown
