@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit import mail_corpus
+from tests.unit.mail import mail_corpus
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "mailpipe.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "tools" / "mailpipe.py"
 KEY = "test-key-123"
 # CRLF line ends and raw 8-bit bytes: both must arrive exactly as sent.
 EMAIL = mail_corpus.plain_text() + "Grüße\r\n".encode("latin-1")

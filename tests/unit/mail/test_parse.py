@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.mail import compose
-from shared.mail.inbound.headers import ticket_token
+from shared.mail.inbound.headers import header_text, ticket_token
 from shared.mail.inbound.message import MailParseError, parse_email
 from shared.mail.inbound.quoted import REPLY_MARKER, strip_quoted
-from tests.unit import mail_corpus as corpus
-from tests.unit.mail_corpus import crlf, message, wire
+from tests.unit.mail import mail_corpus as corpus
+from tests.unit.mail.mail_corpus import crlf, message, wire
 
 # --- who, what, when --------------------------------------------------------------------
 
@@ -483,3 +483,14 @@ def test_mutated_messages_raise_nothing_but_mail_parse_error(raw):
         return
     parsed.text.encode("utf-8")  # whatever came in, what comes out can be stored as UTF-8
     parsed.subject.encode("utf-8")
+
+
+@pytest.mark.parametrize("typed,shown", [
+    ("=?utf-8?b?DQpCY2M6IHhAZXZpbA0KDQpib2R5?=", "Bcc: x@evil body"),
+    ("Hi =?utf-8?q?=0D=0ABcc:_x?= there", "Hi Bcc: x there"),
+    ("=?utf-8?b?PT91dGYtOD9iP0RRcENZMk02SUhoQVpYWnBiQT09Pz0=?=", "Bcc: x@evil"),  # nested
+    ("Grüße\u0000 aus\tKöln", "Grüße aus Köln"),
+    ("plain", "plain"),
+])
+def test_header_text_decodes_what_a_mail_client_would_and_drops_controls(typed, shown):
+    assert header_text(typed) == shown

@@ -1,0 +1,92 @@
+"""Which range and filters an agent's queue reads (`plan`), checked against the index rows
+tickets really have: the sidebar's queues list the tickets an agent expects there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.core.errors import BadRequest
+from shared.core.models import Channel, Priority, Ticket
+from shared.storage.indexing import index_keys, summary
+from shared.tickets.queues import SIDEBAR, QueueQuery, _decode, _encode, plan
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def ticket(number: str, **changes: Any) -> Ticket:
+    fields: dict[str, Any] = dict(
+        number=number, subject="s", description="d", requester_name="R",
+        requester_email="r@example.org", priority=Priority.NORMAL, category="general",
+        status="open", channel=Channel.WEB, created_at=NOW - timedelta(days=1),
+        updated_at=NOW - timedelta(days=1), last_seq=1)
+    return Ticket(**{**fields, **changes})
+
+
+DESK = [
+    ticket("1", status="new"),
+    ticket("2", assignee="grace", team="senior-support"),
+    ticket("3", assignee="grace", status="pending"),
+    ticket("4", assignee="grace", status="resolved"),
+    ticket("5", team="senior-support", priority=Priority.URGENT),
+    ticket("6", status="escalated", team="vendor-support", due_at=NOW - timedelta(hours=1)),
+    ticket("7", status="closed"),
+    ticket("8", due_at=NOW + timedelta(hours=1)),
+]
+
+
+def listed(query: QueueQuery, me: str = "grace") -> list[str]:
+    """What the range query of `plan` returns over the index rows of DESK."""
+    found = plan(query, me=me, now=NOW)
+    numbers = []
+    for t in DESK:
+        row = summary(t)
+        for key in index_keys(t):
+            if not key.startswith(found.prefix) or (found.before and key >= found.before):
+                continue
+            if all(row[name] == value for name, value in found.filters) and \
+                    not any(row[name] == value for name, value in found.exclude):
+                numbers.append(t.number)
+    return sorted(numbers)
+
+
+def test_the_sidebar_lists_what_an_agent_expects_in_each_queue():
+    assert listed(SIDEBAR["unassigned"]) == ["1", "5", "6", "8"]  # not done, nobody's
+    assert listed(SIDEBAR["mine"]) == ["2", "3"]                   # resolved is not "mine" work
+    assert listed(SIDEBAR["pending"]) == ["3"]
+    assert listed(SIDEBAR["escalated"]) == ["6"]
+    assert listed(SIDEBAR["overdue"]) == ["6"]                     # 8 is not due yet
+    assert listed(SIDEBAR["resolved"]) == ["4"]
+
+
+def test_filters_combine_within_the_most_selective_range():
+    assert listed(QueueQuery(team="senior-support")) == ["2", "5"]
+    assert listed(QueueQuery(team="senior-support", priority=Priority.URGENT)) == ["5"]
+    assert listed(QueueQuery(assignee="grace", team="senior-support")) == ["2"]
+    assert listed(QueueQuery(assignee="grace", team="none")) == ["3", "4"]
+    assert listed(QueueQuery(team="none", status="open")) == ["8"]
+    assert listed(QueueQuery()) == [str(n) for n in range(1, 9)]
+
+
+def test_me_means_the_caller():
+    assert listed(QueueQuery(assignee="me"), me="nobody-here") == []
+    assert plan(QueueQuery(assignee="me"), me="grace", now=NOW).prefix == \
+        plan(QueueQuery(assignee="grace"), me="x", now=NOW).prefix
+
+
+@pytest.mark.parametrize("sort", ["created", "updated", "due"])
+def test_every_sort_lists_the_same_tickets(sort: str):
+    assert listed(QueueQuery(assignee="grace", sort=sort)) == ["2", "3", "4"]
+
+
+def test_a_continuation_token_only_resumes_its_own_queue():
+    mine = plan(QueueQuery(assignee="grace"), me="grace", now=NOW).prefix
+    theirs = plan(QueueQuery(assignee="ada"), me="grace", now=NOW).prefix
+    token = _encode(mine + "somewhere")
+    assert _decode(token, mine) == mine + "somewhere"
+    with pytest.raises(BadRequest):
+        _decode(token, theirs)
+    with pytest.raises(BadRequest):
+        _decode("not a token", mine)
