@@ -73,7 +73,7 @@ test: lint checkov
 faults: install
 	$(PY) -m pytest -m faults tests/faults -s -q
 
-# Figures for README's Performance section: a markdown table, and bench/results/latest.json.
+# Figures for bench/README.md (Performance): a markdown table, and bench/results/latest.json.
 # About 50 minutes, half of it seeding the 100,000-ticket backlog into Azurite (`--sizes`).
 bench: install
 	$(PY) -m bench.run

@@ -1,6 +1,6 @@
 // The help desk in Azure: everything the function app needs, in one resource group.
 // `azd up` provisions it with main.parameters.json; `az deployment group create` works too
-// (README, Deploying to Azure). One module per resource, in modules/.
+// (docs/deploy.md). One module per resource, in modules/.
 
 targetScope = 'resourceGroup'
 

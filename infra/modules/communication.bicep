@@ -58,7 +58,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 }
 
 resource connection 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_41: The connection string holds an access key that is rotated with the resource's keys (README, Rotating keys), not on a date.
+  // checkov:skip=CKV_AZURE_41: The connection string holds an access key that is rotated with the resource's keys (docs/deploy.md, Rotating keys), not on a date.
   parent: vault
   name: connectionSecretName
   properties: {

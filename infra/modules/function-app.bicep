@@ -42,7 +42,7 @@ param keyVaultUri string
 @allowed([
   '3.11'
 ])
-param pythonVersion string = '3.11' // 3.11.10+ has the email header fix (CVE-2024-6923); shared/mail.py is safe without it (README)
+param pythonVersion string = '3.11' // 3.11.10+ has the email header fix (CVE-2024-6923); shared/mail/outbound.py is safe without it (docs/architecture.md, Mail)
 
 @description('Most instances the app scales out to (Flex Consumption: 40-1000).')
 @minValue(40)

@@ -72,7 +72,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 }
 
 resource chat 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_41: An expiry date would silently break the chat integration; rotation is a redeployment (README, Rotating keys).
+  // checkov:skip=CKV_AZURE_41: An expiry date would silently break the chat integration; rotation is a redeployment (docs/deploy.md, Rotating keys).
   parent: vault
   name: 'helpdesk-chat-secret'
   properties: {
@@ -82,7 +82,7 @@ resource chat 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 }
 
 resource portal 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_41: An expiry date would silently break every portal link; rotation is a redeployment (README, Rotating keys).
+  // checkov:skip=CKV_AZURE_41: An expiry date would silently break every portal link; rotation is a redeployment (docs/deploy.md, Rotating keys).
   parent: vault
   name: 'helpdesk-portal-secret'
   properties: {
@@ -93,7 +93,7 @@ resource portal 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 
 resource smtp 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(smtpPassword)) {
   // checkov:skip=CKV_AZURE_114: contentType is set below; checkov does not read the properties of a conditional resource.
-  // checkov:skip=CKV_AZURE_41: The SMTP provider decides when the password expires; rotation is described in the README.
+  // checkov:skip=CKV_AZURE_41: The SMTP provider decides when the password expires; rotation is described in docs/deploy.md (Rotating keys).
   parent: vault
   name: 'smtp-password'
   properties: {
@@ -104,7 +104,7 @@ resource smtp 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(smtpPa
 
 resource authSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(authClientSecret)) {
   // checkov:skip=CKV_AZURE_114: contentType is set below; checkov does not read the properties of a conditional resource.
-  // checkov:skip=CKV_AZURE_41: The app registration's client secret carries its own expiry in Entra ID; rotation is described in the README.
+  // checkov:skip=CKV_AZURE_41: The app registration's client secret carries its own expiry in Entra ID; rotation is described in docs/deploy.md (Rotating keys).
   parent: vault
   name: 'auth-client-secret'
   properties: {

@@ -52,7 +52,7 @@ var containers = [
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex Consumption without a virtual network reaches storage over its public endpoint; every request needs an Entra ID token (shared keys are off).
   // checkov:skip=CKV_AZURE_59: Public network access stays on for Flex Consumption without a virtual network; only Entra ID tokens with a data role get in.
-  // checkov:skip=CKV_AZURE_206: Replication is the skuName parameter; LRS is the low-cost default, ZRS or GRS are one parameter away (README).
+  // checkov:skip=CKV_AZURE_206: Replication is the skuName parameter; LRS is the low-cost default, ZRS or GRS are one parameter away (docs/deploy.md).
   name: name
   location: location
   tags: tags

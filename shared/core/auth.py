@@ -80,7 +80,7 @@ def parse_principal(header: str | None, *, user_id: str | None = None) -> Princi
 
 NOT_CONFIGURED = (
     "Agent sign-in is not configured: turn on App Service Authentication for this app "
-    "(README, 'Agent sign-in'). Until then no agent or admin endpoint answers.")
+    "(docs/deploy.md, 'Agent sign-in'). Until then no agent or admin endpoint answers.")
 
 
 def require(principal: Principal | None, role: str, *, sign_in_enabled: bool) -> Principal:

@@ -1,4 +1,4 @@
-"""A first deployment works the way README says, read against azd's and Azure's real behaviour.
+"""A first deployment works the way docs/deploy.md says, read against azd's and Azure's real behaviour.
 
 - azd runs a service's `prepackage` hook whenever it packages the service (`azd package`,
   `azd up` and `azd deploy`) from the service's project folder; a project-level
@@ -6,7 +6,7 @@
 - azd substitutes `${AZURE_PRINCIPAL_TYPE}` in main.parameters.json with the signed-in
   principal's kind (`User` or `ServicePrincipal`).
 - The sign-in client secret is written, referenced and named under one condition.
-- README's Azure CLI commands pass every secure parameter main.bicep cannot do without.
+- docs/deploy.md's Azure CLI commands pass every secure parameter main.bicep cannot do without.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def test_the_sign_in_secret_is_written_referenced_and_named_under_one_condition(
         assert setting == ""
 
 
-# --- README's Azure CLI commands ---------------------------------------------------------
+# --- docs/deploy.md's Azure CLI commands----------------------------------------------------
 
 
 def required_secure_parameters() -> set[str]:
@@ -198,29 +198,35 @@ def required_secure_parameters() -> set[str]:
             and p.get("default") is None}
 
 
-def readme_deployment_commands() -> list[str]:
-    """Every `az deployment group create` in README's shell blocks, continuation lines joined."""
-    readme = (t.ROOT / "README.md").read_text(encoding="utf-8")
+DEPLOY_DOC = t.ROOT / "docs" / "deploy.md"
+
+
+def doc_deployment_commands(path: Path = DEPLOY_DOC) -> list[str]:
+    """Every `az deployment group create` in a document's shell blocks, continuation
+    lines joined."""
+    text = path.read_text(encoding="utf-8")
     commands = []
-    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", readme, re.S):
+    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", text, re.S):
         for command in block.replace("\\\n", " ").splitlines():
             if "az deployment group create" in command:
                 commands.append(command)
     return commands
 
 
-def test_readme_cli_commands_name_every_required_secure_parameter() -> None:
+def test_deploy_doc_cli_commands_name_every_required_secure_parameter() -> None:
     required = required_secure_parameters()
     assert {"chatSecret", "portalSecret"} <= required
-    commands = readme_deployment_commands()
-    assert commands, "README shows no `az deployment group create`"
+    assert doc_deployment_commands(), "docs/deploy.md shows no `az deployment group create`"
+    # Wherever else a document shows one, it must be as complete.
+    commands = [command for path in (t.ROOT / "README.md", *sorted((t.ROOT / "docs").glob("*.md")))
+                for command in doc_deployment_commands(path)]
     for command in commands:
         for name in required:
-            assert re.search(rf"\b{name}=", command), f"README's command omits {name}: {command}"
+            assert re.search(rf"\b{name}=", command), f"a documented command omits {name}: {command}"
 
 
-def test_readme_tells_how_to_keep_the_secrets_on_a_redeployment() -> None:
-    readme = (t.ROOT / "README.md").read_text(encoding="utf-8")
+def test_deploy_doc_tells_how_to_keep_the_secrets_on_a_redeployment() -> None:
+    text = DEPLOY_DOC.read_text(encoding="utf-8")
     for secret in ("helpdesk-chat-secret", "helpdesk-portal-secret"):
-        assert re.search(rf"az keyvault secret show [^\n`]*{secret}", readme), \
-            f"README does not say how to read {secret} back for the next deployment"
+        assert re.search(rf"az keyvault secret show [^\n`]*{secret}", text), \
+            f"docs/deploy.md does not say how to read {secret} back for the next deployment"
