@@ -4,7 +4,7 @@
 
 Each part starts its own Azurite (in memory):
 - summary: the daily summaries that `--tickets` tickets over `--days` days produce
-  (every ticket's contribution computed by shared/metrics.py, summed and written as the
+  (every ticket's contribution computed by shared/reports/metrics.py, summed and written as the
   rebuild writes them), then `/api/reports/summary`'s service over the whole range, by
   day and by team;
 - search: `--articles` articles (title and body from a Zipf-distributed vocabulary; a

@@ -104,7 +104,7 @@ class Host:
         settings = read_local_settings(settings_path, required=self._settings_file is not None)
         apply_settings(settings.values)
         # App Service sets this for the app exactly when its Authentication is on; the
-        # app believes the principal header only then (shared/auth.py).
+        # app believes the principal header only then (shared/core/auth.py).
         if self._emulate_auth:
             os.environ[AUTH_ENABLED_SETTING] = "True"
         else:

@@ -36,6 +36,6 @@ async def automation_sla_sweep(timer: func.TimerRequest) -> None:
 @bp.function_name("automation_repair")
 @bp.timer_trigger(arg_name="timer", schedule="0 17 3 * * *", run_on_startup=False)
 async def automation_repair(timer: func.TimerRequest) -> None:
-    """Daily: settle what storage failures left half-done (shared/repair.py)."""
+    """Daily: settle what storage failures left half-done (shared/tickets/repair.py)."""
     report = await repair.repair(await helpdesk())
     log.info("repair: %s", "; ".join(report.lines()))

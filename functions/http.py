@@ -76,7 +76,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
     """The signed-in agent, their directory record created or refreshed on the way
-    (shared/agents.py); raises 401/403 as problem JSON through `handles_errors`. The
+    (shared/admin/agents.py); raises 401/403 as problem JSON through `handles_errors`. The
     principal header counts only where App Service Authentication is on."""
     desk = await helpdesk()
     who = require(principal(req), role, sign_in_enabled=desk.settings.sign_in_enabled)

@@ -1,6 +1,6 @@
 """The requester portal: server-rendered pages that work without JavaScript.
 
-An emailed link carries a one-time code (shared/portal.py), and opening it installs
+An emailed link carries a one-time code (shared/core/links.py), and opening it installs
 nothing: `GET /portal/t/{code}` shows a page whose button POSTs the code (in the body,
 so it is not logged again) to `/portal/open`, which spends it and puts a session token
 in an HttpOnly cookie scoped to `/api/portal`. A link that was spent, or has expired,

@@ -6,7 +6,7 @@ index rows, lost events (an acknowledgement never sent), orphaned attachment blo
 
 Safe to run at any time and as often as you like (the `automation_repair` timer runs it
 daily): what is younger than `--grace` seconds is left to the requests and queue
-handlers still at work, and every step is idempotent. See shared/repair.py.
+handlers still at work, and every step is idempotent. See shared/tickets/repair.py.
 """
 
 from __future__ import annotations

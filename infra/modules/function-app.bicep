@@ -96,7 +96,7 @@ var useSmtp = !empty(smtpHost)
 // Settings the code reads that this template leaves unset on purpose: the code's default
 // is right in Azure, or another setting replaces it (identity instead of a connection
 // string). Ops may add any of them to the app's configuration. The test compares this
-// list and the settings below with what shared/settings.py reads.
+// list and the settings below with what shared/core/settings.py reads.
 var unsetAppSettings = [
   'AzureWebJobsStorage'
   'AzureWebJobsStorage__blobServiceUri'
@@ -175,7 +175,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
-        // The host's storage and the app's storage, by identity (shared/settings.py).
+        // The host's storage and the app's storage, by identity (shared/core/settings.py).
         {
           name: 'AzureWebJobsStorage__accountName'
           value: storageAccountName

@@ -1,4 +1,4 @@
-"""Rules and auto-assignment applied to a ticket: the I/O around the pure `shared/rules.py`.
+"""Rules and auto-assignment applied to a ticket: the I/O around the pure `shared/automation/rules.py`.
 
 At intake the rules see the submission; on every update they see the ticket after the
 action. What they change (category, priority, team, assignee, tags) is applied to the

@@ -2,7 +2,7 @@
 
 Which ticket a message joins, in order:
 1. `in-reply-to`: a Message-ID in In-Reply-To (its first few) or the last
-   `MAX_REFERENCES` of References is one of ours (signed: shared/messageids.py, so a
+   `MAX_REFERENCES` of References is one of ours (signed: shared/mail/messageids.py, so a
    stranger cannot make one up from a ticket number) or one we received before for a
    ticket;
 2. `subject-token`: a `[#NUMBER]` token in the subject;

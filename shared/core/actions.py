@@ -3,7 +3,7 @@
 `apply_action` takes a ticket, an action with its validated body and who acts, asks the
 lifecycle table for the new status, and returns the changed ticket and the one thread
 entry that records the action. Sending mail, queueing escalations and writing storage
-happen elsewhere (`shared/workflow.py`, `shared/notify.py`).
+happen elsewhere (`shared/tickets/workflow.py`, `shared/notifications/notify.py`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class AutoClose(BaseModel):
-    """When a team's tickets close by themselves (see shared/autoclose.py)."""
+    """When a team's tickets close by themselves (see shared/tickets/autoclose.py)."""
 
     model_config = ConfigDict(extra="forbid")
 

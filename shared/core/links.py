@@ -13,7 +13,7 @@ Every token names one ticket and the address it belongs to, and is good until it
 
 A link lands in request logs, proxies and browser history, so what it carries must be
 worth nothing once used: a code only opens a page asking to confirm, the confirming POST
-spends it (the portal records its `code_id`, shared/requesters.py) and installs the
+spends it (the portal records its `code_id`, shared/portal/service.py) and installs the
 session. Each kind is signed under its own label, so neither a code nor an old link
 can stand in for a session cookie. Old `v1` links are accepted as codes (spent the same
 way) until they expire. The same secret, under another label, derives the portal form's

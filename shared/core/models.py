@@ -134,7 +134,7 @@ class Ticket(BaseModel):
     due_at: datetime | None = Field(None, description="when the next SLA target falls due")
     cc: list[str] = Field(default_factory=list, description="addresses copied on the request")
     tags: list[str] = Field(default_factory=list)
-    sla: dict[str, Any] | None = Field(None, description="the SLA clock (shared/sla.py)")
+    sla: dict[str, Any] | None = Field(None, description="the SLA clock (shared/sla/clocks.py)")
     overdue: bool = False
     sla_check_at: datetime | None = Field(None, description="when the SLA sweep must look "
                                           "at the ticket next (a warning or a breach)")

@@ -101,9 +101,9 @@ class Settings(BaseModel):
     # Whether App Service Authentication is on for this app: App Service sets
     # WEBSITE_AUTH_ENABLED=True when it is (the local host sets it while it emulates
     # sign-in). Only then does the platform strip a client-sent X-MS-CLIENT-PRINCIPAL,
-    # so only then is that header believed (shared/auth.py).
+    # so only then is that header believed (shared/core/auth.py).
     sign_in_enabled: bool = False
-    # Signs the requester portal's links (shared/portal.py); links fail without it.
+    # Signs the requester portal's links (shared/core/links.py); links fail without it.
     portal_secret: str | None = Field(None, min_length=16)
     portal_link_days: int = Field(7, ge=1, le=365)
 

@@ -2,7 +2,7 @@
 
 A ticket is found by the words of its subject, its requester's name and the start of its
 description. Those never change after intake, so its tokens are computed from the ticket
-alone and kept as index rows `word|<token>|<number>` (see `shared/indexing.py`). At most
+alone and kept as index rows `word|<token>|<number>` (see `shared/storage/indexing.py`). At most
 `MAX_TOKENS` per ticket keeps its index transaction well under the 100-operation limit.
 """
 

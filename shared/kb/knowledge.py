@@ -1,7 +1,7 @@
 """The knowledge base: articles promoted from resolutions, found by their words, and the
 resolved tickets most like an open one.
 
-Both searches run in the worker's memory (shared/searchindex.py) over the search logs
+Both searches run in the worker's memory (shared/kb/searchindex.py) over the search logs
 (shared/storage/searchlog.py): the `kb` log gets a line for every saved article, the
 `resolved` log one for every resolution (and a `gone` line when a ticket is reopened).
 A search reads nothing from storage but what was appended since the worker last looked,

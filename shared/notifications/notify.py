@@ -94,7 +94,7 @@ def _templates() -> Environment:
 
 def message_id(number: str, seq: int, purpose: str, settings: Settings) -> str:
     """The email's Message-ID: signed, so that only we can make one a reply threads on
-    (shared/messageids.py)."""
+    (shared/mail/messageids.py)."""
     return messageids.make(number, seq, purpose, settings=settings)
 
 
@@ -225,7 +225,7 @@ async def _record(number: str, seq: int, purpose: str, *, desk: Helpdesk, **prop
 
 
 def portal_link(ticket: Ticket, *, desk: Helpdesk) -> str:
-    """The signed link every email to the requester carries (shared/portal.py)."""
+    """The signed link every email to the requester carries (shared/core/links.py)."""
     return link_for(ticket.number, ticket.requester_email, settings=desk.settings,
                     now=desk.clock())
 

@@ -2,7 +2,7 @@
 and the rebuild.
 
 `fold` runs in the ticket-events queue handler after the emails: it brings the
-summaries up to date with the ticket as it is now (see shared/metrics.py for why that
+summaries up to date with the ticket as it is now (see shared/reports/metrics.py for why that
 makes a repeated or late event harmless). A read of the summary costs the days and
 dimension rows asked for, whatever the number of tickets.
 """

@@ -4,7 +4,7 @@ These lists are small and read on most requests, so reads are cached in the proc
 for a few seconds; a write through this store clears the cache at once.
 
 A removed agent leaves a tombstone in a partition of its own (`agent-removed`), so that
-their next sign-in does not create them again (shared/agents.py); putting the agent
+their next sign-in does not create them again (shared/admin/agents.py); putting the agent
 back (an admin's PUT) lifts it.
 """
 

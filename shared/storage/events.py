@@ -20,7 +20,7 @@ class TicketEvent(BaseModel):
     indexed: bool = False
     stale_index_keys: list[str] = Field(default_factory=list)
     # The W3C trace context of the request that caused it, so the handler continues its
-    # trace (shared/telemetry.py); absent on messages from before it existed.
+    # trace (shared/core/telemetry.py); absent on messages from before it existed.
     traceparent: str | None = None
 
     @property

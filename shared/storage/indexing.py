@@ -9,7 +9,7 @@ always all old or all new, never a mix.
 A row key is `<index>|<value>|<sort>|<sort key>|<number>`:
 - index/value: `status|open`, `team|senior-support`, `assignee|<agent id>` (or `~none`),
   `all|*`, and `requester|<email>` (by created only: the portal's list);
-- and `word|<token>|<number>` for the agents' search (`shared/words.py`): a word's
+- and `word|<token>|<number>` for the agents' search (`shared/core/words.py`): a word's
   tickets are one prefix range; these rows also carry the ticket's `words`, so a
   query's other words are checked on the rows read, without reading a ticket;
 - sort: `created` (oldest first), `updated` (most recently changed first) and `due`
@@ -153,7 +153,7 @@ def summary(ticket: Ticket) -> dict[str, Any]:
         row["due_at"] = ticket.due_at
     if ticket.overdue:
         row["overdue"] = True
-    # Outcomes, for the CSV export (shared/reports.py): present once they happened, so a
+    # Outcomes, for the CSV export (shared/reports/summaries.py): present once they happened, so a
     # new ticket's rows carry none of them.
     for name in ("first_response_at", "resolved_at", "closed_at"):
         if (value := getattr(ticket, name)) is not None:

@@ -1,4 +1,4 @@
-"""Spent portal codes (shared/portal.py): one row per emailed link that has been
+"""Spent portal codes (shared/core/links.py): one row per emailed link that has been
 exchanged for a session, so that the link, wherever it was logged, opens nothing again.
 
 Rows live in the `ratelimits` table (partition `portalcode|<code id>`), beside the other

@@ -47,7 +47,7 @@ class StoredTicket:
     # What the ticket last added to the daily reports (shared/storage/reports.py), read
     # with the rest of the partition; None when nothing was added yet.
     metrics: dict[str, Any] | None = None
-    # The version of what agents decide on (shared/actions.py `moves_version`): the ETag
+    # The version of what agents decide on (shared/core/actions.py `moves_version`): the ETag
     # the HTTP API hands out. Records the desk adds on its own leave it as it was.
     version: int = 0
 

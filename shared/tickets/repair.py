@@ -12,7 +12,7 @@ nothing more (every step is idempotent):
 - tickets changed within `since` whose index rows are not exactly the ones the ticket
   calls for (its request stopped between the ticket write and the index write): the
   rows are rewritten and the events of its recent entries queued again (their emails
-  are sent once whatever the number of deliveries, shared/notify.py);
+  are sent once whatever the number of deliveries, shared/notifications/notify.py);
 - tickets whose acknowledgement was never recorded as sent (their created event was
   lost): the created event is queued again;
 - attachment blobs no ticket refers to (their request stopped before the ticket write

@@ -3,7 +3,7 @@
 Every kind is a read of one key or one index range, never a scan:
 - 8 digits with a valid check digit: that ticket (one partition read);
 - an email address: the requester's tickets (`requester|<email>` rows);
-- anything else: its longest word as a prefix range of `word|` rows (`shared/words.py`),
+- anything else: its longest word as a prefix range of `word|` rows (`shared/core/words.py`),
   the other words checked on the `words` those rows carry.
 """
 

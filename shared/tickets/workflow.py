@@ -6,7 +6,7 @@ guarded by the storage ETag it was read with, and the action's entry), then the 
 index rows, then an event on the queue for its side effects. Optimistic concurrency:
 - with `If-Match`, a ticket that another person changed since the caller read it answers
   412 with the current ticket; nothing is overwritten. The ETag agents hold is the
-  ticket's agent-visible version (`shared/actions.py` `moves_version`): a record the desk
+  ticket's agent-visible version (`shared/core/actions.py` `moves_version`): a record the desk
   added on its own meanwhile (a sent email, an SLA warning) moves the storage ETag but not
   the version, and the action is decided again on the fresh ticket and written;
 - without it, the action is decided again on the fresh ticket and retried, so every

@@ -1,5 +1,5 @@
 """A new agent, signed in for the first time with nothing set up by an admin, takes a
-ticket from the agents' page: their record is made at sign-in (shared/agents.py)."""
+ticket from the agents' page: their record is made at sign-in (shared/admin/agents.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Agents are ready at their first sign-in: the record is made from the token, kept in
 step with it, made once however many first requests race, and an agent an admin removed
-stays removed until restored (shared/agents.py)."""
+stays removed until restored (shared/admin/agents.py)."""
 
 from __future__ import annotations
 

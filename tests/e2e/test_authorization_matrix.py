@@ -1,7 +1,7 @@
 """Who may call what, as a matrix: every HTTP function the app registers (read from the
 azure-functions registry) against no principal, a signed-in person without a role, an
 agent, a supervisor and an admin, with the role each operation documents in
-shared/openapi.py; the portal's routes against no link, another ticket's link, an expired,
+functions/openapi_spec.py; the portal's routes against no link, another ticket's link, an expired,
 a tampered and a foreign-signed link; the integrations' API keys with the wrong scope or
 revoked. No cell may answer 5xx. (test_authorization.py keeps the CSRF and spoofed-header
 checks.)"""

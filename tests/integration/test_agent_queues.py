@@ -1,5 +1,5 @@
 """The agent page's reads on a real Azurite: overdue queues, capped counts and search, each
-one index range (shared/queues.py, shared/search.py)."""
+one index range (shared/tickets/queues.py, shared/tickets/search.py)."""
 
 from __future__ import annotations
 

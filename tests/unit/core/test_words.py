@@ -1,4 +1,4 @@
-"""The search words of a ticket and of a query (shared/words.py)."""
+"""The search words of a ticket and of a query (shared/core/words.py)."""
 
 from shared.core.words import MAX_TOKENS, matches, query_tokens, ticket_tokens, words
 
