@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.stack import fresh_desk
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload
 from shared.notifications import notify
-from shared.storage.events import TicketEvent
 from shared.tickets import intake, workflow
 from shared.tickets.queues import QueueQuery, list_queue
 from shared.tickets.views import read_ticket

@@ -39,12 +39,13 @@ from bench import intake as intake_bench
 from bench import queue_page, requests, sweep
 from bench.stack import Stack, fresh_desk, stack
 from shared.core import numbering
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload, Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.storage.clients import QUEUES
-from shared.storage.events import EventQueue, TicketEvent
+from shared.storage.events import EventQueue
 from shared.storage.tickets import NumberTaken
 from shared.tickets import workflow
 from shared.tickets.views import read_ticket

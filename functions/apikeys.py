@@ -8,8 +8,7 @@ from pydantic import ValidationError
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
 from shared.admin.apikeys import ApiKeyRequest, new_key
-from shared.core.errors import NotFound, ValidationFailed
-from shared.tickets.intake import field_errors
+from shared.core.errors import NotFound, ValidationFailed, field_errors
 
 bp = func.Blueprint()
 

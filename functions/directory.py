@@ -10,9 +10,8 @@ from functions.http import agent, handles_errors, json_body, json_response
 from shared.admin.dryrun import dry_run
 from shared.automation.rules import Rule
 from shared.core.directory import Agent, CannedResponse, CategoryDef, Team
-from shared.core.errors import NotFound, ValidationFailed
+from shared.core.errors import NotFound, ValidationFailed, field_errors
 from shared.sla.clocks import SlaPlan
-from shared.tickets.intake import field_errors
 
 bp = func.Blueprint()
 

@@ -33,9 +33,10 @@ from shared.core.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    field_errors,
 )
 from shared.core.models import Channel
-from shared.tickets.intake import field_errors, submit_ticket
+from shared.tickets.intake import submit_ticket
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ import azure.functions as func
 
 from functions.deps import helpdesk
 from shared.core import telemetry
+from shared.core.events import TicketEvent
 from shared.notifications.notify import handle_escalation, handle_event
 from shared.sla import flow
 from shared.storage.clients import ESCALATIONS_QUEUE, EVENTS_QUEUE
-from shared.storage.events import TicketEvent
 
 bp = func.Blueprint()
 

@@ -30,6 +30,7 @@ from functions import web
 from functions.deps import helpdesk
 from shared.admin.apikeys import client_address
 from shared.core.errors import BadRequest, HelpdeskError, PayloadTooLarge, ValidationFailed
+from shared.core.events import LinkRequest
 from shared.core.links import (
     BadLink,
     PortalGrant,
@@ -44,7 +45,6 @@ from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.portal import service
 from shared.storage.clients import PORTAL_LINKS_QUEUE
-from shared.storage.events import LinkRequest
 from shared.storage.ratelimit import TooManyRequests
 
 bp = func.Blueprint()

@@ -21,10 +21,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, Vali
 from shared.automation.engine import rules_for
 from shared.automation.rules import Event, Facts, Outcome, evaluate
 from shared.core.directory import CategoryDef
-from shared.core.errors import ValidationFailed
+from shared.core.errors import ValidationFailed, field_errors
 from shared.core.lifecycle import Status
 from shared.core.models import Channel, Priority
-from shared.tickets.intake import field_errors, validate_submission
+from shared.tickets.validation import validate_submission
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

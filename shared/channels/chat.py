@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.core.errors import Conflict, Forbidden, HelpdeskError, Unauthorized
 from shared.core.models import Channel
-from shared.tickets.intake import record_key, submit_ticket
+from shared.tickets.idempotency import record_key
+from shared.tickets.intake import submit_ticket
 from shared.tickets.workflow import requester_reply
 
 if TYPE_CHECKING:

@@ -33,7 +33,8 @@ from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
 from shared.mail import messageids
 from shared.mail.inbound.message import MailParseError, ParsedEmail, parse_email
-from shared.tickets.intake import record_key, submit_ticket
+from shared.tickets.idempotency import record_key
+from shared.tickets.intake import submit_ticket
 from shared.tickets.workflow import act, parse_body
 
 if TYPE_CHECKING:

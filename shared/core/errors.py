@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class HelpdeskError(Exception):
     status = 500
@@ -115,3 +117,11 @@ class StorageFailed(StorageUnavailable):
     """Raised by the storage layer, and only there, when a storage service failed (no answer,
     a timeout, an error it does not handle). The services catch this one to clean up or to
     say more precisely what was and was not stored."""
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """A pydantic error as our `errors` list: one entry per bad field, by its dotted path."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]

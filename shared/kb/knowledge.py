@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from shared.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from shared.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_errors
 from shared.core.models import ThreadEntry
 from shared.core.words import query_tokens, ticket_tokens, words
 from shared.storage.indexing import summary
 from shared.storage.kb import StaleArticle
 from shared.storage.tickets import StoredTicket
-from shared.tickets.intake import field_errors
 from shared.tickets.queues import QueueItem, item
 
 if TYPE_CHECKING:

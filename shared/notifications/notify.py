@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from shared.core import telemetry
 from shared.core.directory import Agent, Team
 from shared.core.errors import NotFound, StorageFailed
+from shared.core.events import TicketEvent
 from shared.core.links import link_for
 from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.settings import Settings
@@ -32,9 +33,9 @@ from shared.mail import messageids
 from shared.mail.compose import REPLY_MARKER, compose
 from shared.mail.mailer import MailError
 from shared.reports import summaries
-from shared.storage.events import TicketEvent
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.tickets import StoredTicket
+from shared.tickets import workflow
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -113,17 +114,26 @@ async def _load(event: TicketEvent, *, desk: Helpdesk) -> StoredTicket:
 
 async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
     """Write the ticket's index rows if the request could not, send the email the event
-    calls for, note a resolution in the search log, then bring the daily reports up to
-    date with the ticket."""
+    calls for (and, for a new ticket, the replies its rules asked for), note a resolution
+    in the search log, then bring the daily reports up to date with the ticket."""
     stored = await _load(event, desk=desk)
     if not event.indexed:
         await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
     await _mail_for(event, stored, desk=desk)
+    if event.kind == EntryKind.CREATED.value:
+        await _rule_replies(stored, desk=desk)
     entry = next((e for e in stored.thread
                   if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
     if entry is not None:
         await knowledge.record_resolution(stored, entry, desk=desk)
     await summaries.fold(stored, desk=desk)
+
+
+async def _rule_replies(stored: StoredTicket, *, desk: Helpdesk) -> None:
+    """The canned replies the rules asked for at intake, after the acknowledgement."""
+    created = next((e for e in stored.thread if e.kind == EntryKind.CREATED), None)
+    for canned_id in (created.data.get("canned_replies") or []) if created else []:
+        await workflow.rule_reply(stored.ticket.number, str(canned_id), desk=desk)
 
 
 async def _mail_for(event: TicketEvent, stored: StoredTicket, *, desk: Helpdesk) -> None:

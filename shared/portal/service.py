@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from shared.core.directory import Agent
 from shared.core.errors import Forbidden, NotFound, ValidationFailed
+from shared.core.events import LinkRequest
 from shared.core.lifecycle import Status
 from shared.core.links import PortalGrant
 from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
 from shared.notifications.notify import send_portal_link
-from shared.storage.events import LinkRequest
 from shared.storage.ratelimit import TooManyRequests
 from shared.storage.tickets import StoredTicket
 from shared.tickets import workflow

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.core.counters import Contribution, Counters, add_into
-from shared.core.errors import ValidationFailed
+from shared.core.errors import ValidationFailed, field_errors
 from shared.reports import metrics
 from shared.storage.indexing import queue_prefix
 from shared.storage.reports import MetricsRecord, record_from_entity
 from shared.storage.tickets import StoredTicket
-from shared.tickets.intake import field_errors
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

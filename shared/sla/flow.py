@@ -25,10 +25,10 @@ from pydantic import BaseModel
 
 from shared.core.actions import moves_version
 from shared.core.directory import CategoryDef, Team
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action, Status
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
 from shared.sla import clocks
-from shared.storage.events import TicketEvent
 from shared.storage.indexing import SWEEP, sweep_range_end
 from shared.storage.keys import join
 from shared.storage.tickets import Stale

@@ -22,6 +22,10 @@ from shared.core.errors import StorageFailed
 
 log = logging.getLogger(__name__)
 
+# After a write failed: how long a service waits to learn whether it landed after all
+# before it answers "unknown" (503 with Retry-After) and leaves the rest to a retry.
+SETTLE_TIMEOUT = 5.0
+
 _inside = contextvars.ContextVar("inside_storage", default=False)
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)

@@ -25,15 +25,10 @@ half-written stays visible:
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import ValidationError
 
 from shared.automation.engine import apply_rules, auto_assign
 from shared.core import numbering
@@ -41,28 +36,26 @@ from shared.core.directory import CategoryDef
 from shared.core.errors import (
     Conflict,
     HelpdeskError,
-    PayloadTooLarge,
     StorageFailed,
     StorageUnavailable,
     ValidationFailed,
 )
-from shared.core.lifecycle import INITIAL, Action, Status
+from shared.core.events import TicketEvent
+from shared.core.lifecycle import INITIAL, Status
 from shared.core.models import (
     AttachmentInfo,
     AttachmentUpload,
     Channel,
     EntryKind,
-    PhoneSubmission,
     ThreadEntry,
     Ticket,
     TicketCreated,
-    TicketSubmission,
 )
-from shared.core.settings import Settings
-from shared.mail.inbound.headers import header_text
 from shared.sla import flow
-from shared.storage.events import TicketEvent
+from shared.storage.failures import SETTLE_TIMEOUT
 from shared.storage.tickets import NumberTaken, StoredTicket
+from shared.tickets.idempotency import CLAIM_TIMEOUT, claim_age, record_key, submission_fingerprint
+from shared.tickets.validation import check_attachments, validate_submission
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -70,117 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUMBER_ATTEMPTS = 8
-# How long a claimed Idempotency-Key belongs to the request that claimed it: longer than
-# a request can last when storage stops answering (a few storage timeouts, see
-# shared/storage/clients.py, each step after a failure bounded by `SETTLE_TIMEOUT`).
-CLAIM_TIMEOUT = timedelta(seconds=60)
-SETTLE_TIMEOUT = 5.0
-
-
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-        for e in exc.errors()
-    ]
-
-
-def utf16_units(text: str) -> int:
-    """A text's length as a browser's `maxlength` and Table Storage count it: in UTF-16
-    code units, so a character outside the BMP (an emoji) counts twice. Counted in code
-    points, 20,000 emoji would pass the description limit and overflow the table's
-    32K-unit property."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def validate_submission(raw: Mapping[str, Any], settings: Settings,
-                        categories: list[str] | tuple[str, ...] | None = None,
-                        *, channel: Channel = Channel.WEB) -> TicketSubmission:
-    """Shape (pydantic), configured limits and known categories, every bad field at once."""
-    categories = settings.categories if categories is None else categories
-    model = PhoneSubmission if channel is Channel.PHONE else TicketSubmission
-    errors: list[dict[str, str]] = []
-    submission: TicketSubmission | None
-    try:
-        submission = model.model_validate(dict(raw))
-    except ValidationError as exc:
-        errors = field_errors(exc)
-        submission = None
-    limits = settings.limits
-    for name, limit in (("name", limits.name_chars), ("subject", limits.subject_chars),
-                        ("description", limits.description_chars)):
-        value = raw.get(name)
-        if isinstance(value, str) and utf16_units(value.strip()) > limit:
-            errors.append({"field": name, "message": f"at most {limit} characters"})
-    category = raw.get("category")
-    if category not in (None, "") and category not in categories:
-        errors.append({
-            "field": "category",
-            "message": f"unknown category; one of: {', '.join(categories)}",
-        })
-    if submission is not None:
-        errors += _header_safe(submission)
-    if errors or submission is None:
-        raise ValidationFailed("The ticket has invalid fields.", errors=errors)
-    if not submission.category:
-        submission.category = settings.default_category
-    return submission
-
-
-def _header_safe(submission: TicketSubmission) -> list[dict[str, str]]:
-    """Name and subject reach email headers (the acknowledgement's subject): stored as a
-    mail client would show them, with encoded words decoded and control characters gone
-    (shared.mail.inbound.headers.header_text), so none can hide a line break. An address
-    cannot be encoded at all: one with encoded-word syntax is refused."""
-    errors = []
-    for name in ("name", "subject"):
-        value = header_text(getattr(submission, name))
-        if not value:
-            errors.append({"field": name, "message": "nothing left once control characters "
-                                                     "are removed"})
-        setattr(submission, name, value)
-    if submission.email is not None and "=?" in str(submission.email):
-        errors.append({"field": "email", "message": "not an address mail can be sent to"})
-    return errors
-
-
-def check_attachments(uploads: list[AttachmentUpload], settings: Settings) -> None:
-    limits = settings.limits
-    if len(uploads) > limits.attachments_per_ticket:
-        raise PayloadTooLarge(
-            f"At most {limits.attachments_per_ticket} attachments per ticket.",
-            errors=[{"field": "attachments",
-                     "message": f"{len(uploads)} files; at most {limits.attachments_per_ticket}"}],
-        )
-    too_big = [u for u in uploads if len(u.data) > limits.attachment_bytes]
-    if too_big:
-        raise PayloadTooLarge(
-            f"Each attachment may be at most {limits.attachment_bytes} bytes.",
-            errors=[{"field": "attachments",
-                     "message": f"{u.filename}: {len(u.data)} bytes"} for u in too_big],
-        )
-    unnamed = [i for i, u in enumerate(uploads) if not u.filename.strip()]
-    if unnamed:
-        raise ValidationFailed(
-            "Every attachment needs a file name.",
-            errors=[{"field": f"attachments.{i}", "message": "missing file name"}
-                    for i in unnamed],
-        )
-
-
-def _fingerprint(submission: TicketSubmission, uploads: list[AttachmentUpload]) -> str:
-    payload = submission.model_dump(mode="json")
-    payload["attachments"] = [hashlib.sha256(u.data).hexdigest() for u in uploads]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def record_key(namespace: str, value: str) -> str:
-    """The `idempotency` table's key for `value` in a channel's own namespace: `web` for
-    a client's Idempotency-Key (web form, API), `mail` for a received Message-ID, `chat`
-    for a conversation. The namespace is fixed by the code path, never taken from what a
-    client sends, so a web submission's `Idempotency-Key: chat:<conversation>` cannot
-    claim a chat conversation's record (and capture its transcript), nor
-    `mail:<message-id>` make a real email look like a duplicate."""
-    return hashlib.sha256(f"{namespace}:{value}".encode()).hexdigest()
 
 
 def created_answer(ticket: Ticket, attachments: list[AttachmentInfo]) -> TicketCreated:
@@ -229,7 +111,7 @@ async def submit_ticket(
     if idempotency_key is not None:
         key_hash = record_key("web", idempotency_key)
     if key_hash is not None:
-        fingerprint = _fingerprint(submission, uploads)
+        fingerprint = submission_fingerprint(submission, uploads)
         try:
             prior = await desk.idempotency.claim(key_hash, number=number,
                                                  fingerprint=fingerprint, now=now)
@@ -277,6 +159,10 @@ async def submit_ticket(
                       "autorespond": autorespond and bool(ticket.requester_email),
                       "submission": submission_id,
                       **({"rules": outcome.fired} if outcome.fired else {}),
+                      # Replies the rules asked for: sent by the created event's handler
+                      # (shared/notifications/notify.py), like every other side effect.
+                      **({"canned_replies": outcome.canned_replies}
+                         if outcome.canned_replies else {}),
                       **(entry_data or {})},
             )
             try:
@@ -317,7 +203,6 @@ async def submit_ticket(
             raise StorageUnavailable("The ticket was stored but could not be announced; "
                                      "please try again with the same Idempotency-Key.")
         await _finish(key_hash, desk=desk)
-    await _canned_replies(ticket, outcome.canned_replies, desk=desk)
     return created_answer(ticket, [info for info, _ in stored])
 
 
@@ -351,18 +236,6 @@ async def _finish(key_hash: str, *, desk: Helpdesk) -> None:
     except StorageFailed:
         # A retry then queues the created event again: harmless (handlers are idempotent).
         log.warning("could not mark idempotency claim %s done", key_hash[:12])
-
-
-async def _canned_replies(ticket: Ticket, canned: list[str], *, desk: Helpdesk) -> None:
-    """Replies rules asked for at intake; the ticket is accepted whatever happens here."""
-    from shared.tickets.workflow import act, parse_body  # workflow builds on intake's helpers
-
-    for canned_id in canned:
-        try:
-            await act(ticket.number, Action.REPLY, parse_body(Action.REPLY, {"canned": canned_id}),
-                      actor="rules", roles=frozenset({"agent"}), if_match=None, desk=desk)
-        except HelpdeskError:
-            log.exception("canned reply %s on %s failed", canned_id, ticket.number)
 
 
 async def _announce(ticket: Ticket, *, desk: Helpdesk) -> bool:
@@ -407,11 +280,6 @@ async def _undo(blobs: list[str], key_hash: str | None, *, desk: Helpdesk) -> No
         except (StorageFailed, TimeoutError):
             log.exception("could not release idempotency claim %s; tools.repair does",
                           key_hash[:12])
-
-
-def claim_age(prior: dict[str, Any], now: datetime) -> timedelta | None:
-    claimed_at = prior.get("claimed_at")
-    return now - claimed_at if isinstance(claimed_at, datetime) else None
 
 
 async def _replay(prior: dict[str, Any], fingerprint: str, key_hash: str, *, desk: Helpdesk

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.core.directory import Agent
-from shared.core.errors import BadRequest, ValidationFailed
+from shared.core.errors import BadRequest, ValidationFailed, field_errors
 from shared.core.lifecycle import Status
 from shared.core.models import Priority
 from shared.storage.indexing import UNASSIGNED, due_before, queue_prefix
-from shared.tickets.intake import field_errors
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

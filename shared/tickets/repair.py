@@ -6,7 +6,7 @@ could act on, but it can leave work unfinished; so can a queue message lost with
 storage. This finds each kind and completes or removes it; running it again finds
 nothing more (every step is idempotent):
 
-- intake claims (`idempotency`) still `claimed` past `shared.tickets.intake.CLAIM_TIMEOUT`:
+- intake claims (`idempotency`) still `claimed` past `shared.tickets.idempotency.CLAIM_TIMEOUT`:
   the ticket exists → its index rows and created event are written again and the claim
   marked done; no ticket → the claim is released (a retry then starts afresh);
 - tickets changed within `since` whose index rows are not exactly the ones the ticket
@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shared.core.events import TicketEvent
 from shared.core.models import EntryKind
-from shared.storage.events import TicketEvent
 from shared.storage.indexing import index_keys
 from shared.tickets import intake
+from shared.tickets.idempotency import CLAIM_TIMEOUT, claim_age
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -87,8 +88,8 @@ async def repair(desk: Helpdesk, *, grace: timedelta = GRACE, since: timedelta =
 
 async def _claims(desk: Helpdesk, now: datetime, report: RepairReport) -> None:
     async for claim in desk.idempotency.unsettled():
-        age = intake.claim_age(claim, now)
-        if age is None or age < intake.CLAIM_TIMEOUT:
+        age = claim_age(claim, now)
+        if age is None or age < CLAIM_TIMEOUT:
             continue
         key = claim["PartitionKey"]
         stored = await desk.tickets.get(claim["number"])

@@ -42,18 +42,21 @@ from shared.core.directory import Agent, CannedResponse, Team, render_canned
 from shared.core.errors import (
     BadRequest,
     Conflict,
+    HelpdeskError,
     NotFound,
     PreconditionFailed,
     StorageFailed,
     StorageUnavailable,
     ValidationFailed,
+    field_errors,
 )
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action, NotAllowed, allowed_actions
-from shared.core.models import AgentTicketView, AttachmentUpload, ThreadEntry
+from shared.core.models import AgentTicketView, AttachmentUpload, EntryKind, ThreadEntry
 from shared.sla import flow
-from shared.storage.events import TicketEvent
+from shared.storage.failures import SETTLE_TIMEOUT
 from shared.storage.tickets import Stale, StoredTicket
-from shared.tickets.intake import SETTLE_TIMEOUT, check_attachments, field_errors
+from shared.tickets.validation import check_attachments
 from shared.tickets.views import version_tag, view_of
 
 if TYPE_CHECKING:
@@ -351,3 +354,33 @@ async def rate(number: str, *, solved: bool, comment: str, requester: str, desk:
     body = parse_body(Action.RATE, {"solved": solved, "comment": comment})
     return await act(number, Action.RATE, body, actor=requester, roles=REQUESTER,
                      if_match=None, desk=desk)
+
+
+RULES_ACTOR = "rules"
+
+
+async def rule_reply(number: str, canned_id: str, *, desk: Helpdesk) -> None:
+    """Post the canned reply a rule asked for at intake, once however often the created
+    event is delivered: the reply records which canned response it was, and it is sent
+    only against the version in which it is still missing (a concurrent delivery gets 412
+    and then finds it). A reply that is no longer possible (the ticket was resolved
+    meanwhile, the canned response deleted) is logged and dropped; storage failures
+    propagate, so the event is delivered again."""
+    for _attempt in range(3):
+        stored = await _load(number, desk=desk)
+        if any(e.kind is EntryKind.REPLY and e.data.get("canned_by_rule") == canned_id
+               for e in stored.thread):
+            return
+        try:
+            await act(number, Action.REPLY, parse_body(Action.REPLY, {"canned": canned_id}),
+                      actor=RULES_ACTOR, roles=frozenset({"agent"}),
+                      if_match=version_tag(stored.version), desk=desk,
+                      entry_data={"canned_by_rule": canned_id})
+            return
+        except PreconditionFailed:
+            continue
+        except StorageFailed:
+            raise
+        except HelpdeskError as exc:
+            log.warning("canned reply %s on %s dropped: %s", canned_id, number, exc.detail)
+            return

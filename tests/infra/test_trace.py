@@ -29,9 +29,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from functions import deps
 from shared.core import telemetry
+from shared.core.events import TicketEvent
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.storage.events import EventQueue, TicketEvent
+from shared.storage.events import EventQueue
 from tests.conftest import LocalServices, app_env, unique_email
 from tests.infra import templates as t
 

@@ -7,10 +7,10 @@ import dataclasses
 from datetime import timedelta
 
 from shared.core.directory import AutoClose
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
-from shared.storage.events import TicketEvent
 from shared.tickets import autoclose, intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev, wait_for

@@ -14,13 +14,15 @@ import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from shared.core.errors import Conflict, StorageUnavailable
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload, EntryKind
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.storage.events import EventQueue, TicketEvent
+from shared.storage.events import EventQueue
 from shared.storage.indexing import index_keys, queue_prefix
 from shared.tickets import intake, repair, workflow
+from shared.tickets.idempotency import CLAIM_TIMEOUT
 from shared.tickets.views import version_tag
 from tests.conftest import LocalServices, app_env, unique_email
 
@@ -134,7 +136,7 @@ async def test_an_unknown_ticket_write_is_taken_over_by_the_retry_once_stale(fau
     with pytest.raises(Conflict) as busy:  # its request might still be running
         await intake.submit_ticket(body(email), [upload], desk=desk, idempotency_key=email)
     assert 1 <= busy.value.extra["retry_after"] <= 10
-    faulty.clock.offset = intake.CLAIM_TIMEOUT + timedelta(seconds=1)
+    faulty.clock.offset = CLAIM_TIMEOUT + timedelta(seconds=1)
     created = await intake.submit_ticket(body(email), [upload], desk=desk,
                                          idempotency_key=email)
     rows = await desk.tickets.list_index(queue_prefix("requester", email), limit=5)

@@ -10,10 +10,10 @@ from azure.core.exceptions import AzureError
 
 from shared.core import numbering
 from shared.core.errors import StorageUnavailable, ValidationFailed
+from shared.core.events import TicketEvent
 from shared.core.models import AttachmentUpload, EntryKind
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.storage.events import TicketEvent
 from shared.storage.indexing import queue_prefix
 from shared.tickets import intake
 from tests.conftest import LocalServices, app_env, unique_email

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
+from shared.core.events import TicketEvent
 from shared.core.models import EntryKind
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
-from shared.storage.events import TicketEvent
 from shared.tickets import intake
 from tests.conftest import unique_email
 from tests.support import MailDev

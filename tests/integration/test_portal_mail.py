@@ -9,13 +9,13 @@ import uuid
 from email import message_from_bytes, policy
 
 from shared.core.actions import ENTRY_KINDS
+from shared.core.events import LinkRequest, TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.links import read_code
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
 from shared.portal import service
 from shared.storage.clients import RATELIMIT_TABLE
-from shared.storage.events import LinkRequest, TicketEvent
 from shared.storage.ratelimit import RateLimiter
 from shared.tickets import intake, workflow
 from tests.conftest import unique_email

@@ -22,13 +22,14 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from shared.core.directory import Agent, CategoryDef
+from shared.core.events import LinkRequest, TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk, default_mailer
 from shared.mail.mailer import MailError
 from shared.notifications.notify import handle_escalation, handle_event, message_id
 from shared.portal import service
-from shared.storage.events import EventQueue, LinkRequest, TicketEvent
+from shared.storage.events import EventQueue
 from shared.tickets import intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email
 from tests.support import MailDev, wait_for

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 
 from shared.core.directory import Agent
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import EntryKind
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_escalation, handle_event
-from shared.storage.events import TicketEvent
 from shared.tickets import intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev, wait_for

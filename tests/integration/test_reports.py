@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from devtools import services
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import EntryKind
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import MailInProgress, handle_event
 from shared.reports import metrics, summaries
-from shared.storage.events import TicketEvent
 from shared.storage.reports import record_from_entity
 from shared.tickets import intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email

@@ -9,10 +9,11 @@ import uuid
 from azure.data.tables.aio import TableClient
 
 from devtools import services
+from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
-from shared.storage.events import EventQueue, TicketEvent
+from shared.storage.events import EventQueue
 from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
 from shared.tickets import intake, workflow

@@ -3,7 +3,7 @@ import pytest
 from shared.core.errors import PayloadTooLarge, ValidationFailed
 from shared.core.models import AttachmentUpload
 from shared.core.settings import Settings
-from shared.tickets.intake import check_attachments, validate_submission
+from shared.tickets.validation import check_attachments, validate_submission
 
 SETTINGS = Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
                               "HELPDESK_LIMIT_ATTACHMENT_BYTES": "10",
