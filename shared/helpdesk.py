@@ -38,12 +38,13 @@ from shared.storage.clients import (
 )
 from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue, LinkQueue
+from shared.storage.idempotency import IdempotencyStore
 from shared.storage.kb import KnowledgeStore
 from shared.storage.portalcodes import SpentCodes
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
 from shared.storage.searchlog import SearchLogs
-from shared.storage.tickets import IdempotencyStore, TicketStore
+from shared.storage.tickets import TicketStore
 
 
 def default_mailer(settings: Settings) -> Mailer:
