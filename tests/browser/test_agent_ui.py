@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import axe_violations, screenshot, sign_in
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
+from tests.support import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +344,24 @@ def test_a_reply_with_a_canned_response_and_an_attachment_and_readable_errors(
     expect(page.locator(".thread li.escalated")).to_contain_text("Vendor Support (Acme Printers)")
     # The refused escalation is the browser's one logged 422; nothing else went wrong.
     assert [e for e in page.errors if "422" not in e] == []  # type: ignore[attr-defined]
+
+
+def test_an_acknowledgement_held_back_by_the_hourly_cap_is_shown_as_not_sent(
+        context: BrowserContext, host: RunningHost, staff: dict[str, str]):
+    email = unique_email("capped")
+    numbers = [new_ticket(host, email=email)["number"] for _ in range(6)]  # the cap is 5
+
+    def ack_records() -> dict[str, dict] | None:
+        found = {n: next((e for e in thread_of(host, n) if e["kind"] == "email_sent"), None)
+                 for n in numbers}
+        return found if all(found.values()) else None
+
+    records = wait_for(ack_records, timeout=30, what="every acknowledgement's record")
+    [held] = [n for n, r in records.items() if r["data"].get("skipped")]
+    sent = next(n for n in numbers if n != held)
+    page = agent_page(context, staff["a"])
+    open_ticket(page, held)
+    expect(page.locator(".thread li", has_text="Email not sent")).to_be_visible()
+    open_ticket(page, sent)
+    expect(page.locator(".thread li", has_text="Email sent")).to_be_visible()
+    expect(page.locator(".thread li", has_text="Email not sent")).to_have_count(0)

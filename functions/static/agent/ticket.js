@@ -310,7 +310,9 @@ function eventText(entry) {
 function renderThread(view, list) {
   list.replaceChildren();
   for (const entry of view.thread) {
-    const label = LABELS[entry.kind] || entry.kind;
+    // An email the desk chose not to send (the per-address cap) is not "Email sent".
+    const label = entry.kind === "email_sent" && entry.data?.skipped ? "Email not sent"
+      : LABELS[entry.kind] || entry.kind;
     const meta = [h("span", {class: "actor"}, entry.actor), " · ",
                   h("time", {datetime: entry.at}, when(entry.at))];
     if (CONVERSATION.has(entry.kind) || (entry.body && ["closed", "reopened", "reminder"].includes(entry.kind))) {
