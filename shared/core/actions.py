@@ -163,7 +163,7 @@ def apply_action(
     """The ticket after the action and the entry recording it; raises `NotAllowed`."""
     before = Status(ticket.status)
     after = decide(action, before, roles)
-    changes: dict[str, Any] = {"status": after.value, "updated_at": now,
+    changes: dict[str, Any] = {"status": after, "updated_at": now,
                                "last_seq": ticket.last_seq + 1}
     text = ""
     data: dict[str, Any] = {}

@@ -130,7 +130,7 @@ def contributions(ticket: Ticket, thread: list[ThreadEntry]) -> Contribution:
     paused = _paused_spans(thread, max(last, ticket.updated_at))
 
     add(ticket.created_at, "created")
-    add(ticket.created_at, f"status:{ticket.status}")
+    add(ticket.created_at, f"status:{ticket.status.value}")
     if ticket.status not in DONE:
         add(ticket.created_at, "backlog")
 

@@ -189,14 +189,14 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
                                                  "assignee": ticket.assignee}})
                    for e in entries_for(events, first_seq=ticket.last_seq + 1)]
         if escalated_to:
-            update.update(team=escalated_to, status=Status.ESCALATED.value)
+            update.update(team=escalated_to, status=Status.ESCALATED)
             entries.append(ThreadEntry(
                 seq=ticket.last_seq + len(entries) + 1, kind=EntryKind.ESCALATED, at=now,
                 actor="sla", public=False,
                 body=f"Escalated automatically: SLA breached. Priority raised to "
                      f"{update['priority'].value}.",
                 data={"tier": escalated_to, "team": escalated_to,
-                      "previous_team": ticket.team, "from": ticket.status,
+                      "previous_team": ticket.team, "from": ticket.status.value,
                       "to": Status.ESCALATED.value, "automatic": True}))
         update["last_seq"] = ticket.last_seq + len(entries)
         ticket = ticket.model_copy(update=update)

@@ -53,7 +53,7 @@ class QueueQuery(BaseModel):
 class QueueItem(BaseModel):
     number: str
     subject: str
-    status: str
+    status: Status
     priority: str
     category: str
     channel: str

@@ -139,7 +139,7 @@ def test_requesters_rate_only_done_tickets_and_a_reopen_clears_the_rating():
     with pytest.raises(NotAllowed):
         decide(Action.RATE, Status.RESOLVED, {"admin"})  # the requester's word only
     requester = frozenset({"requester"})
-    t = new_ticket().model_copy(update={"status": "resolved"})
+    t = new_ticket().model_copy(update={"status": Status.RESOLVED})
     rate = BODIES[Action.RATE]
     t, first = apply_action(t, Action.RATE, rate.model_validate({"solved": False}),
                             actor="r", roles=requester, now=T0)
