@@ -208,6 +208,12 @@ def is_waiting(status: Status | str | None) -> bool:
     return status is not None and category(status) is Category.WAITING
 
 
+def is_closed(status: Status | str | None) -> bool:
+    """Closed for good: the requester's answer no longer reopens it (mail starts a new
+    ticket); only an agent's reopening does."""
+    return status is not None and Status(status) is Status.CLOSED
+
+
 def requesters_turn(status: Status | str | None) -> bool:
     """The next word is the requester's (waiting on them, or resolved): their answer
     brings the ticket back to the agents."""

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from shared.core.actions import moves_version
 from shared.core.directory import CategoryDef, Team
-from shared.core.lifecycle import Action, Status
+from shared.core.lifecycle import Action, Status, clock_paused, is_done, is_waiting
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
 from shared.sla import clocks
 from shared.storage.events import TicketEvent
@@ -104,11 +104,6 @@ async def start(ticket: Ticket, *, desk: Helpdesk, now: datetime
     return with_clock(ticket, clock, now), events
 
 
-def _waiting(ticket: Ticket) -> bool:
-    return ticket.status == Status.PENDING.value or (
-        ticket.status == Status.ESCALATED.value and ticket.team == VENDOR_TEAM)
-
-
 def after_action(before: Ticket, after: Ticket, action: Action, now: datetime
                  ) -> tuple[Ticket, list[clocks.SlaEvent]]:
     """Move the clock for what an action did to the ticket."""
@@ -122,17 +117,17 @@ def after_action(before: Ticket, after: Ticket, action: Action, now: datetime
         clock, new = result
         events.extend(new)
 
-    done = {Status.RESOLVED.value, Status.CLOSED.value}
-    if before.status in done and after.status not in done:
+    if is_done(before.status) and not is_done(after.status):
         step(clocks.reopen(clock, now))
     if action is Action.REPLY:
         step(clocks.record_first_response(clock, now))
-    if after.status in done and before.status not in done:
+    if is_done(after.status) and not is_done(before.status):
         step(clocks.record_resolution(clock, now))
-    elif after.status not in done:
-        step(clocks.pause(clock, now) if _waiting(after) else clocks.resume(clock, now))
+    elif not is_done(after.status):
+        paused = clock_paused(after.status, with_vendor=after.team == VENDOR_TEAM)
+        step(clocks.pause(clock, now) if paused else clocks.resume(clock, now))
     after = with_clock(after, clock, now)
-    if after.status in done:
+    if is_done(after.status):
         after = after.model_copy(update={"sla_check_at": None})
     return after, events
 
@@ -164,7 +159,7 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
             return []
         clock = clock_of(stored.ticket)
         now = desk.clock()
-        if clock is None or stored.ticket.status in (Status.RESOLVED, Status.CLOSED):
+        if clock is None or is_done(stored.ticket.status):
             if stored.ticket.sla_check_at is not None:  # a stale sweep row: drop it
                 await desk.tickets.write_index(
                     stored.ticket.model_copy(update={"sla_check_at": None}),
@@ -183,7 +178,7 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
         if breached:
             update["overdue"] = True
             update["priority"] = RAISE[ticket.priority]
-            if escalate and ticket.status != Status.PENDING.value:
+            if escalate and not is_waiting(ticket.status):
                 escalated_to = NEXT_TIER.get(ticket.team or "service-desk")
         entries = [e.model_copy(update={"data": {**e.data, "team": ticket.team,
                                                  "assignee": ticket.assignee}})
