@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from shared.core.actions import moves_version
 from shared.core.directory import CategoryDef, Team
-from shared.core.lifecycle import Action, Status, clock_paused, is_done, is_waiting
+from shared.core.lifecycle import AUTOMATIC, Action, clock_paused, decide, is_done, is_waiting, may
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
 from shared.sla import clocks
 from shared.storage.events import TicketEvent
@@ -178,13 +178,16 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
         if breached:
             update["overdue"] = True
             update["priority"] = RAISE[ticket.priority]
-            if escalate and not is_waiting(ticket.status):
+            # Not while the ticket waits on the requester; else as an agent would escalate.
+            allowed = may(Action.ESCALATE, ticket.status, AUTOMATIC)
+            if escalate and allowed and not is_waiting(ticket.status):
                 escalated_to = NEXT_TIER.get(ticket.team or "service-desk")
         entries = [e.model_copy(update={"data": {**e.data, "team": ticket.team,
                                                  "assignee": ticket.assignee}})
                    for e in entries_for(events, first_seq=ticket.last_seq + 1)]
         if escalated_to:
-            update.update(team=escalated_to, status=Status.ESCALATED)
+            status = decide(Action.ESCALATE, ticket.status, AUTOMATIC)
+            update.update(team=escalated_to, status=status)
             entries.append(ThreadEntry(
                 seq=ticket.last_seq + len(entries) + 1, kind=EntryKind.ESCALATED, at=now,
                 actor="sla", public=False,
@@ -192,7 +195,7 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
                      f"{update['priority'].value}.",
                 data={"tier": escalated_to, "team": escalated_to,
                       "previous_team": ticket.team, "from": ticket.status.value,
-                      "to": Status.ESCALATED.value, "automatic": True}))
+                      "to": status.value, "automatic": True}))
         update["last_seq"] = ticket.last_seq + len(entries)
         ticket = ticket.model_copy(update=update)
         # A warning or a met target is the desk's own record: agents holding the ticket's

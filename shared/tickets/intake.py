@@ -46,7 +46,7 @@ from shared.core.errors import (
     StorageUnavailable,
     ValidationFailed,
 )
-from shared.core.lifecycle import INITIAL, Action, Status
+from shared.core.lifecycle import AUTOMATIC, INITIAL, Action, decide
 from shared.core.models import (
     AttachmentInfo,
     AttachmentUpload,
@@ -249,8 +249,9 @@ async def submit_ticket(
     try:
         draft, outcome = await apply_rules(draft, event="intake", desk=desk, now=now)
         draft = await auto_assign(draft, desk=desk)
-        if draft.team or draft.assignee:
-            draft = draft.model_copy(update={"status": Status.OPEN})
+        if draft.team or draft.assignee:  # assigned by a rule: as an agent's assignment
+            draft = draft.model_copy(update={"status": decide(Action.ASSIGN, draft.status,
+                                                              AUTOMATIC)})
         draft, sla_events = await flow.start(draft, desk=desk, now=now)
     except HelpdeskError as exc:
         await _undo([], key_hash, desk=desk)
