@@ -35,7 +35,7 @@ from typing import Any
 from shared.core.counters import Contribution, Counters, add_into
 from shared.core.lifecycle import is_active, is_closed, is_done, requesters_turn
 from shared.core.models import EntryKind, ThreadEntry, Ticket
-from shared.sla import clocks
+from shared.sla import clocks, workhours
 
 DIMENSIONS = ("team", "category", "agent", "channel", "priority")
 ALL = "all"
@@ -69,7 +69,7 @@ class _Span:
     end: datetime
 
 
-def _calendar(ticket: Ticket) -> clocks.Calendar | None:
+def _calendar(ticket: Ticket) -> workhours.Calendar | None:
     """The working calendar of the ticket's SLA plan, or None for calendar time."""
     if not ticket.sla:
         return None
@@ -77,10 +77,10 @@ def _calendar(ticket: Ticket) -> clocks.Calendar | None:
     return clock.calendar if clock.business_hours else None
 
 
-def _length(a: datetime, b: datetime, calendar: clocks.Calendar | None) -> timedelta:
+def _length(a: datetime, b: datetime, calendar: workhours.Calendar | None) -> timedelta:
     if b <= a:
         return timedelta(0)
-    return clocks.working_time_between(a, b, calendar) if calendar else b - a
+    return workhours.working_time_between(a, b, calendar) if calendar else b - a
 
 
 def _paused_spans(thread: list[ThreadEntry], until: datetime) -> list[_Span]:
@@ -99,7 +99,7 @@ def _paused_spans(thread: list[ThreadEntry], until: datetime) -> list[_Span]:
     return spans
 
 
-def active_time(a: datetime, b: datetime, *, calendar: clocks.Calendar | None,
+def active_time(a: datetime, b: datetime, *, calendar: workhours.Calendar | None,
                 paused: list[_Span]) -> float:
     total = _length(a, b, calendar)
     for span in paused:

@@ -1,7 +1,8 @@
 """SLA clocks on tickets: started at intake, moved by actions, checked by the sweep.
 
-The arithmetic is pure (`shared/sla/clocks.py`); this module decides when a clock starts, pauses
-(waiting on the requester, or on a vendor), resumes, stops, and what a breach does: the
+The arithmetic is pure (`shared/sla/clocks.py`, over the working time of
+`shared/sla/workhours.py`); this module decides when a clock starts, pauses (waiting on the
+requester, or on a vendor: `lifecycle.clock_paused`), resumes, stops, and what a breach does: the
 ticket is marked overdue, its priority rises one step and, unless turned off, it is
 escalated one tier (Service Desk → Senior Support → SysAdmins/Developers). Every clock
 event is a thread entry.
