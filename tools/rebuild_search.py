@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 
+from shared.core.lifecycle import Category, Status, is_done, statuses
 from shared.core.settings import Settings
 from shared.core.words import ticket_tokens
 from shared.helpdesk import Helpdesk
@@ -33,16 +34,16 @@ async def main() -> int:
         await desk.search_logs.clear(knowledge.KB_LOG)
         await desk.search_logs.append_many(knowledge.KB_LOG, articles)
         resolved = []
-        for status in knowledge.DONE:
+        for status in statuses(Category.DONE):
             after = None
-            while rows := await desk.tickets.list_index(queue_prefix("status", status, "created"),
+            while rows := await desk.tickets.list_index(queue_prefix("status", status.value, "created"),
                                                         limit=1000, after=after):
                 for row in rows:
                     stored = await desk.tickets.get(row["number"])
-                    if stored is not None and stored.ticket.status in knowledge.DONE:
+                    if stored is not None and is_done(stored.ticket.status):
                         t = stored.ticket
                         resolved.append({"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
-                                         **summary(t), "status": "resolved"})
+                                         **summary(t), "status": Status.RESOLVED.value})
                 after = rows[-1]["RowKey"]
         await desk.search_logs.clear(knowledge.RESOLVED_LOG)
         await desk.search_logs.append_many(knowledge.RESOLVED_LOG, resolved)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from shared.core.directory import Agent
 from shared.core.errors import Conflict
-from shared.core.lifecycle import STATUSES, Category
+from shared.core.lifecycle import is_done
 from shared.storage.directory import DirectoryStore
 from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
@@ -21,9 +21,8 @@ Strategy = Literal["round-robin", "fewest-open"]
 
 
 async def open_count(tickets: TicketStore, agent_id: str) -> int:
-    active = {s.value for s, c in STATUSES.items() if c is not Category.DONE}
     rows = await tickets.list_index(queue_prefix("assignee", agent_id), limit=1000)
-    return sum(1 for r in rows if r.get("status") in active)
+    return sum(1 for r in rows if not is_done(r["status"]))
 
 
 async def pick_agent(team: str, *, strategy: Strategy, directory: DirectoryStore,

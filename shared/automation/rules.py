@@ -51,7 +51,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.core.lifecycle import Status
+from shared.core.lifecycle import INITIAL, Status
 from shared.core.models import Channel, Priority, Ticket
 
 Event = Literal["intake", "update"]
@@ -282,7 +282,7 @@ class Facts(BaseModel):
     category: str
     priority: Priority
     team: str | None = None
-    status: str = "new"
+    status: str = INITIAL.value
     tags: list[str] = []
     at: AwareDatetime
 
@@ -292,7 +292,7 @@ class Facts(BaseModel):
         return cls(
             channel=ticket.channel.value, requester_email=ticket.requester_email,
             subject=ticket.subject, description=ticket.description, category=ticket.category,
-            priority=ticket.priority, team=ticket.team, status=ticket.status, tags=list(tags), at=at,
+            priority=ticket.priority, team=ticket.team, status=ticket.status.value, tags=list(tags), at=at,
         )
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageFailed, StorageUnavailable
-from shared.core.lifecycle import Action, NotAllowed
+from shared.core.lifecycle import Action, NotAllowed, Role, may
 from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
 from shared.mail import messageids
@@ -105,7 +105,10 @@ async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
                              if_match=None, desk=desk, uploads=uploads, entry_data=details)
         except HelpdeskError as exc:
             await desk.idempotency.release(key)
-            if isinstance(exc, Conflict) and exc.extra.get("current_status") == "closed":
+            # Not allowed now (closed): the mail starts a follow-up ticket instead.
+            current = exc.extra.get("current_status") if isinstance(exc, Conflict) else None
+            if current is not None and not may(Action.REQUESTER_REPLY, current,
+                                               {Role.REQUESTER.value}):
                 return await _new_ticket(mail, message_id, uploads,
                                          {**details, "follow_up_of": number}, desk=desk)
             raise

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.core.lifecycle import STATUSES, Action, Category, Status, decide
+from shared.core.lifecycle import Action, Status, decide, is_done
 from shared.core.models import EntryKind, ThreadEntry, Ticket
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -163,7 +163,7 @@ def apply_action(
     """The ticket after the action and the entry recording it; raises `NotAllowed`."""
     before = Status(ticket.status)
     after = decide(action, before, roles)
-    changes: dict[str, Any] = {"status": after.value, "updated_at": now,
+    changes: dict[str, Any] = {"status": after, "updated_at": now,
                                "last_seq": ticket.last_seq + 1}
     text = ""
     data: dict[str, Any] = {}
@@ -208,7 +208,7 @@ def apply_action(
         data = {"solved": body.solved}
     if action is not Action.REMIND and before is Status.PENDING:
         changes["reminded_at"] = None
-    if STATUSES[before] is Category.DONE and STATUSES[after] is not Category.DONE:
+    if is_done(before) and not is_done(after):
         # A rating answers one resolution; back at work, the ticket awaits the next.
         changes.update(satisfied=None, satisfaction_comment=None, rated_at=None)
     if after is not before:

@@ -1,8 +1,11 @@
 """Ticket statuses, the actions that move between them, and who may take each. Pure: no I/O.
 
 Everything the help desk knows about the lifecycle is the two tables below, read by one
-function, `decide`. Code asks questions of the tables ("is this status active?", "which
-actions are allowed here?") rather than comparing status strings.
+function, `decide`. Code asks questions of the tables ("is this status done?", "which
+actions are allowed here?", "does the SLA clock stand still?") rather than comparing
+status strings: the questions are the functions at the end of this module. Automatic
+changes (a rule assigning at intake, an SLA breach escalating) are decided by `decide`
+too, with the roles in `AUTOMATIC`.
 
 Every accepted action writes exactly one thread entry, whose kind is the action's;
 a status change is recorded inside that entry (`from`/`to`), not as a second entry.
@@ -75,6 +78,14 @@ IMPLIED: dict[Role, frozenset[Role]] = {
 SAME = None  # "the status does not change"
 
 _WORKING = (Status.NEW, Status.OPEN, Status.PENDING, Status.ESCALATED)
+# Where the next word is the requester's: asked for information, or told the resolution.
+# Their answer brings the ticket back to the agents; until then reports do not count
+# the time as the desk's.
+_REQUESTERS_TURN = (Status.PENDING, Status.RESOLVED)
+
+# The roles the desk's own automatic changes are decided with: a rule assigning a ticket
+# at intake or an SLA breach escalating it moves the status as an agent's action would.
+AUTOMATIC: frozenset[str] = frozenset({Role.AGENT.value})
 
 
 @dataclass(frozen=True)
@@ -108,8 +119,7 @@ def _rules() -> list[Rule]:
     allow(Action.REMIND, (Status.PENDING,), SAME)
     # A requester's answer brings a waiting or resolved ticket back to the agents; on a
     # ticket being worked it is simply added. A closed ticket is not reopened by mail.
-    allow(Action.REQUESTER_REPLY, (Status.PENDING, Status.RESOLVED), Status.OPEN,
-          role=Role.REQUESTER)
+    allow(Action.REQUESTER_REPLY, _REQUESTERS_TURN, Status.OPEN, role=Role.REQUESTER)
     allow(Action.REQUESTER_REPLY, (Status.NEW, Status.OPEN, Status.ESCALATED), SAME,
           role=Role.REQUESTER)
     # "Did this solve your problem?" is asked once the ticket is done; answering again
@@ -163,3 +173,56 @@ def decide(action: Action | str, status: Status | str, roles: set[str] | frozens
             return rule.target if rule.target is not None else status
     missing = candidates[0].role if candidates else None
     raise NotAllowed(action, status, allowed_actions(status, roles), missing_role=missing)
+
+
+def may(action: Action | str, status: Status | str, roles: set[str] | frozenset[str]) -> bool:
+    """Whether `roles` may take `action` on a ticket in `status`."""
+    return Action(action) in allowed_actions(status, roles)
+
+
+# -- questions about a status ------------------------------------------------------------
+# Each takes a `Status` or its stored string; those about a thread entry's `from`/`to`
+# also take None (an entry that changed no status), which is in no category.
+
+def category(status: Status | str) -> Category:
+    return STATUSES[Status(status)]
+
+
+def statuses(*categories: Category) -> tuple[Status, ...]:
+    """The statuses in any of `categories`, in the table's order."""
+    return tuple(s for s, c in STATUSES.items() if c in categories)
+
+
+def is_done(status: Status | str | None) -> bool:
+    """Resolved or closed: no work is left (the requester may still answer or rate)."""
+    return status is not None and category(status) is Category.DONE
+
+
+def is_active(status: Status | str | None) -> bool:
+    """Work for the agents: neither waiting on someone nor done."""
+    return status is not None and category(status) is Category.ACTIVE
+
+
+def is_waiting(status: Status | str | None) -> bool:
+    """Waiting on the requester."""
+    return status is not None and category(status) is Category.WAITING
+
+
+def is_closed(status: Status | str | None) -> bool:
+    """Closed for good: the requester's answer no longer reopens it (mail starts a new
+    ticket); only an agent's reopening does."""
+    return status is not None and Status(status) is Status.CLOSED
+
+
+def requesters_turn(status: Status | str | None) -> bool:
+    """The next word is the requester's (waiting on them, or resolved): their answer
+    brings the ticket back to the agents."""
+    return status is not None and Status(status) in _REQUESTERS_TURN
+
+
+def clock_paused(status: Status | str, *, with_vendor: bool) -> bool:
+    """Whether the SLA clock stands still in `status`: while the ticket waits on the
+    requester, or on the vendor it was escalated to (`with_vendor`: its team is the
+    vendor tier). Done tickets have no running clock at all."""
+    status = Status(status)
+    return category(status) is Category.WAITING or (status is Status.ESCALATED and with_vendor)

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from shared.core.filenames import safe_filename
+from shared.core.lifecycle import Status
 
 
 class Priority(StrEnum):
@@ -120,7 +121,7 @@ class Ticket(BaseModel):
     requester_email: str
     priority: Priority
     category: str
-    status: str
+    status: Status
     channel: Channel
     team: str | None = None
     assignee: str | None = None
@@ -152,7 +153,7 @@ class TicketCreated(BaseModel):
     """The answer to a successful submission."""
 
     number: str
-    status: str
+    status: Status
     subject: str
     priority: Priority
     category: str

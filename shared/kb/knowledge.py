@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, field_errors
+from shared.core.lifecycle import Status, is_done
 from shared.core.models import ThreadEntry
 from shared.core.words import query_tokens, ticket_tokens, words
 from shared.storage.indexing import summary
@@ -35,7 +36,6 @@ QUERY_WORDS = 6
 KB_LOG = "kb"
 RESOLVED_LOG = "resolved"
 RESULTS = 10
-DONE = ("resolved", "closed")
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -124,7 +124,7 @@ async def create(body: dict[str, Any] | None, *, author: str, desk: Helpdesk) ->
         stored = await desk.tickets.get(data.from_ticket) if data.from_ticket.isdigit() else None
         if stored is None:
             raise NotFound(f"No ticket {data.from_ticket!r}.")
-        if stored.ticket.status not in DONE or not stored.ticket.resolution:
+        if not is_done(stored.ticket.status) or not stored.ticket.resolution:
             raise Conflict("Only a resolved ticket's notes can become an article.")
         text = text or stored.ticket.resolution
     if not text:
@@ -201,10 +201,10 @@ async def record_resolution(stored: StoredTicket, entry: ThreadEntry, *, desk: H
     same state again (or nothing), which changes nothing."""
     to, came_from = entry.data.get("to"), entry.data.get("from")
     t = stored.ticket
-    if to in DONE and came_from not in DONE and t.status in DONE:
+    if is_done(to) and not is_done(came_from) and is_done(t.status):
         line = {"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
-                **summary(t), "status": "resolved"}
-    elif came_from in DONE and to not in DONE and t.status not in DONE:
+                **summary(t), "status": Status.RESOLVED.value}
+    elif is_done(came_from) and not is_done(to) and not is_done(t.status):
         line = {"id": t.number, "gone": True}
     else:
         return

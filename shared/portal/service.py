@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from shared.core.directory import Agent
 from shared.core.errors import Forbidden, NotFound, ValidationFailed
 from shared.core.events import LinkRequest
-from shared.core.lifecycle import Status
+from shared.core.lifecycle import Action, Role, Status, may
 from shared.core.links import PortalGrant
 from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
 from shared.notifications.notify import send_portal_link
@@ -163,10 +163,10 @@ async def portal_view(stored: StoredTicket, *, desk: Helpdesk) -> PortalView:
             who="You" if mine else names.get(e.actor, desk.settings.helpdesk_name),
             mine=mine, body=e.body, label=_LABELS[e.kind], attachments=files.get(e.seq, []),
             solved=e.data.get("solved") if e.kind is EntryKind.RATED else None))
-    status = Status(ticket.status)
-    return PortalView(ticket=ticket, status_words=STATUS_WORDS[status], entries=entries,
-                      can_reply=status is not Status.CLOSED,
-                      can_rate=status in (Status.RESOLVED, Status.CLOSED))
+    requester = {Role.REQUESTER.value}
+    return PortalView(ticket=ticket, status_words=STATUS_WORDS[ticket.status], entries=entries,
+                      can_reply=may(Action.REQUESTER_REPLY, ticket.status, requester),
+                      can_rate=may(Action.RATE, ticket.status, requester))
 
 
 def public_attachment(stored: StoredTicket, attachment_id: str) -> AttachmentInfo:

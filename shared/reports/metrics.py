@@ -33,13 +33,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.core.counters import Contribution, Counters, add_into
+from shared.core.lifecycle import is_active, is_closed, is_done, requesters_turn
 from shared.core.models import EntryKind, ThreadEntry, Ticket
-from shared.sla import clocks
+from shared.sla import clocks, workhours
 
 DIMENSIONS = ("team", "category", "agent", "channel", "priority")
 ALL = "all"
 NONE = "~none"
-DONE = ("resolved", "closed")
 BUCKET_BASE = 1.1
 DURATION_METRICS = ("frt", "res")
 
@@ -69,7 +69,7 @@ class _Span:
     end: datetime
 
 
-def _calendar(ticket: Ticket) -> clocks.Calendar | None:
+def _calendar(ticket: Ticket) -> workhours.Calendar | None:
     """The working calendar of the ticket's SLA plan, or None for calendar time."""
     if not ticket.sla:
         return None
@@ -77,20 +77,21 @@ def _calendar(ticket: Ticket) -> clocks.Calendar | None:
     return clock.calendar if clock.business_hours else None
 
 
-def _length(a: datetime, b: datetime, calendar: clocks.Calendar | None) -> timedelta:
+def _length(a: datetime, b: datetime, calendar: workhours.Calendar | None) -> timedelta:
     if b <= a:
         return timedelta(0)
-    return clocks.working_time_between(a, b, calendar) if calendar else b - a
+    return workhours.working_time_between(a, b, calendar) if calendar else b - a
 
 
 def _paused_spans(thread: list[ThreadEntry], until: datetime) -> list[_Span]:
-    """When the ticket waited on the requester or stood resolved: the clock does not run."""
+    """When the ticket waited on the requester or stood resolved (the requester's turn,
+    until the agents work on it again): the clock does not run."""
     spans, since = [], None
     for entry in thread:
         to, came_from = entry.data.get("to"), entry.data.get("from")
-        if to in ("pending", "resolved") and came_from not in ("pending", "resolved"):
+        if requesters_turn(to) and not requesters_turn(came_from):
             since = entry.at
-        elif since is not None and to is not None and to not in ("pending", "resolved", "closed"):
+        elif since is not None and is_active(to):
             spans.append(_Span(since, entry.at))
             since = None
     if since is not None:
@@ -98,7 +99,7 @@ def _paused_spans(thread: list[ThreadEntry], until: datetime) -> list[_Span]:
     return spans
 
 
-def active_time(a: datetime, b: datetime, *, calendar: clocks.Calendar | None,
+def active_time(a: datetime, b: datetime, *, calendar: workhours.Calendar | None,
                 paused: list[_Span]) -> float:
     total = _length(a, b, calendar)
     for span in paused:
@@ -107,12 +108,13 @@ def active_time(a: datetime, b: datetime, *, calendar: clocks.Calendar | None,
 
 
 def _is_reopen(entry: ThreadEntry) -> bool:
-    return entry.data.get("from") in DONE and entry.data.get("to") not in (*DONE, None)
+    to = entry.data.get("to")
+    return is_done(entry.data.get("from")) and to is not None and not is_done(to)
 
 
 def _is_resolution(entry: ThreadEntry) -> bool:
-    return entry.data.get("to") == "resolved" or (
-        entry.data.get("to") == "closed" and entry.data.get("from") not in DONE)
+    """The ticket became done: resolved, or closed without a resolution first."""
+    return is_done(entry.data.get("to")) and not is_done(entry.data.get("from"))
 
 
 def contributions(ticket: Ticket, thread: list[ThreadEntry]) -> Contribution:
@@ -130,8 +132,8 @@ def contributions(ticket: Ticket, thread: list[ThreadEntry]) -> Contribution:
     paused = _paused_spans(thread, max(last, ticket.updated_at))
 
     add(ticket.created_at, "created")
-    add(ticket.created_at, f"status:{ticket.status}")
-    if ticket.status not in DONE:
+    add(ticket.created_at, f"status:{ticket.status.value}")
+    if not is_done(ticket.status):
         add(ticket.created_at, "backlog")
 
     first_reply = next((e for e in thread if e.kind == EntryKind.REPLY), None)
@@ -147,9 +149,9 @@ def contributions(ticket: Ticket, thread: list[ThreadEntry]) -> Contribution:
     for entry in thread:
         if _is_reopen(entry):
             add(entry.at, "reopened")
-        if entry.data.get("to") == "closed":
+        if is_closed(entry.data.get("to")):
             add(entry.at, "closed")
-    final = resolutions[-1] if resolutions and ticket.status in DONE else None
+    final = resolutions[-1] if resolutions and is_done(ticket.status) else None
     if final is not None:
         seconds = active_time(ticket.created_at, final.at, calendar=calendar, paused=paused)
         add(final.at, "res_n")

@@ -1,13 +1,7 @@
 """SLA plans and clocks: when a ticket's first response and resolution fall due. Pure: no I/O.
 
-Three layers, each built on the one before:
+Two layers over the working time of a business calendar (`shared/sla/workhours.py`):
 
-- Working time on a `Calendar` (working hours in a time zone, workdays, holidays):
-  `add_working_time` and `working_time_between`, exact to the microsecond and inverse of
-  each other. A local day's working window runs from the first instant the local clock
-  reads `start` to the first instant it reads `end`, so it is measured in real elapsed time:
-  09:00-17:00 is 8 hours even on a DST change day, and a window that contains a change is
-  as long as it really is. A wall time skipped by a jump opens at the jump.
 - Plans: an `SlaPlan` gives every priority a `Target`; `pick_plan` chooses a ticket's plan.
 - Clocks: an `SlaClock` is what a ticket stores. The operations take a clock and `now` and
   return a new clock plus the `SlaEvent`s to publish; none of them reads the time itself.
@@ -21,173 +15,27 @@ real breach.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.core.models import Priority
+from shared.sla.workhours import (
+    NOTHING,
+    Calendar,
+    CALENDAR_24x7,
+    add_working,
+    as_utc,
+    working_time_between,
+)
 
 TargetName = Literal["first_response", "resolution"]
 FIRST_RESPONSE: TargetName = "first_response"
 RESOLUTION: TargetName = "resolution"
 TARGETS: tuple[TargetName, ...] = (FIRST_RESPONSE, RESOLUTION)
 
-MIDNIGHT = time(0)  # as a calendar's `end`: the midnight that ends the day
-_MICROSECOND = timedelta(microseconds=1)
-_NOTHING = timedelta(0)
-
-
-# --- calendars and working time ---------------------------------------------------------
-
-
-class Calendar(BaseModel):
-    """When the help desk works: local hours [start, end) on workdays (Monday=0) that are
-    not holidays. An `end` of 00:00 means the midnight ending the day, so whole days fit."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    timezone: str = "UTC"
-    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
-    start: time = time(9, 0)
-    end: time = time(17, 0)
-    holidays: list[date] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder such as "America"
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
-
-    @field_validator("workdays")
-    @classmethod
-    def _weekdays(cls, value: list[int]) -> list[int]:
-        if not value:
-            raise ValueError("a calendar needs at least one workday")
-        if any(day not in range(7) for day in value):
-            raise ValueError("workdays are 0 (Monday) to 6 (Sunday)")
-        return sorted(set(value))
-
-    @model_validator(mode="after")
-    def _hours_make_sense(self) -> Calendar:
-        if self.start.tzinfo is not None or self.end.tzinfo is not None:
-            raise ValueError("working hours are local wall times; give them without a time zone")
-        if self.end != MIDNIGHT and self.start >= self.end:
-            raise ValueError("working hours must start before they end")
-        return self
-
-
-CALENDAR_24x7 = Calendar(id="24x7", workdays=list(range(7)), start=MIDNIGHT, end=MIDNIGHT)
-
-
-@dataclass(frozen=True)
-class _Hours:
-    """A calendar prepared for arithmetic (zone loaded, holidays as a set)."""
-
-    zone: ZoneInfo
-    workdays: frozenset[int]
-    holidays: frozenset[date]
-    start: time
-    end: time
-
-    @classmethod
-    def of(cls, calendar: Calendar) -> _Hours:
-        return cls(ZoneInfo(calendar.timezone), frozenset(calendar.workdays), frozenset(calendar.holidays),
-                   calendar.start, calendar.end)
-
-    @property
-    def always_open(self) -> bool:
-        # Whole days every day, no holidays: windows touch, so working time is elapsed time.
-        return len(self.workdays) == 7 and not self.holidays and self.start == self.end == MIDNIGHT
-
-    def window(self, day: date) -> tuple[datetime, datetime] | None:
-        if day.weekday() not in self.workdays or day in self.holidays:
-            return None
-        opens = _first_instant(datetime.combine(day, self.start), self.zone)
-        closing_day = day + timedelta(days=1) if self.end == MIDNIGHT else day
-        closes = _first_instant(datetime.combine(closing_day, self.end), self.zone)
-        return (opens, closes) if closes > opens else None  # empty when a jump skips the whole window
-
-    def windows_from(self, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working windows still open at or after `instant`, in order, the first clipped to it.
-        Windows of earlier local days end no later than the day of `instant` begins, so the
-        walk starts there; it steps a day at a time and never ends."""
-        day = instant.astimezone(self.zone).date()
-        while True:
-            window = self.window(day)
-            if window is not None and window[1] > instant:
-                yield max(window[0], instant), window[1]
-            day += timedelta(days=1)
-
-
-def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
-    return instant.astimezone(zone).replace(tzinfo=None)
-
-
-def _first_instant(wall: datetime, zone: ZoneInfo) -> datetime:
-    """The first instant (UTC) at which the local clock reads `wall` or later."""
-    after = wall.replace(tzinfo=zone).astimezone(UTC)  # fold=0: the first reading when clocks go back
-    if _wall(after, zone) == wall:
-        return after
-    # The clocks jumped over `wall`; the first reading past it is the jump itself, which lies
-    # between the two instants zoneinfo offers for a skipped time. Zones do not say where.
-    before = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    while after - before > _MICROSECOND:
-        middle = before + (after - before) / 2
-        if _wall(middle, zone) >= wall:
-            after = middle
-        else:
-            before = middle
-    return after
-
-
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("naive datetime: SLA arithmetic needs aware datetimes")
-    return value.astimezone(UTC)
-
-
-def _add(start: datetime, amount: timedelta, hours: _Hours) -> datetime:
-    if amount <= _NOTHING or hours.always_open:
-        return start + amount
-    for opens, closes in hours.windows_from(start):
-        # `<=`: work that fills a window exactly is due when it closes, not next morning.
-        if amount <= closes - opens:
-            return opens + amount
-        amount -= closes - opens
-    raise AssertionError("unreachable: working windows never run out")
-
-
-def add_working_time(start: datetime, hours: float, calendar: Calendar) -> datetime:
-    """The instant (UTC) at which `hours` of working time have passed since `start`.
-    Outside working hours the count begins at the next opening; 0 hours is `start` itself."""
-    if not math.isfinite(hours) or hours < 0:
-        raise ValueError(f"working hours must be finite and not negative, got {hours}")
-    return _add(_utc(start), timedelta(hours=hours), _Hours.of(calendar))
-
-
-def working_time_between(a: datetime, b: datetime, calendar: Calendar) -> timedelta:
-    """Working time in [a, b); zero when b is not after a."""
-    a, b = _utc(a), _utc(b)
-    hours = _Hours.of(calendar)
-    if b <= a:
-        return _NOTHING
-    if hours.always_open:
-        return b - a
-    total = _NOTHING
-    for opens, closes in hours.windows_from(a):
-        if opens >= b:
-            break
-        total += min(closes, b) - opens
-    return total
 
 
 # --- plans ------------------------------------------------------------------------------
@@ -298,10 +146,6 @@ def _calendar_of(clock: SlaClock) -> Calendar:
     return clock.calendar if clock.business_hours else CALENDAR_24x7
 
 
-def _hours_of(clock: SlaClock) -> _Hours:
-    return _Hours.of(_calendar_of(clock))
-
-
 def _target_hours(clock: SlaClock, target: TargetName) -> float:
     return clock.first_response_target_hours if target == FIRST_RESPONSE else clock.resolution_target_hours
 
@@ -314,7 +158,7 @@ def _unmet(clock: SlaClock) -> list[TargetName]:
 def _instant(clock: SlaClock, target: TargetName, credit: timedelta, fraction: float = 1.0) -> datetime:
     """When `fraction` of the target is used, given `credit` of paused working time."""
     allowed = timedelta(hours=_target_hours(clock, target) * fraction)
-    return _add(clock.started_at, allowed + credit, _hours_of(clock))
+    return add_working(clock.started_at, allowed + credit, _calendar_of(clock))
 
 
 def _stored_credit(clock: SlaClock) -> timedelta:
@@ -326,7 +170,7 @@ def _credit_for(clock: SlaClock, since: datetime, until: datetime) -> timedelta:
     already overdue at `since` (see the module docstring)."""
     stored = _stored_credit(clock)
     if all(_instant(clock, target, stored) <= since for target in _unmet(clock)):
-        return _NOTHING
+        return NOTHING
     return working_time_between(since, until, _calendar_of(clock))
 
 
@@ -372,7 +216,7 @@ def next_due(clock: SlaClock, now: datetime) -> datetime | None:
     already due by `now` is left out, because `check` then reports only the breach."""
     if clock.paused_at is not None:
         return None
-    now = _utc(now)
+    now = as_utc(now)
     credit = _stored_credit(clock)
     instants: list[datetime] = []
     for target in _unmet(clock):
@@ -386,7 +230,7 @@ def next_due(clock: SlaClock, now: datetime) -> datetime | None:
 
 
 def start_clock(plan: SlaPlan, priority: Priority, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
-    now = _utc(now)
+    now = as_utc(now)
     target = plan.targets[priority]
     clock = SlaClock(plan_id=plan.id, calendar=plan.calendar, first_response_target_hours=target.first_response_hours,
                      resolution_target_hours=target.resolution_hours, business_hours=target.business_hours,
@@ -398,7 +242,7 @@ def start_clock(plan: SlaPlan, priority: Priority, now: datetime) -> tuple[SlaCl
 def check(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
     """Warnings and breaches that have come due by `now` and were not announced yet, each at
     most once. A target found already due gets only its breach: a warning then says nothing new."""
-    now = _utc(now)
+    now = as_utc(now)
     credit = _credit_at(clock, now)
     warned, breached, events = list(clock.warned), list(clock.breached), []
     for target in _unmet(clock):
@@ -419,7 +263,7 @@ def check(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
 def pause(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
     """Stop counting (waiting on the requester). Announces anything already due first, since
     a paused clock has no next due instant to wake the timer. No-op if paused or all met."""
-    now = _utc(now)
+    now = as_utc(now)
     if clock.paused_at is not None or not _unmet(clock):
         return clock, []
     clock, events = check(clock, now)
@@ -428,7 +272,7 @@ def pause(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
 
 def resume(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
     """Count again; the working time spent paused moves the due instants. No-op if not paused."""
-    now = _utc(now)
+    now = as_utc(now)
     if clock.paused_at is None:
         return clock, []
     clock = _end_pause(clock, now)
@@ -451,7 +295,7 @@ def _record(clock: SlaClock, target: TargetName, now: datetime) -> tuple[SlaCloc
 
 def record_first_response(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
     """The first public answer: sla_met if on time, sla_stopped if late. Only the first counts."""
-    now = _utc(now)
+    now = as_utc(now)
     if clock.first_response_at is not None:
         return clock, []
     return _record(clock, FIRST_RESPONSE, now)
@@ -460,7 +304,7 @@ def record_first_response(clock: SlaClock, now: datetime) -> tuple[SlaClock, lis
 def record_resolution(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
     """The ticket is resolved. The resolution reaches the requester, so it also stands as the
     first response if there was none. A running pause ends: a resolved clock is stopped."""
-    now = _utc(now)
+    now = as_utc(now)
     if clock.resolved_at is not None:
         return clock, []
     if clock.paused_at is not None:
@@ -478,7 +322,7 @@ def reopen(clock: SlaClock, now: datetime) -> tuple[SlaClock, list[SlaEvent]]:
     resolved, its due instant is in the past and the reopened ticket is overdue at once.
     The resolution's warning and breach marks are cleared so `check` announces the reopened
     ticket's state afresh (the team working on it again needs to hear it). No-op if not resolved."""
-    now = _utc(now)
+    now = as_utc(now)
     if clock.resolved_at is None:
         return clock, []
     since = clock.resolved_at

@@ -1,7 +1,8 @@
 """SLA clocks on tickets: started at intake, moved by actions, checked by the sweep.
 
-The arithmetic is pure (`shared/sla/clocks.py`); this module decides when a clock starts, pauses
-(waiting on the requester, or on a vendor), resumes, stops, and what a breach does: the
+The arithmetic is pure (`shared/sla/clocks.py`, over the working time of
+`shared/sla/workhours.py`); this module decides when a clock starts, pauses (waiting on the
+requester, or on a vendor: `lifecycle.clock_paused`), resumes, stops, and what a breach does: the
 ticket is marked overdue, its priority rises one step and, unless turned off, it is
 escalated one tier (Service Desk → Senior Support → SysAdmins/Developers). Every clock
 event is a thread entry.
@@ -26,7 +27,7 @@ from pydantic import BaseModel
 from shared.core.actions import moves_version
 from shared.core.directory import CategoryDef, Team
 from shared.core.events import TicketEvent
-from shared.core.lifecycle import Action, Status
+from shared.core.lifecycle import AUTOMATIC, Action, clock_paused, decide, is_done, is_waiting, may
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
 from shared.sla import clocks
 from shared.storage.indexing import SWEEP, sweep_range_end
@@ -104,11 +105,6 @@ async def start(ticket: Ticket, *, desk: Helpdesk, now: datetime
     return with_clock(ticket, clock, now), events
 
 
-def _waiting(ticket: Ticket) -> bool:
-    return ticket.status == Status.PENDING.value or (
-        ticket.status == Status.ESCALATED.value and ticket.team == VENDOR_TEAM)
-
-
 def after_action(before: Ticket, after: Ticket, action: Action, now: datetime
                  ) -> tuple[Ticket, list[clocks.SlaEvent]]:
     """Move the clock for what an action did to the ticket."""
@@ -122,17 +118,17 @@ def after_action(before: Ticket, after: Ticket, action: Action, now: datetime
         clock, new = result
         events.extend(new)
 
-    done = {Status.RESOLVED.value, Status.CLOSED.value}
-    if before.status in done and after.status not in done:
+    if is_done(before.status) and not is_done(after.status):
         step(clocks.reopen(clock, now))
     if action is Action.REPLY:
         step(clocks.record_first_response(clock, now))
-    if after.status in done and before.status not in done:
+    if is_done(after.status) and not is_done(before.status):
         step(clocks.record_resolution(clock, now))
-    elif after.status not in done:
-        step(clocks.pause(clock, now) if _waiting(after) else clocks.resume(clock, now))
+    elif not is_done(after.status):
+        paused = clock_paused(after.status, with_vendor=after.team == VENDOR_TEAM)
+        step(clocks.pause(clock, now) if paused else clocks.resume(clock, now))
     after = with_clock(after, clock, now)
-    if after.status in done:
+    if is_done(after.status):
         after = after.model_copy(update={"sla_check_at": None})
     return after, events
 
@@ -164,7 +160,7 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
             return []
         clock = clock_of(stored.ticket)
         now = desk.clock()
-        if clock is None or stored.ticket.status in (Status.RESOLVED, Status.CLOSED):
+        if clock is None or is_done(stored.ticket.status):
             if stored.ticket.sla_check_at is not None:  # a stale sweep row: drop it
                 await desk.tickets.write_index(
                     stored.ticket.model_copy(update={"sla_check_at": None}),
@@ -183,21 +179,24 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
         if breached:
             update["overdue"] = True
             update["priority"] = RAISE[ticket.priority]
-            if escalate and ticket.status != Status.PENDING.value:
+            # Not while the ticket waits on the requester; else as an agent would escalate.
+            allowed = may(Action.ESCALATE, ticket.status, AUTOMATIC)
+            if escalate and allowed and not is_waiting(ticket.status):
                 escalated_to = NEXT_TIER.get(ticket.team or "service-desk")
         entries = [e.model_copy(update={"data": {**e.data, "team": ticket.team,
                                                  "assignee": ticket.assignee}})
                    for e in entries_for(events, first_seq=ticket.last_seq + 1)]
         if escalated_to:
-            update.update(team=escalated_to, status=Status.ESCALATED.value)
+            status = decide(Action.ESCALATE, ticket.status, AUTOMATIC)
+            update.update(team=escalated_to, status=status)
             entries.append(ThreadEntry(
                 seq=ticket.last_seq + len(entries) + 1, kind=EntryKind.ESCALATED, at=now,
                 actor="sla", public=False,
                 body=f"Escalated automatically: SLA breached. Priority raised to "
                      f"{update['priority'].value}.",
                 data={"tier": escalated_to, "team": escalated_to,
-                      "previous_team": ticket.team, "from": ticket.status,
-                      "to": Status.ESCALATED.value, "automatic": True}))
+                      "previous_team": ticket.team, "from": ticket.status.value,
+                      "to": status.value, "automatic": True}))
         update["last_seq"] = ticket.last_seq + len(entries)
         ticket = ticket.model_copy(update=update)
         # A warning or a met target is the desk's own record: agents holding the ticket's

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from shared.core.lifecycle import Status
 from shared.core.models import AttachmentInfo, Channel, EntryKind, Priority, ThreadEntry, Ticket
 
 HEAD = "ticket"
@@ -40,7 +41,7 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str], version: int) -> dic
         "requester_email": ticket.requester_email,
         "priority": ticket.priority.value,
         "category": ticket.category,
-        "status": ticket.status,
+        "status": ticket.status.value,
         "channel": ticket.channel.value,
         "team": ticket.team or "",
         "assignee": ticket.assignee or "",
@@ -83,7 +84,7 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         requester_email=entity["requester_email"],
         priority=Priority(entity["priority"]),
         category=entity["category"],
-        status=entity["status"],
+        status=Status(entity["status"]),
         channel=Channel(entity["channel"]),
         team=entity.get("team") or None,
         assignee=entity.get("assignee") or None,

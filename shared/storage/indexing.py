@@ -59,7 +59,7 @@ def sort_key(ticket: Ticket, sort: str) -> str:
 
 def index_value(ticket: Ticket, index: str) -> str:
     if index == "status":
-        return ticket.status
+        return ticket.status.value
     if index == "team":
         return ticket.team or UNASSIGNED
     if index == "assignee":
@@ -138,7 +138,7 @@ def summary(ticket: Ticket) -> dict[str, Any]:
     row: dict[str, Any] = {
         "number": ticket.number,
         "subject": ticket.subject[:200],
-        "status": ticket.status,
+        "status": ticket.status.value,
         "priority": ticket.priority.value,
         "category": ticket.category,
         "channel": ticket.channel.value,

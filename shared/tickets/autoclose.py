@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from shared.core.directory import AutoClose, Team
 from shared.core.errors import HelpdeskError, StorageFailed
-from shared.core.lifecycle import Action
+from shared.core.lifecycle import Action, Category, Status, is_waiting, statuses
 from shared.storage.indexing import descending, queue_prefix
 from shared.tickets.workflow import act, parse_body
 
@@ -51,9 +51,10 @@ def _policy(team_id: str | None, teams: dict[str, Team], default: AutoClosePolic
     return team.auto_close if team is not None and team.auto_close is not None else default
 
 
-async def _older_than(desk: Helpdesk, status: str, cutoff: datetime, limit: int) -> list[str]:
+async def _older_than(desk: Helpdesk, status: Status, cutoff: datetime, limit: int
+                      ) -> list[str]:
     """Tickets in `status` last updated before `cutoff`, oldest activity last."""
-    prefix = queue_prefix("status", status, "updated")
+    prefix = queue_prefix("status", status.value, "updated")
     start = prefix + descending(cutoff)
     rows = await desk.tickets.list_index(prefix, limit=limit, after=start)
     return [r["number"] for r in rows]
@@ -65,9 +66,12 @@ async def run(desk: Helpdesk, *, now: datetime, default: AutoClosePolicy,
     policies = [default, *(t.auto_close for t in teams.values() if t.auto_close)]
     shortest = min(min(p.remind_after_days, p.resolve_after_days) for p in policies)
     result = AutoCloseRun()
-    for number in await _older_than(desk, "pending", now - timedelta(days=shortest), limit):
+    waiting = [number for status in statuses(Category.WAITING)
+               for number in await _older_than(desk, status, now - timedelta(days=shortest),
+                                               limit)]
+    for number in waiting:
         stored = await desk.tickets.get(number)
-        if stored is None or stored.ticket.status != "pending":
+        if stored is None or not is_waiting(stored.ticket.status):
             continue
         t = stored.ticket
         policy = _policy(t.team, teams, default)
@@ -83,9 +87,9 @@ async def run(desk: Helpdesk, *, now: datetime, default: AutoClosePolicy,
             if await _do(desk, number, Action.RESOLVE, {"resolution": note}, stored.etag, None):
                 result.resolved.append(number)
     closing = min(p.close_after_days for p in policies)
-    for number in await _older_than(desk, "resolved", now - timedelta(days=closing), limit):
+    for number in await _older_than(desk, Status.RESOLVED, now - timedelta(days=closing), limit):
         stored = await desk.tickets.get(number)
-        if stored is None or stored.ticket.status != "resolved":
+        if stored is None or stored.ticket.status is not Status.RESOLVED:
             continue
         policy = _policy(stored.ticket.team, teams, default)
         if now - stored.ticket.updated_at >= timedelta(days=policy.close_after_days):

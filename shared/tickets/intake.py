@@ -41,7 +41,7 @@ from shared.core.errors import (
     ValidationFailed,
 )
 from shared.core.events import TicketEvent
-from shared.core.lifecycle import INITIAL, Status
+from shared.core.lifecycle import AUTOMATIC, INITIAL, Action, decide
 from shared.core.models import (
     AttachmentInfo,
     AttachmentUpload,
@@ -103,7 +103,7 @@ async def submit_ticket(
         number=number, subject=submission.subject, description=submission.description,
         requester_name=submission.name, requester_email=str(submission.email or "").lower(),
         priority=submission.priority, category=submission.category or "",
-        status=INITIAL.value, channel=channel, created_at=now, updated_at=now, last_seq=1,
+        status=INITIAL, channel=channel, created_at=now, updated_at=now, last_seq=1,
         cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
     )
 
@@ -131,8 +131,9 @@ async def submit_ticket(
     try:
         draft, outcome = await apply_rules(draft, event="intake", desk=desk, now=now)
         draft = await auto_assign(draft, desk=desk)
-        if draft.team or draft.assignee:
-            draft = draft.model_copy(update={"status": Status.OPEN.value})
+        if draft.team or draft.assignee:  # assigned by a rule: as an agent's assignment
+            draft = draft.model_copy(update={"status": decide(Action.ASSIGN, draft.status,
+                                                              AUTOMATIC)})
         draft, sla_events = await flow.start(draft, desk=desk, now=now)
     except HelpdeskError as exc:
         await _undo([], key_hash, desk=desk)

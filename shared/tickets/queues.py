@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.core.directory import Agent
 from shared.core.errors import BadRequest, ValidationFailed, field_errors
-from shared.core.lifecycle import Status
+from shared.core.lifecycle import Category, Status, statuses
 from shared.core.models import Priority
 from shared.storage.indexing import UNASSIGNED, due_before, queue_prefix
 
@@ -52,7 +52,7 @@ class QueueQuery(BaseModel):
 class QueueItem(BaseModel):
     number: str
     subject: str
-    status: str
+    status: Status
     priority: str
     category: str
     channel: str
@@ -92,9 +92,6 @@ class Plan:
     exclude: list[tuple[str, str]]
 
 
-DONE = ("resolved", "closed")
-
-
 def plan(query: QueueQuery, *, me: str, now: datetime) -> Plan:
     assignee = me if query.assignee == "me" else _none(query.assignee)
     team = _none(query.team)
@@ -118,7 +115,7 @@ def plan(query: QueueQuery, *, me: str, now: datetime) -> Plan:
         filters.append(("priority", query.priority.value))
     if query.category is not None:
         filters.append(("category", query.category))
-    exclude = [("status", s) for s in DONE] if query.active and query.status is None else []
+    exclude = [("status", s.value) for s in statuses(Category.DONE)] if query.active and query.status is None else []
     before = due_before(prefix, now) if query.overdue else None
     return Plan(prefix, before, filters, exclude)
 

@@ -113,6 +113,22 @@ def test_a_reply_to_a_pending_ticket_reopens_it(host: RunningHost, mail_key: str
         assert agent.get(f"/api/tickets/{number}").json()["ticket"]["status"] == "open"
 
 
+def test_a_reply_to_a_closed_ticket_starts_a_follow_up_that_names_it(host: RunningHost,
+                                                                     mail_key: str):
+    requester = unique_email("closed")
+    number = post(host, mail_key, message(requester, "Scanner", "No scans."))["number"]
+    with host.signed_in() as agent:
+        assert agent.post(f"/api/tickets/{number}/resolve",
+                          json={"resolution": "Driver reinstalled."}).status_code == 200
+        assert agent.post(f"/api/tickets/{number}/close", json={}).status_code == 200
+    follow = post(host, mail_key, message(requester, f"Re: [#{number}] Scanner", "Again."))
+    assert follow["outcome"] == "created" and follow["number"] != number
+    [created] = [e for e in thread(host, follow["number"]) if e["kind"] == "created"]
+    assert created["data"]["follow_up_of"] == number
+    with host.signed_in() as agent:
+        assert agent.get(f"/api/tickets/{number}").json()["ticket"]["status"] == "closed"
+
+
 def test_an_html_mail_keeps_a_text_version_and_its_sanitised_html(host: RunningHost,
                                                                    mail_key: str):
     msg = message(unique_email("html"), "Formatted", "plain part")

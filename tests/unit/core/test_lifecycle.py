@@ -11,13 +11,24 @@ from hypothesis import strategies as st
 
 from shared.core.actions import BODIES, apply_action
 from shared.core.lifecycle import (
+    AUTOMATIC,
     RULES,
     STATUSES,
     Action,
+    Category,
     NotAllowed,
     Status,
     allowed_actions,
+    category,
+    clock_paused,
     decide,
+    is_active,
+    is_closed,
+    is_done,
+    is_waiting,
+    may,
+    requesters_turn,
+    statuses,
 )
 from shared.core.models import Channel, Priority, Ticket
 
@@ -139,7 +150,7 @@ def test_requesters_rate_only_done_tickets_and_a_reopen_clears_the_rating():
     with pytest.raises(NotAllowed):
         decide(Action.RATE, Status.RESOLVED, {"admin"})  # the requester's word only
     requester = frozenset({"requester"})
-    t = new_ticket().model_copy(update={"status": "resolved"})
+    t = new_ticket().model_copy(update={"status": Status.RESOLVED})
     rate = BODIES[Action.RATE]
     t, first = apply_action(t, Action.RATE, rate.model_validate({"solved": False}),
                             actor="r", roles=requester, now=T0)
@@ -154,3 +165,55 @@ def test_requesters_rate_only_done_tickets_and_a_reopen_clears_the_rating():
                         BODIES[Action.REQUESTER_REPLY].model_validate({"body": "Broken again"}),
                         actor="r", roles=requester, now=T0 + timedelta(hours=1))
     assert t.status == "open" and t.satisfied is None and t.rated_at is None
+
+
+# -- the questions code asks instead of comparing statuses --------------------------------
+
+def test_the_categories_partition_the_statuses_and_answer_for_strings_too():
+    assert statuses(Category.DONE) == (Status.RESOLVED, Status.CLOSED)
+    assert statuses(Category.WAITING) == (Status.PENDING,)
+    assert statuses(Category.ACTIVE) == (Status.NEW, Status.OPEN, Status.ESCALATED)
+    assert set(statuses(*Category)) == set(Status)
+    for status in Status:
+        answers = (is_active(status), is_waiting(status), is_done(status))
+        assert answers.count(True) == 1
+        assert answers == (is_active(status.value), is_waiting(status.value),
+                           is_done(status.value))
+        assert category(status.value) is category(status)
+        assert is_closed(status) == (status is Status.CLOSED)
+    # An entry that changed no status has no `from`/`to`: in no category.
+    assert not any(q(None) for q in (is_active, is_waiting, is_done, is_closed))
+
+
+def test_the_requesters_turn_is_where_their_answer_brings_the_ticket_back():
+    requester = {"requester"}
+    for status in Status:
+        reopens = (may(Action.REQUESTER_REPLY, status, requester) and status is not Status.OPEN
+                   and decide(Action.REQUESTER_REPLY, status, requester) is Status.OPEN)
+        assert requesters_turn(status) == reopens, status
+    assert not requesters_turn(None)
+
+
+def test_the_sla_clock_stands_still_while_waiting_on_the_requester_or_a_vendor():
+    assert clock_paused(Status.PENDING, with_vendor=False)
+    assert clock_paused("escalated", with_vendor=True)
+    assert not clock_paused(Status.ESCALATED, with_vendor=False)
+    # A vendor team on an open ticket (assigned, not escalated) does not stop the clock.
+    assert not clock_paused(Status.OPEN, with_vendor=True)
+    assert not clock_paused(Status.NEW, with_vendor=False)
+
+
+def test_may_agrees_with_decide():
+    for roles in ({"requester"}, {"agent"}, {"supervisor"}, AUTOMATIC):
+        for status in Status:
+            for action in Action:
+                try:
+                    decide(action, status, roles)
+                    allowed = True
+                except NotAllowed:
+                    allowed = False
+                assert may(action, status.value, roles) is allowed
+    # What the desk's automatic changes become: a rule's assignment opens a new ticket,
+    # an SLA breach escalates.
+    assert decide(Action.ASSIGN, Status.NEW, AUTOMATIC) is Status.OPEN
+    assert decide(Action.ESCALATE, Status.OPEN, AUTOMATIC) is Status.ESCALATED

@@ -11,7 +11,7 @@ import pytest
 from shared.core.counters import add_into
 from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.reports import metrics
-from shared.sla import clocks
+from shared.sla import clocks, workhours
 
 MON = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 
@@ -53,7 +53,7 @@ def business_hours_history() -> tuple[Ticket, list[ThreadEntry]]:
     """Mon-Fri 09:00-17:00. Created Friday 16:00, answered Monday 10:00 (2 working
     hours), breached Monday 09:30, escalated 11:00, resolved 15:00 (7 working hours in
     all, 4 of them in the tier), rated 'yes' at 16:00."""
-    calendar = clocks.Calendar(id="office", start=time(9), end=time(17))
+    calendar = workhours.Calendar(id="office", start=time(9), end=time(17))
     clock = clocks.SlaClock(plan_id="p", calendar=calendar, first_response_target_hours=1,
                          resolution_target_hours=8, business_hours=True, started_at=at(4, 16))
     thread = [

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.core.lifecycle import Status
 from shared.core.models import Channel, Priority, Ticket
 from shared.storage import indexing
 from shared.storage.indexing import (
@@ -83,7 +84,7 @@ def test_a_team_without_an_agent_is_still_in_the_unassigned_agent_queue():
 @pytest.mark.parametrize("status", ["pending", "escalated", "resolved", "closed"])
 def test_a_status_change_moves_the_ticket_to_exactly_that_status_queue(status: str):
     before = ticket(status="open", assignee="grace")
-    after = before.model_copy(update={"status": status})
+    after = before.model_copy(update={"status": Status(status)})
     assert {v for i, v in queues_of(after) if i == "status"} == {status}
     assert not in_queue(after, "status", "open")
     # The rows to delete when it changes: only the status rows differ here.
@@ -94,7 +95,7 @@ def test_a_status_change_moves_the_ticket_to_exactly_that_status_queue(status: s
 def test_a_done_ticket_leaves_the_sla_sweep_and_the_overdue_part_of_its_queues():
     due = T0 + timedelta(hours=4)
     open_ = ticket(status="open", due_at=due, sla_check_at=due - timedelta(hours=1))
-    done = open_.model_copy(update={"status": "resolved", "due_at": None, "sla_check_at": None,
+    done = open_.model_copy(update={"status": Status.RESOLVED, "due_at": None, "sla_check_at": None,
                                     "resolved_at": T0 + timedelta(hours=1)})
     later = due + timedelta(minutes=1)
     prefix = queue_prefix("all", None, "due")
