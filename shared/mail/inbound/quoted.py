@@ -1,117 +1,293 @@
-"""Quoted history in the text of an inbound message: what the sender newly wrote, with
-our reply marker, attributions ("On <date>, <name> wrote:"), Outlook's original-message
-blocks and trailing ">" quotes cut off, and inline forwards kept (the forwarded content
-is the question).
+"""Quoted history in the text of an inbound message: what the sender newly wrote, split
+from the history their client quoted below it (kept beside the new text, so that an
+agent can see what was cut).
+
+History starts at the first of: our reply marker; an attribution ("On <date>, <name>
+wrote:" in any of the clients' languages, on one line or over up to four, date first or
+verb first) followed by history; Outlook's header block or "-----Original Message-----"
+line in a reply (in a forward they introduce the forwarded message, which is kept); a
+trailing run of ">" quotes, with a signature, "Sent from my phone", list footer or
+disclaimer below it. Lines a client re-wrapped out of a quote count as quoted. Inline
+forwards are kept (the forwarded content is the question). The vocabulary is in
+shared.mail.inbound.replylang.
+
+The one promise: no line of new text is ever cut. Every rule that cuts needs what follows
+the cut to look like history (only quotes, or an attribution with a date and a time or
+address), quotes interleaved with answers are kept whole, and text that would be empty
+is returned as it came.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+
+from shared.mail.inbound import replylang as lang
 
 # Same text as shared.mail.compose.REPLY_MARKER (a test keeps them equal); repeated here so this
 # module stays free of the settings import that comes with shared.mail.compose.
 REPLY_MARKER = "##- Please type your reply above this line -##"
-
-# Reply prefixes of common clients in common languages, possibly after a "[list]" tag.
-_REPLY_SUBJECT = re.compile(r"^\s*(\[[^\]]*\]\s*)?(re|aw|sv|vs|antw|res|odp|rif|ynt)\s*(\[\d+\]|\(\d+\))?\s*:", re.I)
+_MAX_ATTRIBUTION_LINES = 4
+_MAX_TRAILER_LINES = 15
+_WRAPPED = 60  # a quoted line at least this long may have been re-wrapped by the client
 
 
 def is_reply_subject(subject: str) -> bool:
-    """Whether a subject says the message answers another one (Re:, AW:, SV:, ...)."""
-    return bool(_REPLY_SUBJECT.match(subject))
+    """Whether a subject says the message answers another one (Re:, AW:, SV:, Odp:, 回复:, ...)."""
+    return bool(lang.REPLY_SUBJECT.match(subject))
 
 
-_FORWARD_LINE = re.compile(
-    r"^\s*(-+\s*(forwarded message|forwarded message follows|weitergeleitete nachricht|message transf[ée]r[ée]"
-    r"|mensaje reenviado)\s*-+|begin forwarded message:|anfang der weitergeleiteten nachricht:)\s*$", re.I)
-_ORIGINAL_LINE = re.compile(
-    r"^\s*-+\s*(original message|urspr[üu]ngliche nachricht|message d'origine|mensaje original)\s*-+\s*$", re.I)
-_ATTRIBUTION_START = re.compile(r"^\s*(on|am|le|el|il|op|den|em)\s", re.I)
-_ATTRIBUTION_END = re.compile(
-    r"(wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|skrev|escreveu|napisa[łl])\s*:\s*$", re.I)
-_FROM_LABEL = re.compile(r"^\s*\*?(from|von|de|van)\s*:\*?\s*\S", re.I)
-_SENT_LABEL = re.compile(r"^\s*\*?(sent|gesendet|date|datum|envoy[ée]|enviado)\s*:", re.I)
-_SUBJECT_LABEL = re.compile(r"^\s*\*?(subject|betreff|objet|asunto|assunto)\s*:", re.I)
-_SEPARATOR = re.compile(r"^\s*(_{8,}|-{8,})\s*$")
+@dataclass(frozen=True)
+class Split:
+    """A message's text as the sender newly wrote it, and the history cut from it."""
+
+    new: str
+    history: str
 
 
 def strip_quoted(text: str, *, is_reply: bool = False) -> str:
     """The new text of a message: our reply marker and quoted reply history cut off.
+    Never returns an empty string for text that has anything but whitespace in it."""
+    return split_quoted(text, is_reply=is_reply).new
 
-    Cut at the line holding REPLY_MARKER; at an "On <date>, <name> wrote:" attribution
-    whose remainder is all ">" quotes; when `is_reply`, also at Outlook's
-    "-----Original Message-----" line or "From:/Sent:/Subject:" header block (in a
-    forward those introduce the forwarded message, which is kept); then drop a trailing
-    run of ">" quotes. Everything after an inline-forward marker is kept as it is.
-    Never returns an empty string for text that has anything but whitespace in it.
-    """
+
+def split_quoted(text: str, *, is_reply: bool = False) -> Split:
+    """The new text and the quoted history below it (see the module's docstring)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    history: list[str] = []
     marker = next((i for i, line in enumerate(lines) if REPLY_MARKER in line), None)
     if marker is not None:
-        lines = lines[:marker]
+        lines, history = lines[:marker], lines[marker:]
         is_reply = True  # what follows our marker is our own message, quoted back
-    forward = next((i for i, line in enumerate(lines) if _is_forward_line(line, is_reply=is_reply)), None)
-    cut = _history_start(lines if forward is None else lines[:forward], is_reply=is_reply)
+    quoted = _quoted_lines(lines)
+    forward = _forward_start(lines, quoted, is_reply=is_reply)
+    scope = lines if forward is None else lines[:forward]
+    cut = _history_start(scope, quoted, is_reply=is_reply, marked=marker is not None)
     if cut is not None:
-        lines = lines[:cut]
+        trailer = _trailer_start(lines, quoted, len(lines)) if forward is None else None
+        if trailer is not None and trailer > cut and _trailer_kind(_filled(lines[trailer:])) == "keep":
+            # The sender's signature below the quote their client put above it.
+            lines, history = [*lines[:cut], "", *lines[trailer:]], lines[cut:trailer] + history
+        else:
+            lines, history = lines[:cut], lines[cut:] + history
     if cut is not None or forward is None:  # a trailing quote after a forward marker was forwarded
-        lines = _drop_trailing_quote(lines)
-    result = "\n".join(lines).rstrip().lstrip("\n")
-    return result if result.strip() else text.strip()
+        lines, trailing = _split_trailing_quote(lines, _quoted_lines(lines))
+        history = trailing + history
+        if cut is None and forward is None and not trailing:
+            lines, leading = _split_leading_quote(lines, _quoted_lines(lines))
+            history = leading + history
+    new = "\n".join(lines).rstrip().lstrip("\n")
+    if not new.strip():
+        return Split(text.strip(), "")
+    return Split(new, "\n".join(history).strip("\n"))
 
 
-def _is_forward_line(line: str, *, is_reply: bool) -> bool:
-    return bool(_FORWARD_LINE.match(line) or (not is_reply and _ORIGINAL_LINE.match(line)))
-
-
-def _history_start(lines: list[str], *, is_reply: bool) -> int | None:
-    last_unquoted = max((i for i, line in enumerate(lines) if line.strip() and not _is_quote(line)), default=-1)
-    for i, line in enumerate(lines):
-        if (_is_attribution(lines, i, last_unquoted=last_unquoted)
-                or (is_reply and (_ORIGINAL_LINE.match(line) or _is_header_block(lines, i)))):
-            return _include_separator(lines, i)
-    return None
+# --- what counts as quoted ----------------------------------------------------------------
 
 
 def _is_quote(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
-def _is_attribution(lines: list[str], i: int, *, last_unquoted: int) -> bool:
-    # "On <date>, <name> wrote:" - on one line or wrapped over two - counts only when a
-    # date is in it (so "On Monday my colleague wrote:" is prose) and only ">" quotes
-    # follow it: quotes interleaved with answers below it are part of the new text.
-    line = lines[i]
-    if _is_quote(line) or not _ATTRIBUTION_START.match(line):
-        return False
-    for end in (i, i + 1):
-        if end < len(lines) and _ATTRIBUTION_END.search(lines[end]):
-            attribution = " ".join(lines[i:end + 1])
-            return len(attribution) < 400 and bool(re.search(r"\d", attribution)) and end >= last_unquoted
-    return False
+def _quoted_lines(lines: list[str]) -> list[bool]:
+    """Per line: a ">" quote, or a piece of one that the client re-wrapped onto a line of
+    its own (it follows a long quoted line ending mid-sentence, starts in lower case and is
+    followed by a quote or a blank line)."""
+    quoted = [_is_quote(line) for line in lines]
+    for i in range(1, len(lines)):
+        line, previous = lines[i].strip(), lines[i - 1].lstrip(">").strip()
+        if quoted[i] or not quoted[i - 1] or not line:
+            continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (len(previous) >= _WRAPPED and previous[-1] not in ".!?:;)" and line[0].islower()
+                and (not following.strip() or _is_quote(following))):
+            quoted[i] = True
+    return quoted
+
+
+# --- where the history starts ---------------------------------------------------------------
+
+
+def _forward_start(lines: list[str], quoted: list[bool], *, is_reply: bool) -> int | None:
+    for i, line in enumerate(lines):
+        if quoted[i]:
+            continue
+        if lang.FORWARD_LINE.match(line):
+            return i
+        if not is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
+            return i
+    return None
+
+
+def _history_start(lines: list[str], quoted: list[bool], *, is_reply: bool, marked: bool) -> int | None:
+    for i, line in enumerate(lines):
+        if quoted[i] or not line.strip():
+            continue
+        if is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
+            return _include_separator(lines, i)
+        found = _attribution_ending_at(lines, quoted, i)
+        if found is not None and _history_follows(lines, quoted, i, marked=marked):
+            return _include_separator(lines, found)
+    return None
+
+
+def _attribution_ending_at(lines: list[str], quoted: list[bool], end: int) -> int | None:
+    """The first line of an attribution whose last line is `end`, or None.
+
+    It ends with a wrote-verb and a colon ("..., Jane wrote:", "... schrieb Jane <j@x>:"),
+    a wrote-verb alone, or an address and a colon after a date ("2024-03-05 10:02 Jane
+    <j@x>:"), and holds a date. A window of several lines must begin the way attributions begin ("On",
+    "Am", "Le", a weekday or a date), so that it never takes in the line of new text above.
+    """
+    last = lines[end].strip().strip("-").strip()  # "---- On <date>, Jane wrote ----"
+    if not (lang.ATTRIBUTION_VERB.search(last) or lang.ATTRIBUTION_VERB_LAST.search(last)
+            or lang.ADDRESS_LAST.search(last) or lang.ATTRIBUTION_LEAD.match(last)):
+        return None
+    found: int | None = None
+    for size in range(1, _MAX_ATTRIBUTION_LINES + 1):
+        start = end - size + 1
+        if start < 0 or quoted[start] or not lines[start].strip() or len(lines[start]) > 200:
+            break
+        joined = " ".join(line.strip() for line in lines[start:end + 1])
+        if len(joined) > 400:
+            break
+        begins = bool(lang.ATTRIBUTION_START.match(lines[start]))
+        if size > 1 and not begins:
+            continue
+        if not lang.DATE.search(joined):
+            continue
+        found = start
+        if begins:
+            break
+    return found
+
+
+def _history_follows(lines: list[str], quoted: list[bool], end: int, *, marked: bool) -> bool:
+    """Whether what follows an attribution is history: only quotes, and a trailer below
+    them; nothing at all when it stood above our reply marker (`marked`). Unquoted text
+    below it may be an answer between quotes, so it never is (HTML quotes become ">" lines
+    in shared.mail.html, Yahoo's plain `div` too)."""
+    below = [i for i in range(end + 1, len(lines)) if lines[i].strip()]
+    if not below:
+        return marked
+    trailer = _trailer_start(lines, quoted, len(lines))
+    return all(quoted[i] for i in below if trailer is None or i < trailer)
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
-    if not _FROM_LABEL.match(lines[i]):
+    found = lang.FROM_LABEL.match(lines[i])
+    if not found or not lines[i][found.end():].strip():
         return False
-    following = lines[i + 1:i + 8]
-    return any(_SENT_LABEL.match(line) for line in following) and any(_SUBJECT_LABEL.match(line) for line in following)
+    following: list[str] = []  # the block's lines: up to six, without a blank line between
+    for line in lines[i + 1:i + 7]:
+        if not line.strip():
+            break
+        following.append(line)
+    sent = any(lang.SENT_LABEL.match(line) for line in following)
+    subject = any(lang.SUBJECT_LABEL.match(line) for line in following)
+    to = any(lang.TO_LABEL.match(line) or lang.CC_LABEL.match(line) for line in following)
+    return (sent or subject) and sent + subject + to >= 2
 
 
 def _include_separator(lines: list[str], i: int) -> int:
     # Outlook draws a rule of underscores above its header block; it belongs to the history.
     start = i
-    while start > 0 and (not lines[start - 1].strip() or _SEPARATOR.match(lines[start - 1])):
+    while start > 0 and (not lines[start - 1].strip() or lang.SEPARATOR.match(lines[start - 1])
+                         or lang.HEADER_INTRO.match(lines[start - 1])):
         start -= 1
-    return start if any(_SEPARATOR.match(line) for line in lines[start:i]) else i
+    drawn = any(lang.SEPARATOR.match(line) or lang.HEADER_INTRO.match(line) for line in lines[start:i])
+    return start if drawn else i
 
 
-def _drop_trailing_quote(lines: list[str]) -> list[str]:
+# --- quotes at the end and at the start -------------------------------------------------------
+
+
+def _trailer_start(lines: list[str], quoted: list[bool], end: int) -> int | None:
+    """The first line of a signature, phone tag, list footer or disclaimer that ends the
+    text below its last quote, or None."""
+    last_quote = max((i for i in range(end) if quoted[i]), default=None)
+    if last_quote is None:
+        return None
+    tail = [i for i in range(last_quote + 1, end) if lines[i].strip()]
+    if not tail or len(tail) > _MAX_TRAILER_LINES:
+        return None
+    return tail[0] if _trailer_kind([lines[i] for i in tail]) else None
+
+
+def _filled(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.strip()]
+
+
+def _trailer_kind(tail: list[str]) -> str | None:
+    """"keep" for what the sender's client added (a signature, "Sent from my phone"),
+    "drop" for what a server added (a list footer, a disclaimer), None for anything else."""
+    first = tail[0].strip()
+    joined = " ".join(tail)
+    if lang.SIGNATURE_DELIMITER.match(first) and lang.LIST_FOOTER.search(joined):
+        return "drop"  # Google Groups signs its footer like a person
+    if lang.SIGNATURE_DELIMITER.match(first) or lang.SENT_FROM.match(first):
+        return "keep"
+    if lang.SEPARATOR.match(first) and (lang.LIST_FOOTER.search(joined) or lang.DISCLAIMER.search(joined)):
+        return "drop"
+    if lang.DISCLAIMER.search(first) and len(joined.split()) >= 15:
+        return "drop"
+    return None
+
+
+def _split_trailing_quote(lines: list[str], quoted: list[bool]) -> tuple[list[str], list[str]]:
+    """(lines kept, history): a trailing run of quotes goes, with the attribution above it;
+    below an attributed quote, a signature stays and a list footer or disclaimer goes too."""
     end = len(lines)
-    while end > 0 and (not lines[end - 1].strip() or _is_quote(lines[end - 1])):
+    while end > 0 and not lines[end - 1].strip():
         end -= 1
-    quoted = any(line.strip() for line in lines[end:])
-    # An attribution left above the stripped quote ("Jane wrote:") goes with it.
-    if quoted and end > 0 and _ATTRIBUTION_END.search(lines[end - 1]):
-        end -= 1
-    return lines[:end]
+    trailer = _trailer_start(lines, quoted, end)
+    kept_tail: list[str] = []
+    dropped_tail: list[str] = []
+    if trailer is not None:
+        tail = lines[trailer:end]
+        if _trailer_kind(_filled(tail)) == "keep":
+            kept_tail = tail
+        else:
+            dropped_tail = tail
+        end = trailer
+    start = end
+    while start > 0 and (not lines[start - 1].strip() or quoted[start - 1]):
+        start -= 1
+    if not any(quoted[start:end]):
+        return lines, []
+    above = start - 1
+    attributed = False
+    if above >= 0:
+        found = _attribution_ending_at(lines, quoted, above)
+        if found is not None:
+            start, attributed = found, True
+        elif lang.ATTRIBUTION_VERB.search(lines[above]):  # "Jane Doe wrote:" without a date
+            start, attributed = above, True
+    if trailer is not None and not attributed:
+        return lines, []  # a quote the sender signed below may be what they are asking about
+    kept = lines[:start]
+    if kept_tail:
+        kept = [*kept, "", *kept_tail] if any(line.strip() for line in kept) else kept_tail
+    return kept, [*lines[start:trailer if trailer is not None else end], *dropped_tail]
+
+
+def _split_leading_quote(lines: list[str], quoted: list[bool]) -> tuple[list[str], list[str]]:
+    """Bottom-posting: an attribution and quotes at the very top, the new text below and
+    no quote after it. The quote goes; everything below it stays."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return lines, []
+    if quoted[first]:
+        return lines, []  # a quote answered below it, without an attribution: kept
+    found = next((e for e in range(first, min(first + _MAX_ATTRIBUTION_LINES, len(lines)))
+                  if _attribution_ending_at(lines, quoted, e) == first), None)
+    if found is None:
+        return lines, []
+    end = found + 1
+    if end >= len(lines) or not quoted[end] and lines[end].strip():
+        return lines, []
+    while end < len(lines) and (quoted[end] or not lines[end].strip()):
+        end += 1
+    rest = lines[end:]
+    if not any(line.strip() for line in rest) or any(quoted[end:]):
+        return lines, []
+    return rest, lines[:end]
