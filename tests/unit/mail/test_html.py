@@ -52,3 +52,19 @@ def test_sanitised_html_runs_nothing_and_links_open_no_window_reference():
 
 def test_sanitise_reads_no_further_than_the_cap():
     assert "late" not in sanitise("<p>" + "x" * MAX_HTML_CHARS + "late</p>")
+
+
+def test_tables_links_and_lists_stay_readable():
+    html = ('<p>Hosts:</p><table><tr><th>Host</th><th>Status</th></tr><tr><td>web1</td><td></td><td>down</td></tr>'
+            '</table><ol><li>restart</li></ol><p>See <a href="https://status.example/x?a=1&amp;b=2">status</a>, '
+            '<a href="https://kb.example/">https://kb.example/</a>, <a href="mailto:it@x.example">it@x.example</a>'
+            ' and <a href="javascript:alert(1)">this</a>.</p>')
+    assert to_text(html) == ("Hosts:\n\nHost | Status\nweb1 | down\n\n- restart\n\n"
+                             "See status <https://status.example/x?a=1&b=2>, https://kb.example/, it@x.example"
+                             " and this.")
+
+
+def test_yahoos_quoting_div_reads_as_a_quote():
+    html = ('<div>new</div><div class="yahoo_quoted" id="y1"><div>On Tue, Jane wrote:</div><div><div>old</div></div>'
+            '</div><div class="other">after</div>')
+    assert to_text(html) == "new\n> On Tue, Jane wrote:\n> old\nafter"

@@ -107,7 +107,7 @@ def test_html_only_message_gets_readable_text_and_safe_html():
     parsed = parse_email(corpus.html_only())
     assert parsed.text == (
         'Hello team,\n\nI cannot log in & the page says "expired".\n\n- Browser: Firefox\n- Since: Monday\n\n'
-        "click me or status\n\nRegards,\nJane"
+        "click me or status <https://status.example.com/>\n\nRegards,\nJane"
     )
     html = parsed.html
     assert html is not None
