@@ -16,7 +16,8 @@ osTicket and Zammad.
 The same Message-ID twice is one entry: each message's id is recorded with its ticket,
 and the record is claimed before anything is written. Auto-replies, bulk mail, loops and
 bounces make no ticket and trigger no auto-reply; a bounce is noted on the ticket whose
-email it bounced. The raw message is kept in Blob Storage.
+email it bounced. The raw message is kept in Blob Storage, and the quoted history the
+parser cut from the text on the entry (`quoted`, its first MAX_QUOTED characters).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 MAX_IN_REPLY_TO = 3
 MAX_REFERENCES = 10
 TRUNCATED = "\n\n[… the rest of this message is in the original email]"
+# The quoted history kept on an entry, in characters: the entry's data is one table property
+# of JSON (64 KiB, and json.dumps writes a non-ASCII character as six), the raw message has all.
+MAX_QUOTED = 4000
 
 Outcome = Literal["created", "appended", "duplicate", "ignored", "bounce-noted"]
 
@@ -92,6 +96,8 @@ async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
     details = {"message_id": message_id, "raw_blob": blob, "html_blob": html_blob,
                "from": mail.from_address,
                "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments),
+               # What the parser cut as quoted history, so that an agent can check it.
+               **({"quoted": _capped(mail.quoted, MAX_QUOTED)} if mail.quoted.strip() else {}),
                # For the agent: it answered that ticket, but its sender is not on it.
                **({"names_ticket": named} if named else {})}
     if number is not None:
@@ -133,8 +139,10 @@ async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[Attachme
 
 
 def _body(mail: ParsedEmail, desk: Helpdesk) -> str:
-    text = mail.text.strip() or "(no text)"
-    limit = desk.settings.limits.description_chars
+    return _capped(mail.text.strip() or "(no text)", desk.settings.limits.description_chars)
+
+
+def _capped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - len(TRUNCATED)] + TRUNCATED
 
 

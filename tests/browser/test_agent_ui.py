@@ -365,3 +365,32 @@ def test_an_acknowledgement_held_back_by_the_hourly_cap_is_shown_as_not_sent(
     open_ticket(page, sent)
     expect(page.locator(".thread li", has_text="Email sent")).to_be_visible()
     expect(page.locator(".thread li", has_text="Email not sent")).to_have_count(0)
+
+
+def test_an_emails_quoted_history_is_kept_collapsed_under_its_entry(
+        context: BrowserContext, host: RunningHost, staff: dict[str, str]):
+    with host.signed_in(roles="agent,admin") as admin:
+        key = admin.post("/api/apikeys", json={"name": "mx-ui", "scopes": ["email"]}).json()["key"]
+    sender = unique_email()
+    raw = (f"From: Ada <{sender}>\r\nTo: support@example.com\r\nSubject: Re: VPN drops\r\n"
+           f"Message-ID: <{uuid.uuid4().hex}@client.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "It still drops every hour.\r\n\r\n"
+           "Am Di., 5. März 2024 um 10:02 Uhr schrieb Ops <ops@example.com>:\r\n"
+           "> Did the new profile help? <script>alert(1)</script>\r\n").encode()
+    with host.client() as client:
+        response = client.post("/api/tickets.email", content=raw, headers={
+            "X-API-Key": key, "content-type": "message/rfc822", "Accept": "application/json"})
+    assert response.status_code == 201, response.text
+    page = agent_page(context, staff["a"])
+    open_ticket(page, response.json()["number"])
+    entry = page.locator(".thread li.created")
+    expect(entry.locator(".body").first).to_have_text("It still drops every hour.")
+    history = entry.locator("details.quoted")
+    expect(history).not_to_have_attribute("open", "")
+    expect(history.locator(".body")).to_be_hidden()
+    history.locator("summary", has_text="Quoted history").click()
+    expect(history.locator(".body")).to_have_text(
+        "Am Di., 5. März 2024 um 10:02 Uhr schrieb Ops <ops@example.com>:\n"
+        "> Did the new profile help? <script>alert(1)</script>")
+    assert page.locator("main script").count() == 0
+    assert page.errors == []  # type: ignore[attr-defined]

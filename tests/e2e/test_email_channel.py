@@ -87,6 +87,9 @@ def test_piped_mail_becomes_a_ticket_and_the_reply_to_our_ack_joins_it(
     assert len(entries) == 1
     assert entries[0]["body"] == "Here is the crash log."
     assert entries[0]["data"]["matched_by"] == "in-reply-to"
+    assert entries[0]["data"]["quoted"] == (  # what was cut, kept for the agent to check
+        "On Mon, Nov 27, 2026 at 10:02 AM Help Desk <helpdesk@example.com> wrote:\n"
+        "> ##- Please type your reply above this line -##\n> we have received your request")
     assert post(host, mail_key, reply)["outcome"] == "duplicate"
     assert len([e for e in thread(host, number) if e["kind"] == "message"]) == 1
 

@@ -292,6 +292,15 @@ function attachmentLinks(view, seq) {
     h("span", {class: "muted"}, ` (${Math.max(1, Math.round(a.size / 1024))} KB)`))));
 }
 
+// What the mail parser cut from an email as quoted history, collapsed, so that an agent
+// can check that nothing new was cut with it.
+function quotedHistory(data) {
+  if (!data.quoted) return null;
+  return h("details", {class: "quoted"},
+    h("summary", {}, "Quoted history"),
+    h("div", {class: "body"}, data.quoted));
+}
+
 function eventText(entry) {
   const d = entry.data || {};
   const parts = [];
@@ -325,6 +334,7 @@ function renderThread(view, list) {
       list.append(h("li", {class: `entry ${entry.kind}${note ? " note" : ""}`, dataset: {kind: entry.kind, seq: entry.seq}},
         h("div", {class: "meta"}, badges, extra, " ", meta),
         entry.body ? h("div", {class: "body"}, entry.body) : null,
+        quotedHistory(d),
         attachmentLinks(view, entry.seq)));
     } else {
       list.append(h("li", {class: "event", dataset: {kind: entry.kind, seq: entry.seq}},

@@ -47,7 +47,7 @@ from shared.mail.inbound.mime import (
     collect,
     parse_bytes,
 )
-from shared.mail.inbound.quoted import is_reply_subject, strip_quoted
+from shared.mail.inbound.quoted import is_reply_subject, split_quoted
 from shared.mail.inbound.text import bodies, sanitise_html
 
 # The entry's public surface: what a caller of parse_email handles.
@@ -67,6 +67,7 @@ class ParsedEmail:
     subject: str
     date: datetime | None
     text: str
+    quoted: str  # the history cut from `text`, for an agent to check what was cut
     html: str | None
     attachments: list[ParsedAttachment]
     auto_reason: str | None
@@ -88,6 +89,7 @@ def parse_email(
     bounce = find_bounce(msg, content, from_address=from_address, subject=subject, text=source_text)
     own = {address.strip().lower() for address in own_addresses}
     reply_to = addresses(header(msg, "Reply-To"))
+    split = split_quoted(source_text, is_reply=is_reply_subject(subject))
     return ParsedEmail(
         message_id=next(iter(message_ids(header(msg, "Message-ID"))), None),
         in_reply_to=message_ids(header(msg, "In-Reply-To")),
@@ -99,7 +101,8 @@ def parse_email(
         cc=address_list(header(msg, "Cc")),
         subject=subject,
         date=header_date(header(msg, "Date")),
-        text=strip_quoted(source_text, is_reply=is_reply_subject(subject)),
+        text=split.new,
+        quoted=split.history,
         html=sanitise_html(html_source) if html_source.strip() else None,
         attachments=attachments(content.files, cid_references(html_source)),
         auto_reason=auto_reason(msg, bounce=bounce, from_address=from_address, subject=subject, own=own),
