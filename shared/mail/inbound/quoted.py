@@ -27,6 +27,7 @@ from shared.mail.inbound import replylang as lang
 # module stays free of the settings import that comes with shared.mail.compose.
 REPLY_MARKER = "##- Please type your reply above this line -##"
 _MAX_ATTRIBUTION_LINES = 4
+_MAX_ATTRIBUTION_CHARS = 400
 _MAX_TRAILER_LINES = 15
 _WRAPPED = 60  # a quoted line at least this long may have been re-wrapped by the client
 
@@ -119,13 +120,14 @@ def _forward_start(lines: list[str], quoted: list[bool], *, is_reply: bool) -> i
 
 
 def _history_start(lines: list[str], quoted: list[bool], *, is_reply: bool, marked: bool) -> int | None:
+    trailer = _trailer_start(lines, quoted, len(lines))
     for i, line in enumerate(lines):
         if quoted[i] or not line.strip():
             continue
         if is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
             return _include_separator(lines, i)
         found = _attribution_ending_at(lines, quoted, i)
-        if found is not None and _history_follows(lines, quoted, i, marked=marked):
+        if found is not None and _history_follows(lines, quoted, i, trailer=trailer, marked=marked):
             return _include_separator(lines, found)
     return None
 
@@ -139,6 +141,8 @@ def _attribution_ending_at(lines: list[str], quoted: list[bool], end: int) -> in
     "Am", "Le", a weekday or a date), so that it never takes in the line of new text above.
     """
     last = lines[end].strip().strip("-").strip()  # "---- On <date>, Jane wrote ----"
+    if len(last) > _MAX_ATTRIBUTION_CHARS:  # also keeps the patterns linear: none sees a long line
+        return None
     if not (lang.ATTRIBUTION_VERB.search(last) or lang.ATTRIBUTION_VERB_LAST.search(last)
             or lang.ADDRESS_LAST.search(last) or lang.ATTRIBUTION_LEAD.match(last)):
         return None
@@ -148,7 +152,7 @@ def _attribution_ending_at(lines: list[str], quoted: list[bool], end: int) -> in
         if start < 0 or quoted[start] or not lines[start].strip() or len(lines[start]) > 200:
             break
         joined = " ".join(line.strip() for line in lines[start:end + 1])
-        if len(joined) > 400:
+        if len(joined) > _MAX_ATTRIBUTION_CHARS:
             break
         begins = bool(lang.ATTRIBUTION_START.match(lines[start]))
         if size > 1 and not begins:
@@ -161,16 +165,18 @@ def _attribution_ending_at(lines: list[str], quoted: list[bool], end: int) -> in
     return found
 
 
-def _history_follows(lines: list[str], quoted: list[bool], end: int, *, marked: bool) -> bool:
+def _history_follows(lines: list[str], quoted: list[bool], end: int, *, trailer: int | None,
+                     marked: bool) -> bool:
     """Whether what follows an attribution is history: only quotes, and a trailer below
     them; nothing at all when it stood above our reply marker (`marked`). Unquoted text
     below it may be an answer between quotes, so it never is (HTML quotes become ">" lines
     in shared.mail.html, Yahoo's plain `div` too)."""
-    below = [i for i in range(end + 1, len(lines)) if lines[i].strip()]
-    if not below:
-        return marked
-    trailer = _trailer_start(lines, quoted, len(lines))
-    return all(quoted[i] for i in below if trailer is None or i < trailer)
+    below = (i for i in range(end + 1, len(lines) if trailer is None else trailer) if lines[i].strip())
+    first = next(below, None)
+    if first is None:
+        return marked or trailer is not None
+    # all() stops at the first unquoted line, so many attributions with answers stay linear.
+    return quoted[first] and all(quoted[i] for i in below)
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
@@ -260,7 +266,8 @@ def _split_trailing_quote(lines: list[str], quoted: list[bool]) -> tuple[list[st
         found = _attribution_ending_at(lines, quoted, above)
         if found is not None:
             start, attributed = found, True
-        elif lang.ATTRIBUTION_VERB.search(lines[above]):  # "Jane Doe wrote:" without a date
+        elif len(lines[above]) <= _MAX_ATTRIBUTION_CHARS and lang.ATTRIBUTION_VERB.search(lines[above]):
+            # "Jane Doe wrote:" without a date
             start, attributed = above, True
     if trailer is not None and not attributed:
         return lines, []  # a quote the sender signed below may be what they are asking about

@@ -5,6 +5,8 @@ whatever history follows it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,3 +87,15 @@ def test_new_lines_survive_any_history(new, blank, history, subject):
 def test_text_without_history_comes_back_unchanged(new):
     written = "\n".join(new)
     assert strip_quoted(written, is_reply=True) == written.strip()
+
+
+@pytest.mark.parametrize("unit", ["a", "a.", "On 5 Mar 2024 10:02, X wrote:\nanswer\n", "> " + "x" * 70 + "\nmore\n",
+                                  "From: x\nSent: y\nTo: z\nSubject: s\n", "Jane wrote:\n"])
+def test_history_is_found_in_linear_time(unit):
+    def took(size: int) -> float:
+        started = time.perf_counter()
+        strip_quoted(unit * (size // len(unit)) + ":", is_reply=True)
+        return time.perf_counter() - started
+
+    small, large = took(50_000), took(400_000)
+    assert large < max(small * 24, 0.5), (small, large)
