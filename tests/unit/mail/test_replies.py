@@ -57,8 +57,11 @@ _WORDS = st.sampled_from([
     "jane@example.com", "the", "server", "is", "down", "again", "since", "yesterday", "-", "Thanks", "Re:",
     "please", "check", "it", "kirjoitti", "napisał(a)", "написал", "ha", "scritto", "a", "écrit", "Dnia",
 ])
+# Any line but one that is itself an attribution (ending in a colon or a wrote-verb): such
+# a line right above a quote introduces it, whoever typed it.
 _LINE = st.lists(_WORDS, min_size=1, max_size=9).map(" ".join).filter(
-    lambda s: not s.lstrip().startswith((">", "-", "_")))
+    lambda s: not s.lstrip().startswith((">", "-", "_")) and not s.endswith(":")
+    and s.split()[-1] not in {"wrote", "schrieb", "kirjoitti", "napisał(a)", "написал", "scritto", "écrit"})
 _HISTORY = [
     *(f"{lang.gmail}\n\n> {lang.old.replace(chr(10), chr(10) + '> ')}\n" for lang in LANGUAGES),
     *(f"{lang.thunderbird}\n> old text\n" for lang in LANGUAGES),
