@@ -23,6 +23,7 @@ import os
 import pwd
 import re
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -130,12 +131,13 @@ def write_config(data: Path, *, imap_port: int, imaps_port: int,
         oauth2 = ("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
                   f"  args = {ext}\n}}")
     if os.getuid() == 0:
+        _check_reachable(data)
         data.chmod(0o711)  # the mail owner must reach data/mail
         _own(data / "mail")
     text = Template(TEMPLATE.read_text()).substitute(
         data=str(data), instance=str(imap_port), imap_port=imap_port, imaps_port=imaps_port,
         **_process_users(),
-        oauth2_passdb=oauth2,
+        oauth2_passdb=oauth2, oauth2_mechanisms=" xoauth2 oauthbearer" if oauth2 else "",
     )
     path = config_path(data)
     path.write_text(text)
@@ -158,6 +160,18 @@ def _process_users() -> dict[str, str | int]:
     name = pwd.getpwuid(uid).pw_name
     return {"uid": uid, "gid": gid, "user": name, "group": grp.getgrgid(gid).gr_name,
             "login_user": "dovenull" if os.getuid() == 0 else name}
+
+
+def _check_reachable(data: Path) -> None:
+    """Root's data folder must be reachable by the mail owner (pytest's own temporary
+    folders, for one, are private to their user)."""
+    uid, _gid = mail_owner()
+    for parent in data.parents:
+        info = parent.stat()
+        if info.st_uid != uid and not info.st_mode & stat.S_IXOTH:
+            raise DovecotError(
+                f"Dovecot's data folder {data} is under {parent}, which its mail user "
+                f"({pwd.getpwuid(uid).pw_name}) cannot enter: choose a folder outside it")
 
 
 def _own(path: Path) -> None:
