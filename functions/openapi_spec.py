@@ -22,8 +22,8 @@ from shared.channels.chat import ChatResult, ChatTranscript
 from shared.channels.email import EmailResult
 from shared.core.actions import BODIES, CommentBody
 from shared.core.directory import Agent, CategoryDef, Team
-from shared.core.mailboxes import Mailbox
 from shared.core.lifecycle import Action
+from shared.core.mailboxes import Mailbox
 from shared.core.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery

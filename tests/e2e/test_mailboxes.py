@@ -143,6 +143,7 @@ def test_a_message_becomes_a_ticket_acknowledged_within_a_timer_period_and_a_rep
     raw_ack = maildev.raw(ack["id"]).decode()
     ack_id = next(line.split(":", 1)[1].strip() for line in raw_ack.splitlines()
                   if line.lower().startswith("message-id:"))
+    assert f"Reply-To: {box.user}" in raw_ack, "answers go back to the mailbox"
     reply, _ = mail(sender, "Re: The screen stays black", "It also beeps twice.",
                     In_Reply_To=ack_id, References=ack_id)
     box.append(reply)
