@@ -24,6 +24,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -139,12 +140,16 @@ def run_repair(faulty: FaultyServices, workdir: Path) -> str:
     return done.stdout
 
 
+ACK_ID = re.compile(r"ticket-\d{8}\.1\.ack\.[^@.]+@")
+
+
 def ack_ids(faulty: FaultyServices) -> Counter[tuple[str, str]]:
     """(recipient, Message-ID) of every acknowledgement MailDev holds, with its count."""
     found: Counter[tuple[str, str]] = Counter()
     for m in faulty.maildev.messages():
         mid = m.get("messageId") or (m.get("headers") or {}).get("message-id", "")
-        if ".1.ack@" not in mid:
+        # Our Message-IDs: <ticket-NUMBER.SEQ.PURPOSE.TAG@domain> (shared/mail/messageids.py).
+        if not ACK_ID.search(mid):
             continue
         for to in m.get("to", []):
             found[(to["address"].lower(), mid.strip("<>"))] += 1
