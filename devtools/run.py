@@ -1,7 +1,7 @@
 """`make run`: the whole help desk on this machine, in the foreground.
 
 Starts Azurite (data kept in `.data/azurite`), MailDev, Dovecot (IMAP, with the sample
-mailbox `support@helpdesk.local`; mail kept in `.data/dovecot`) and the local host on the
+mailbox `support@helpdesk.example.com`; mail kept in `.data/dovecot`) and the local host on the
 usual ports, seeds sample tickets on the first run, prints where everything is, and
 stops all of it however it is stopped: Ctrl-C (SIGINT), a process manager's SIGTERM (make
 passes a SIGTERM on to this process) or a closed terminal's SIGHUP. Azurite, MailDev,
@@ -38,7 +38,7 @@ import httpx
 
 from devtools import dovecot as dovecot_files
 from devtools import services
-from devtools.seed import seed
+from devtools.seed import connect_sample_mailbox, seed
 
 ROOT = services.ROOT
 DATA = ROOT / ".data"
@@ -49,8 +49,8 @@ LABELS = {"host": "the local host", "blob": "Azurite blob", "queue": "Azurite qu
           "imap": "Dovecot IMAP", "imaps": "Dovecot IMAPS"}
 # The sample mailbox; its password is this setting of local.settings.json, which the
 # desk's mailbox settings name too.
-SAMPLE_MAILBOX = "support@helpdesk.local"
-SAMPLE_MAILBOX_PASSWORD = "HELPDESK_SAMPLE_MAILBOX_PASSWORD"
+SAMPLE_MAILBOX = "support@helpdesk.example.com"
+SAMPLE_MAILBOX_PASSWORD = "HELPDESK_MAILBOX_SAMPLE_PASSWORD"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 HOST_GRACE = 15.0
 
@@ -99,13 +99,11 @@ def ensure_local_settings() -> Path:
     return settings
 
 
-def sample_password(values: dict[str, str]) -> str:
-    """The sample mailbox's password: local.settings.json's, else the example's (a
-    local.settings.json made before the mailbox existed lacks it)."""
-    if values.get(SAMPLE_MAILBOX_PASSWORD):
-        return values[SAMPLE_MAILBOX_PASSWORD]
+def with_new_settings(values: dict[str, str]) -> dict[str, str]:
+    """local.settings.json's values, plus those the example gained since it was copied
+    (the sample mailbox's password, the fetch schedule): an older copy lacks them."""
     example = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
-    return str(example[SAMPLE_MAILBOX_PASSWORD])
+    return {**{k: str(v) for k, v in example.items()}, **values}
 
 
 def host_environment(values: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
@@ -182,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     settings_file = ensure_local_settings()
-    values = json.loads(settings_file.read_text())["Values"]
+    values = with_new_settings(json.loads(settings_file.read_text())["Values"])
     data.mkdir(parents=True, exist_ok=True)
     log_dir = data / "logs"
     run = Run()
@@ -191,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         azurite = services.azurite(blob=ports["blob"], queue=ports["queue"], table=ports["table"],
                                    location=data / "azurite", log_dir=log_dir)
         maildev = services.maildev(smtp=ports["smtp"], web=ports["mail"], log_dir=log_dir)
-        dovecot_files.add_user(data / "dovecot", SAMPLE_MAILBOX, sample_password(values))
+        dovecot_files.add_user(data / "dovecot", SAMPLE_MAILBOX, values[SAMPLE_MAILBOX_PASSWORD])
         dovecot = services.dovecot(imap=ports["imap"], imaps=ports["imaps"],
                                    data=data / "dovecot", log_dir=log_dir)
         for service in (azurite, maildev, dovecot):
@@ -208,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         if not marker.exists():
             seed(base)
             marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        connect_sample_mailbox(base, address=SAMPLE_MAILBOX, port=ports["imap"],
+                               password_setting=SAMPLE_MAILBOX_PASSWORD)
         print(
             "\nThe help desk is running:\n"
             f"  web form      {base}/  (redirects to {base}/api/form)\n"

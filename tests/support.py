@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any, TypeVar
@@ -119,12 +120,14 @@ class LocalDovecot:
             except Exception:  # a dead connection has nothing to log out of
                 client.shutdown()
 
-    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
-        """APPEND the message as `user` (creating the folder if missing): its new UID."""
+    def append(self, user: str, raw: bytes, folder: str = "INBOX",
+               when: datetime | None = None) -> int:
+        """APPEND the message as `user` (creating the folder if missing), arrived `when`
+        (its INTERNALDATE; default now): its new UID."""
         with self.session(user) as imap:
             if not imap.folder_exists(folder):
                 imap.create_folder(folder)
-            answer = imap.append(folder, raw)
+            answer = imap.append(folder, raw, msg_time=when)
         match = re.search(rb"\[APPENDUID \d+ (\d+)\]", answer)
         assert match, f"no APPENDUID in {answer!r}"
         return int(match.group(1))

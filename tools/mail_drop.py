@@ -1,12 +1,12 @@
 """Drop a message into a mailbox of the local Dovecot over IMAP, as a mail server
-delivering it would: by default into `make run`'s sample mailbox, support@helpdesk.local.
+delivering it would: by default into `make run`'s sample mailbox, support@helpdesk.example.com.
 
     python -m tools.mail_drop --from someone@example.com --subject "Printer jam" \\
         --body "The printer on floor 2 is jammed."
     python -m tools.mail_drop --file message.eml      # a whole message (- for stdin)
 
 It logs in as the mailbox (`--user`, default the `--to` address) with `--password`, or
-local.settings.json's HELPDESK_SAMPLE_MAILBOX_PASSWORD, and APPENDs to `--folder`
+local.settings.json's HELPDESK_MAILBOX_SAMPLE_PASSWORD, and APPENDs to `--folder`
 (INBOX); the port follows HELPDESK_RUN_PORTS's `imap` as `make run` does. It prints the
 message's new UID.
 """
@@ -26,8 +26,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_MAILBOX = "support@helpdesk.local"
-PASSWORD_SETTING = "HELPDESK_SAMPLE_MAILBOX_PASSWORD"
+SAMPLE_MAILBOX = "support@helpdesk.example.com"
+PASSWORD_SETTING = "HELPDESK_MAILBOX_SAMPLE_PASSWORD"
 DEFAULT_PORT = 1143
 
 

@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import TYPE_CHECKING, Literal
 
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Outcome = Literal["done", "more", "busy", "disabled", "failed", "lost"]
+# On a new mailbox's first connection: how many of the newest messages are looked at for
+# ones that arrived within SINCE_MARGIN (sent to try it out before the first fetch).
+RECENT_ON_FIRST = 50
 
 
 @dataclass
@@ -191,9 +194,14 @@ class _Run:
         folder = await asyncio.to_thread(session.select, mailbox.folder)
         checkpoint = self.lease.checkpoint
         if checkpoint is None:
+            recent: dict[int, datetime | None] = {}
+            if not mailbox.import_existing:
+                newest = (await asyncio.to_thread(session.uids_above, 0))[-RECENT_ON_FIRST:]
+                summaries = await asyncio.to_thread(session.summaries, newest)
+                recent = {uid: s.internaldate for uid, s in summaries.items()}
             checkpoint = rules.first_checkpoint(folder.uidvalidity, folder.uidnext,
                                                 import_existing=mailbox.import_existing,
-                                                now=self.desk.clock())
+                                                now=self.desk.clock(), recent=recent)
             await self._advance(checkpoint)
         elif checkpoint.uidvalidity != folder.uidvalidity:
             self.notes.append(f"UIDVALIDITY of {mailbox.folder} changed from "

@@ -135,10 +135,18 @@ SINCE_MARGIN = timedelta(minutes=10)
 
 
 def first_checkpoint(uidvalidity: int, uidnext: int, *, import_existing: bool,
-                     now: datetime) -> Checkpoint:
-    """A new mailbox starts from "now" (what the folder holds stays), unless asked."""
-    return Checkpoint(uidvalidity=uidvalidity, last_uid=0 if import_existing else uidnext - 1,
-                      connected_at=now)
+                     now: datetime, recent: dict[int, datetime | None] | None = None
+                     ) -> Checkpoint:
+    """A new mailbox starts from "now" (what the folder holds stays), unless asked. "Now"
+    reaches back `SINCE_MARGIN` before the first connection: a message sent to try the
+    mailbox out between connecting it and the first fetch is still fetched. `recent` are
+    the folder's newest UIDs with their arrival times (the caller asks for a few)."""
+    if import_existing:
+        return Checkpoint(uidvalidity=uidvalidity, last_uid=0, connected_at=now)
+    cutoff = now - SINCE_MARGIN
+    fresh = [uid for uid, at in (recent or {}).items() if at is not None and at >= cutoff]
+    last_uid = min(fresh) - 1 if fresh else uidnext - 1
+    return Checkpoint(uidvalidity=uidvalidity, last_uid=last_uid, connected_at=now)
 
 
 def after_uidvalidity(previous: Checkpoint, uidvalidity: int, *, import_existing: bool

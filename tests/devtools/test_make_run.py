@@ -129,12 +129,19 @@ def test_the_run_serves_on_the_ports_it_was_given(make_run: MakeRun) -> None:
         cwd=ROOT, env=run_env(make_run.ports, Path("unused")), capture_output=True, text=True,
         timeout=60)
     assert dropped.returncode == 0, dropped.stderr
-    assert "dropped into support@helpdesk.local's INBOX as UID 1" in dropped.stdout
+    assert "dropped into support@helpdesk.example.com's INBOX as UID 1" in dropped.stdout
     # The sample tickets' acknowledgements went to this run's MailDev.
     deadline = time.monotonic() + 30
     while not httpx.get(f"http://127.0.0.1:{make_run.ports['mail']}/email", timeout=10).json():
         assert time.monotonic() < deadline, "no mail reached this run's MailDev"
         time.sleep(0.5)
+    # The desk fetches the sample mailbox (every minute): the dropped message becomes a
+    # ticket, whose acknowledgement reaches MailDev.
+    deadline = time.monotonic() + 100
+    while not [m for m in httpx.get(f"http://127.0.0.1:{make_run.ports['mail']}/email",
+                                    timeout=10).json() if "Dropped" in (m.get("subject") or "")]:
+        assert time.monotonic() < deadline, "the dropped message never became a ticket"
+        time.sleep(1)
 
 
 def test_sigterm_to_make_stops_azurite_maildev_dovecot_and_the_host(make_run: MakeRun) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -91,8 +92,8 @@ class Box:
         r = self.admin.put(f"/api/directory/mailboxes/{self.id}", json=self.fields)
         assert r.status_code == 200, r.text
 
-    def append(self, raw: bytes, folder: str = "INBOX") -> int:
-        return self.dovecot.append(self.user, raw, folder)
+    def append(self, raw: bytes, folder: str = "INBOX", when: datetime | None = None) -> int:
+        return self.dovecot.append(self.user, raw, folder, when=when)
 
     def fetch(self) -> None:
         """One timer round: a fetch of every enabled mailbox is queued."""
@@ -161,13 +162,18 @@ def test_a_message_becomes_a_ticket_acknowledged_within_a_timer_period_and_a_rep
 def test_an_existing_mailbox_is_not_imported_unless_asked(
         mailhost: RunningHost, dovecot: LocalDovecot, admin: tuple[httpx.Client, str]):
     senders = [unique_email("old") for _ in range(200)]
+    last_month = datetime.now(UTC) - timedelta(days=30)
     plain = Box(mailhost, dovecot, admin[0], enabled=False)
     for sender in senders:
-        plain.append(mail(sender, "An old message")[0])
+        plain.append(mail(sender, "An old message")[0], when=last_month)
+    # Sent to try the mailbox out after connecting it, before the first fetch: fetched.
+    trial = unique_email("trial")
+    plain.append(mail(trial, "Does this work?")[0])
     plain.put(enabled=True)
     plain.fetch()
     health = plain.wait_health(lambda h: h["last_success_at"], "the first fetch")
-    assert health["fetched_today"] == 0
+    wait_for(lambda: mailhost.tickets_of(trial), timeout=30, what="the trial message's ticket")
+    assert health["fetched_today"] <= 1  # the trial message, nothing of the history
     assert not any(mailhost.tickets_of(s) for s in senders[:5] + senders[-5:])
     new = unique_email("new")
     plain.append(mail(new, "A new one")[0])

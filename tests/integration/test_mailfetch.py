@@ -9,7 +9,7 @@ import dataclasses
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -37,11 +37,11 @@ class FakeImap:
         self.refuse_login = False
         self.selected = "INBOX"
 
-    def append(self, raw: bytes, folder: str = "INBOX") -> int:
+    def append(self, raw: bytes, folder: str = "INBOX", when: datetime | None = None) -> int:
         self.folders.setdefault(folder, {})
         uid = self.next_uid.get(folder, 1)
         self.next_uid[folder] = uid + 1
-        self.folders[folder][uid] = [raw, set(), datetime.now(UTC)]
+        self.folders[folder][uid] = [raw, set(), when or datetime.now(UTC)]
         return uid
 
     def renumber(self) -> None:
@@ -162,8 +162,9 @@ async def run(desk: Helpdesk, **kw: object) -> mailfetch.FetchResult:
 async def test_a_new_mailbox_starts_from_now_and_new_mail_becomes_tickets(fetching):
     desk, imap, _ = fetching
     tag = uuid.uuid4().hex[:6]
+    last_week = datetime.now(UTC) - timedelta(days=7)
     for n in range(5):
-        imap.append(message(n, tag)[0])
+        imap.append(message(n, tag)[0], when=last_week)
     first = await run(desk)
     assert (first.outcome, first.fetched, first.waiting) == ("done", 0, 0)
     new = [message(n, tag) for n in range(5, 8)]

@@ -165,3 +165,15 @@ def test_notes_are_bounded():
     for i in range(30):
         h = m.noted(h, NOW, f"note {i}")
     assert len(h.notes) == m.MAX_NOTES and h.notes[-1].text == "note 29"
+
+
+def test_a_new_mailbox_fetches_what_arrived_just_before_its_first_connection():
+    """An admin connects the mailbox and sends a test message before the first fetch: that
+    message is fetched; the older history is not."""
+    recent = {198: NOW - timedelta(days=3), 199: NOW - timedelta(minutes=30),
+              200: NOW - timedelta(minutes=2)}
+    first = m.first_checkpoint(7, 201, import_existing=False, now=NOW, recent=recent)
+    assert first.last_uid == 199
+    nothing_new = {199: NOW - timedelta(hours=1), 200: NOW - timedelta(minutes=11)}
+    assert m.first_checkpoint(7, 201, import_existing=False, now=NOW,
+                              recent=nothing_new).last_uid == 200
