@@ -8,6 +8,8 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # The browser tests drive Debian's chromium (Playwright cannot download its own here).
 CHROMIUM := /usr/bin/chromium
+# The mailbox tests and `make run` read mail from Debian's Dovecot (devtools/dovecot.py).
+DOVECOT := /usr/sbin/dovecot
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 # checkov's dependencies clash with ours, so it gets a virtual environment of its own. It
@@ -45,7 +47,14 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
 
-install: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_FILES) $(CHROMIUM)
+# Ours runs with its own configuration and ports. Where systemd runs, the package also
+# starts the system's Dovecot on 143 and 993, which we do not use
+# (`sudo systemctl disable --now dovecot` stops it).
+$(DOVECOT):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends dovecot-imapd
+
+install: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_FILES) $(CHROMIUM) $(DOVECOT)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)

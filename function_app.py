@@ -14,6 +14,7 @@ from functions import (
     intake,
     integrations,
     kb,
+    mailboxes,
     notifications,
     openapi,
     portal,
@@ -30,5 +31,5 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, reports.bp,
-                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp):
+                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp, mailboxes.bp):
     app.register_functions(blueprint)

@@ -1,6 +1,6 @@
 """Sample data for a first `make run`, posted through the real API: agents in each team
 (so the dev sign-in is usable at once) and a few tickets, whose acknowledgements show up
-in MailDev."""
+in MailDev; and the sample mailbox in Dovecot, connected to the desk on every run."""
 
 from __future__ import annotations
 
@@ -49,3 +49,27 @@ def seed(base_url: str) -> list[str]:
         admin.get("/.auth/logout")
     print(f"seeded agents {', '.join(a['id'] for a in AGENTS)} and tickets {', '.join(numbers)}")
     return numbers
+
+
+def connect_sample_mailbox(base_url: str, *, address: str, port: int,
+                           password_setting: str) -> None:
+    """The desk fetches the sample `support@` mailbox from this run's Dovecot: added on the
+    first run, its port kept in step with this run's (HELPDESK_RUN_PORTS may move it);
+    anything else an admin changed in it is left alone."""
+    with httpx.Client(base_url=base_url, timeout=30, headers={"X-Helpdesk-Request": "1"}) as admin:
+        admin.post("/.auth/login/dev", data={"userId": "seed", "userDetails": "seed@localhost",
+                                             "userRoles": "agent,admin"})
+        found = {m["id"]: m for m in admin.get("/api/directory/mailboxes").json()}
+        current = found.get("support")
+        if current is None:
+            mailbox: dict[str, Any] = {
+                "address": address, "host": "127.0.0.1", "port": port, "security": "plain",
+                "username": address, "auth": "password", "password_setting": password_setting,
+                "team": "service-desk"}
+        elif current.get("port") != port:
+            mailbox = {**current, "port": port}
+        else:
+            mailbox = {}
+        if mailbox:
+            admin.put("/api/directory/mailboxes/support", json=mailbox).raise_for_status()
+        admin.get("/.auth/logout")

@@ -1,7 +1,8 @@
-"""Start and stop the local services the help desk needs: Azurite and MailDev.
+"""Start and stop the local services the help desk needs: Azurite, MailDev and Dovecot.
 
-Both come from the npm registry through the project's `package.json` and run from
-`node_modules`. A service counts as started only when the process we spawned is the one
+Azurite and MailDev come from the npm registry through the project's `package.json` and
+run from `node_modules`; Dovecot from Debian's packages, with the files of
+`devtools/dovecot.py`. A service counts as started only when the process we spawned is the one
 listening on its ports: another process may already hold the default ports (a running
 `make run`, say), and a test that talked to it would prove nothing.
 """
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from devtools import dovecot as dovecot_files
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
@@ -252,3 +255,15 @@ def azurite_connection_string(*, blob: int, queue: int, table: int) -> str:
         f"QueueEndpoint={base}:{queue}/{AZURITE_ACCOUNT};"
         f"TableEndpoint={base}:{table}/{AZURITE_ACCOUNT};"
     )
+
+
+def dovecot(*, imap: int, imaps: int, data: Path, log_dir: Path,
+            introspection_url: str | None = None) -> Service:
+    """Dovecot (Debian's, see devtools/dovecot.py) on 127.0.0.1: plain IMAP with STARTTLS
+    on `imap`, implicit TLS on `imaps`, mail and accounts under `data`; XOAUTH2 and
+    OAUTHBEARER checked against `introspection_url` when given."""
+    config = dovecot_files.write_config(data, imap_port=imap, imaps_port=imaps,
+                                        introspection_url=introspection_url)
+    # -F: in the foreground, so that the Service's process is Dovecot's master.
+    args = [str(dovecot_files.BINARY), "-F", "-c", str(config)]
+    return Service("dovecot", args, [imap, imaps], log_dir / "dovecot.log")

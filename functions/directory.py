@@ -11,13 +11,16 @@ from shared.admin.dryrun import dry_run
 from shared.automation.rules import Rule
 from shared.core.directory import Agent, CannedResponse, CategoryDef, Team
 from shared.core.errors import NotFound, ValidationFailed, field_errors
+from shared.core.mailboxes import Mailbox
 from shared.sla.clocks import SlaPlan
 
 bp = func.Blueprint()
 
 KINDS: dict[str, type[BaseModel]] = {"teams": Team, "agents": Agent, "categories": CategoryDef,
                                      "canned": CannedResponse, "rules": Rule,
-                                     "sla-plans": SlaPlan}
+                                     "sla-plans": SlaPlan, "mailboxes": Mailbox}
+# Lists only admins read: a mailbox names its server, user and credential settings.
+ADMIN_ONLY = {"mailboxes"}
 
 
 def _kind(req: func.HttpRequest) -> type[BaseModel]:
@@ -31,7 +34,7 @@ def _kind(req: func.HttpRequest) -> type[BaseModel]:
 @bp.route(route="directory/{kind}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @handles_errors
 async def directory_list(req: func.HttpRequest) -> func.HttpResponse:
-    await agent(req)
+    await agent(req, "admin" if req.route_params.get("kind") in ADMIN_ONLY else "agent")
     items = await (await helpdesk()).directory.list(_kind(req))
     return json_response([i.model_dump(mode="json") for i in items])
 
@@ -59,8 +62,11 @@ async def directory_delete(req: func.HttpRequest) -> func.HttpResponse:
     await agent(req, "admin")
     model = _kind(req)
     item_id = req.route_params.get("id", "")
-    if not await (await helpdesk()).directory.delete(model, item_id):
+    desk = await helpdesk()
+    if not await desk.directory.delete(model, item_id):
         raise NotFound(f"No {req.route_params.get('kind')} entry {item_id!r}.")
+    if model is Mailbox:  # a new mailbox of this id starts from "now" again
+        await desk.mailboxes.forget(item_id)
     return func.HttpResponse(status_code=204)
 
 

@@ -23,6 +23,7 @@ from shared.channels.email import EmailResult
 from shared.core.actions import BODIES, CommentBody
 from shared.core.directory import Agent, CategoryDef, Team
 from shared.core.lifecycle import Action
+from shared.core.mailboxes import Mailbox
 from shared.core.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery
@@ -144,14 +145,26 @@ OPERATIONS: tuple[Operation, ...] = (
               role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
               media="application/octet-stream"),
     Operation("get", "/api/directory/{kind}",
-              "List teams, agents, categories, canned responses or rules",
+              "List teams, agents, categories, canned responses, rules, SLA plans or "
+              "mailboxes (mailboxes: admins only)",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[_path_param("kind")]),
-    Operation("put", "/api/directory/{kind}/{id}", "Create or replace a team, agent or category",
+    Operation("put", "/api/directory/{kind}/{id}",
+              "Create or replace a team, agent, category, canned response, rule, SLA plan or "
+              "mailbox (Mailbox: credentials named by app setting, never stored)",
               role="admin", errors=(*AGENT_ERRORS, 400, 404, 415, 422),
               params=[_path_param("kind"), _path_param("id")]),
     Operation("delete", "/api/directory/{kind}/{id}", "Remove a team, agent or category",
               role="admin", status=204, errors=(*AGENT_ERRORS, 404),
               params=[_path_param("kind"), _path_param("id")]),
+    Operation("get", "/api/mailboxes",
+              "Every fetched mailbox with its health: last success, last error and its time, "
+              "fetched today, waiting, failing since, notes (quarantined messages)",
+              role="admin", errors=AGENT_ERRORS),
+    Operation("get", "/api/mailboxes/{id}/health", "One mailbox with its health",
+              role="admin", errors=(*AGENT_ERRORS, 404), params=[_path_param("id")]),
+    Operation("get", "/api/mailboxes/alerts",
+              "The mailboxes failing for longer than the alert threshold (the agents' page's "
+              "banner)", role="agent", errors=AGENT_ERRORS),
     Operation("get", "/api/poison/{queue}", "Messages that failed maxDequeueCount times",
               role="admin", errors=(*AGENT_ERRORS, 404), params=[_path_param("queue")]),
     Operation("post", "/api/poison/{queue}/replay",
@@ -250,7 +263,7 @@ MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
-    SearchResult, *BODIES.values()]
+    SearchResult, Mailbox, *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:

@@ -6,6 +6,7 @@ services as a keyword argument; nothing in `shared/` holds a module-level single
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from typing import Any
 
 from shared.admin.apikeys import ApiKey
 from shared.automation.rules import Rule
+from shared.channels.imap import Connector
+from shared.core.mailboxes import Mailbox
 from shared.core.settings import Settings
 from shared.kb.searchindex import SearchIndexes
 from shared.mail.mailer import Mailer
@@ -29,6 +32,8 @@ from shared.storage.clients import (
     IDEMPOTENCY_TABLE,
     INDEX_TABLE,
     KB_TABLE,
+    MAILBOX_FETCH_QUEUE,
+    MAILBOXES_TABLE,
     PORTAL_LINKS_QUEUE,
     RATELIMIT_TABLE,
     REPORTS_TABLE,
@@ -40,6 +45,7 @@ from shared.storage.directory import DirectoryStore
 from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.idempotency import IdempotencyStore
 from shared.storage.kb import KnowledgeStore
+from shared.storage.mailboxes import FetchQueue, MailboxStore
 from shared.storage.portalcodes import SpentCodes
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
@@ -81,6 +87,9 @@ class Helpdesk:
     ack_limit: RateLimiter  # acknowledgements emailed per address (backscatter)
     portal_reply_limit: RateLimiter  # requesters' portal messages per ticket
     spent_codes: SpentCodes  # the portal links' one-time codes already used
+    mailboxes: MailboxStore  # fetched mailboxes' checkpoints, leases and health
+    mailbox_fetches: FetchQueue
+    mail_connector: Connector  # opens IMAP sessions; caches OAuth2 tokens
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -88,12 +97,16 @@ class Helpdesk:
                     request_hook: Callable[[Any], None] | None = None,
                     response_hook: Callable[[Any], None] | None = None,
                     mailer: Mailer | None = None,
-                    clock: Callable[[], datetime] = utc_now) -> Helpdesk:
+                    clock: Callable[[], datetime] = utc_now,
+                    secrets: Callable[[str], str | None] | None = None) -> Helpdesk:
+        """`secrets` looks up the app settings mailboxes name for their credentials
+        (default: the environment, where App Service resolves Key Vault references)."""
         clients = StorageClients.from_settings(settings.storage, request_hook=request_hook,
                                                response_hook=response_hook)
         await clients.ensure_resources()
         directory = DirectoryStore(clients.table(DIRECTORY_TABLE),
-                                   kinds={Rule: "rule", SlaPlan: "slaplan"})
+                                   kinds={Rule: "rule", SlaPlan: "slaplan",
+                                          Mailbox: "mailbox"})
         await directory.seed(settings.categories)
         return cls(
             settings=settings,
@@ -122,6 +135,9 @@ class Helpdesk:
             portal_reply_limit=RateLimiter(clients.table(RATELIMIT_TABLE), prefix="portalreply",
                                            per_window=PORTAL_REPLIES_PER_HOUR),
             spent_codes=SpentCodes(clients.table(RATELIMIT_TABLE)),
+            mailboxes=MailboxStore(clients.table(MAILBOXES_TABLE)),
+            mailbox_fetches=FetchQueue(clients.queue(MAILBOX_FETCH_QUEUE)),
+            mail_connector=Connector(secrets or os.environ.get),
             clock=clock,
         )
 

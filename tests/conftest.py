@@ -1,11 +1,14 @@
 """Session-wide services for the tests: a real Azurite and a real MailDev, each started
 on free ports of its own (so the tests can run beside `make run`), checked to be the
 process that answers, and stopped at the end. Set HELPDESK_TEST_STORAGE and
-HELPDESK_TEST_MAILDEV (smtp port, web URL) to use running ones instead."""
+HELPDESK_TEST_MAILDEV (smtp port, web URL) to use running ones instead. A real Dovecot and
+its token service (`dovecot`) start the first time a test asks for them."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from devtools import services
-from tests.support import MailDev
+from devtools.tokens import TokenService
+from tests.support import LocalDovecot, MailDev
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,36 @@ def storage_connection_string(test_services: LocalServices) -> str:
 @pytest.fixture(scope="session")
 def maildev(test_services: LocalServices) -> MailDev:
     return MailDev(test_services.maildev_url)
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDovecot]:
+    """Dovecot on free loopback ports with an empty data folder, and the token service
+    its oauth2 passdb asks, for the whole session."""
+    # Not under pytest's temporary folder: that is private to us (0700), and when the
+    # tests run as root Dovecot reads and writes mail as its own user.
+    data = Path(tempfile.mkdtemp(prefix="helpdesk-dovecot-"))
+    log_dir = tmp_path_factory.mktemp("dovecot-logs")
+    tokens = TokenService()
+    tokens.start()
+    imap, imaps = services.free_port(), services.free_port()
+
+    def start() -> services.Service:
+        service = services.dovecot(imap=imap, imaps=imaps, data=data, log_dir=log_dir,
+                                   introspection_url=tokens.introspection_url)
+        service.start()
+        return service
+
+    local = LocalDovecot(host="127.0.0.1", port=imap, tokens_url=tokens.url, tls_port=imaps,
+                         cert_file=data / "tls" / "cert.pem", _data=data, _start=start)
+    try:
+        local.start()
+        yield local
+        assert local.owns_ports(), f"dovecot no longer owns its ports; see {log_dir}"
+    finally:
+        local.stop()
+        tokens.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 # Signs the portal's links in every test app; tests mint links of their own with it.

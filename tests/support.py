@@ -1,14 +1,25 @@
-"""Helpers the tests share: reading MailDev's REST API, waiting for conditions."""
+"""Helpers the tests share: reading MailDev's REST API, a local Dovecot with its token
+service, waiting for conditions."""
 
 from __future__ import annotations
 
 import re
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from devtools import dovecot as dovecot_files
+from devtools import services
 
 T = TypeVar("T")
 
@@ -59,3 +70,121 @@ class MailDev:
                 ) -> list[dict[str, Any]]:
         return wait_for(lambda: (m := self.to(address)) and len(m) >= count and m,
                         timeout=timeout, what=f"{count} email(s) to {address}")
+
+
+@dataclass
+class LocalDovecot:
+    """A real Dovecot on loopback for the tests (the `dovecot` fixture starts one per
+    session): accounts, mail put in and looked at over IMAP as each account, and bearer
+    tokens from the token service its oauth2 passdb asks."""
+
+    host: str
+    port: int            # plain IMAP (STARTTLS offered); loopback only
+    tokens_url: str      # the token service: POST /token {"user", "seconds"}
+    tls_port: int = 0    # implicit TLS, with the self-signed certificate in `cert_file`
+    cert_file: Path | None = None
+    _data: Path = field(default=Path(), repr=False)
+    _service: services.Service | None = field(default=None, repr=False)
+    _start: Callable[[], services.Service] | None = field(default=None, repr=False)
+    _passwords: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def add_user(self, user: str, password: str) -> None:
+        """Create the account and its INBOX (or set a new password); idempotent."""
+        dovecot_files.add_user(self._data, user, password)
+        self._passwords[user.lower()] = password
+        # Dovecot looks at the passwd-file at most once a second: wait until it has seen
+        # the change, so that the account works as soon as this returns.
+        wait_for(lambda: self._can_log_in(user, password), timeout=5,
+                 what=f"Dovecot to accept {user}'s new password")
+
+    def _can_log_in(self, user: str, password: str) -> bool:
+        client = IMAPClient(self.host, self.port, ssl=False, timeout=10)
+        try:
+            client.login(user, password)
+        except LoginError:
+            client.shutdown()
+            return False
+        client.logout()
+        return True
+
+    @contextmanager
+    def session(self, user: str) -> Iterator[IMAPClient]:
+        """Logged in as `user` with its password."""
+        client = IMAPClient(self.host, self.port, ssl=False, timeout=30)
+        try:
+            client.login(user, self._passwords[user.lower()])
+            yield client
+        finally:
+            try:
+                client.logout()
+            except Exception:  # a dead connection has nothing to log out of
+                client.shutdown()
+
+    def append(self, user: str, raw: bytes, folder: str = "INBOX",
+               when: datetime | None = None) -> int:
+        """APPEND the message as `user` (creating the folder if missing), arrived `when`
+        (its INTERNALDATE; default now): its new UID."""
+        with self.session(user) as imap:
+            if not imap.folder_exists(folder):
+                imap.create_folder(folder)
+            answer = imap.append(folder, raw, msg_time=when)
+        match = re.search(rb"\[APPENDUID \d+ (\d+)\]", answer)
+        assert match, f"no APPENDUID in {answer!r}"
+        return int(match.group(1))
+
+    def uids(self, user: str, folder: str = "INBOX") -> list[int]:
+        with self.session(user) as imap:
+            imap.select_folder(folder, readonly=True)
+            return sorted(int(uid) for uid in imap.search("ALL"))
+
+    def uidvalidity(self, user: str, folder: str = "INBOX") -> int:
+        with self.session(user) as imap:
+            return int(imap.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
+
+    def folders(self, user: str) -> list[str]:
+        with self.session(user) as imap:
+            return sorted(name for _flags, _sep, name in imap.list_folders())
+
+    def flags(self, user: str, uid: int, folder: str = "INBOX") -> set[str]:
+        with self.session(user) as imap:
+            imap.select_folder(folder, readonly=True)
+            found = imap.get_flags([uid])
+        if uid not in found:
+            raise KeyError(f"no message with UID {uid} in {user}'s {folder}")
+        # \Recent belongs to a session, not to the message (and IMAP4rev2 dropped it).
+        names = {f.decode() if isinstance(f, bytes) else str(f) for f in found[uid]}
+        return names - {"\\Recent"}
+
+    def start(self) -> None:
+        assert self._start is not None
+        self._service = self._start()
+
+    def restart(self) -> None:
+        """Stop and start Dovecot on the same ports and data."""
+        self.stop()
+        self.start()
+
+    def reset_uidvalidity(self, user: str, folder: str = "INBOX") -> None:
+        """Give the folder a new UIDVALIDITY (its messages stay, numbered again from 1), as
+        a server that lost its indexes does."""
+        self.stop()
+        dovecot_files.remove_folder_indexes(self._data, user, folder)
+        self.start()
+
+    def issue_token(self, user: str, seconds: int = 3600) -> str:
+        """A bearer token Dovecot accepts for `user` (XOAUTH2, OAUTHBEARER) until it expires."""
+        response = httpx.post(f"{self.tokens_url}/token", json={"user": user, "seconds": seconds},
+                              timeout=10)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def forged_token(self) -> str:
+        """A token of the same shape that the token service never issued."""
+        return secrets.token_urlsafe(32)
+
+    def owns_ports(self) -> bool:
+        return self._service is not None and self._service.owns_ports()
+
+    def stop(self) -> None:
+        if self._service is not None:
+            self._service.stop()

@@ -91,6 +91,9 @@ param hasSmtpPassword bool = false
 @description('Whether App Service Authentication is configured (its client secret is in Key Vault).')
 param hasAuthClientSecret bool = false
 
+@description('NCRONTAB schedule of the mailbox fetch timer (six fields, UTC).')
+param mailboxFetchSchedule string = '0 * * * * *'
+
 var useSmtp = !empty(smtpHost)
 
 // Settings the code reads that this template leaves unset on purpose: the code's default
@@ -116,6 +119,10 @@ var unsetAppSettings = [
   'HELPDESK_LIMIT_REQUEST_BYTES'
   'HELPDESK_LIMIT_SUBJECT_CHARS'
   'HELPDESK_LIMIT_SUBMISSIONS_PER_HOUR'
+  'HELPDESK_MAILBOX_ALERT_AFTER_SECONDS'
+  'HELPDESK_MAILBOX_BATCH_SIZE'
+  'HELPDESK_MAILBOX_FETCH_SECONDS'
+  'HELPDESK_MAILBOX_LEASE_SECONDS'
   'HELPDESK_OSTICKET_TOPICS'
   'HELPDESK_PORTAL_LINK_DAYS'
   'HELPDESK_SIGN_IN_PATH'
@@ -218,6 +225,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'HELPDESK_TIMEZONE'
           value: timezone
+        }
+        {
+          // The mailbox fetch timer (functions/mailboxes.py): every minute.
+          name: 'HELPDESK_MAILBOX_FETCH_SCHEDULE'
+          value: mailboxFetchSchedule
         }
         {
           name: 'HELPDESK_CHAT_SECRET'

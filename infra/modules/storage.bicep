@@ -35,6 +35,7 @@ var tables = [
   'ratelimits'
   'reports'
   'knowledge'
+  'mailboxes'
 ]
 var queues = [
   'ticket-events'
@@ -43,6 +44,8 @@ var queues = [
   'escalations-poison'
   'portal-links'
   'portal-links-poison'
+  'mailbox-fetch'
+  'mailbox-fetch-poison'
 ]
 var containers = [
   'attachments'

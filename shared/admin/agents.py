@@ -57,7 +57,7 @@ async def keep_agent_record(principal: Principal, *, desk: Helpdesk) -> None:
         raise Forbidden("An admin removed your agent account; ask an admin to restore it.")
     token = _from_token(principal)
     if token is None:
-        log.warning("agent %r has no usable email in their token; no directory record",
+        log.info("agent %r has no usable email in their token; no directory record",
                     principal.user_id)
         return
     current = await desk.directory.get(Agent, principal.user_id)

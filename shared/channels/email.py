@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
@@ -56,6 +57,20 @@ MAX_QUOTED = 4000
 Outcome = Literal["created", "appended", "duplicate", "ignored", "bounce-noted"]
 
 
+@dataclass(frozen=True)
+class Inbox:
+    """The mailbox a fetched message came from (shared/channels/mailfetch.py): its new
+    tickets get its team, category and priority, and the desk's emails on them its
+    reply address. Mail from its own addresses is a loop, never a ticket."""
+
+    mailbox: str
+    address: str
+    team: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    reply_to: str | None = None
+
+
 class EmailResult(BaseModel):
     outcome: Outcome
     number: str | None = None
@@ -68,8 +83,11 @@ def _key(message_id: str) -> str:
     return record_key("mail", message_id.lower())
 
 
-async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
+async def receive_email(raw: bytes, *, desk: Helpdesk, inbox: Inbox | None = None
+                        ) -> EmailResult:
     own = {desk.settings.mail.sender.lower()}
+    if inbox is not None:
+        own |= {a.lower() for a in (inbox.address, inbox.reply_to) if a}
     try:
         mail = parse_email(raw, own_addresses=own)
     except MailParseError as exc:
@@ -98,6 +116,9 @@ async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
                "matched_by": rule, "inline_images": sum(a.inline for a in mail.attachments),
                # What the parser cut as quoted history, so that an agent can check it.
                **({"quoted": _capped(mail.quoted, MAX_QUOTED)} if mail.quoted.strip() else {}),
+               **({"mailbox": inbox.mailbox} if inbox is not None else {}),
+               **({"reply_to": inbox.reply_to} if inbox is not None and inbox.reply_to
+                  else {}),
                # For the agent: it answered that ticket, but its sender is not on it.
                **({"names_ticket": named} if named else {})}
     if number is not None:
@@ -116,25 +137,33 @@ async def receive_email(raw: bytes, *, desk: Helpdesk) -> EmailResult:
             if current is not None and not may(Action.REQUESTER_REPLY, current,
                                                {Role.REQUESTER.value}):
                 return await _new_ticket(mail, message_id, uploads,
-                                         {**details, "follow_up_of": number}, desk=desk)
+                                         {**details, "follow_up_of": number}, desk=desk,
+                                         inbox=inbox)
             raise
         except Exception:
             await desk.idempotency.release(key)
             raise
         return EmailResult(outcome="appended", number=view.ticket.number, matched_by=rule)
-    return await _new_ticket(mail, message_id, uploads, details, desk=desk)
+    return await _new_ticket(mail, message_id, uploads, details, desk=desk, inbox=inbox)
 
 
 async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[AttachmentUpload],
-                      details: dict, *, desk: Helpdesk) -> EmailResult:
+                      details: dict, *, desk: Helpdesk, inbox: Inbox | None = None
+                      ) -> EmailResult:
     details = {**details, "matched_by": "new"}
+    raw = {"name": mail.from_name or mail.from_address.split("@")[0],
+           "email": mail.from_address,
+           "subject": (mail.subject or "(no subject)")[:desk.settings.limits.subject_chars],
+           "description": _body(mail, desk)}
+    if inbox is not None:
+        raw |= {k: v for k, v in (("category", inbox.category), ("priority", inbox.priority))
+                if v}
+    own = {inbox.address.lower(), (inbox.reply_to or "").lower()} if inbox else set()
     created = await submit_ticket(
-        {"name": mail.from_name or mail.from_address.split("@")[0],
-         "email": mail.from_address,
-         "subject": (mail.subject or "(no subject)")[:desk.settings.limits.subject_chars],
-         "description": _body(mail, desk)},
-        uploads, desk=desk, channel=Channel.EMAIL, cc=[*mail.to, *mail.cc],
-        record=_key(message_id), entry_data=details)
+        raw, uploads, desk=desk, channel=Channel.EMAIL,
+        # The mailbox's own address is on every message it received: not a party to copy.
+        cc=[a for a in [*mail.to, *mail.cc] if a.lower() not in own],
+        record=_key(message_id), entry_data=details, team=inbox.team if inbox else None)
     return EmailResult(outcome="created", number=created.number, matched_by="new")
 
 

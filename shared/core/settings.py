@@ -83,10 +83,26 @@ class Limits(BaseModel):
         return value
 
 
+class MailboxSettings(BaseModel):
+    """Fetching mailboxes (shared/channels/mailfetch.py). The timer's own schedule is the
+    app setting HELPDESK_MAILBOX_FETCH_SCHEDULE, read by the Functions host."""
+
+    # A mailbox failing this long (or not fetched at all) emails the admins once.
+    alert_after_seconds: float = Field(900, gt=0)
+    # One run stops fetching after this long and queues its continuation; below the
+    # function timeout (host.json, 5 minutes) with room for the message in hand.
+    fetch_seconds: float = Field(240, gt=0, le=3600)
+    batch_size: int = Field(50, ge=1, le=500)
+    # A fetch holds its mailbox this long past its last step (renewed with every message);
+    # a worker that died frees it when this runs out.
+    lease_seconds: float = Field(180, ge=5)
+
+
 class Settings(BaseModel):
     storage: StorageSettings
     mail: MailSettings = MailSettings()
     limits: Limits = Limits()
+    mailboxes: MailboxSettings = MailboxSettings()
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     default_category: str = "general"
     helpdesk_name: str = "Help Desk"
@@ -145,6 +161,9 @@ class Settings(BaseModel):
             },
             "limits": {k: v for k, v in limits.items() if v is not None},
         }
+        mailboxes = {field: get(f"HELPDESK_MAILBOX_{field.upper()}")
+                     for field in MailboxSettings.model_fields}
+        raw["mailboxes"] = {k: v for k, v in mailboxes.items() if v is not None}
         if categories := get("HELPDESK_CATEGORIES"):
             raw["categories"] = tuple(c.strip() for c in categories.split(",") if c.strip())
         auto_close = {field: get(f"HELPDESK_AUTOCLOSE_{field.upper()}")

@@ -69,6 +69,7 @@ def compose(
     message_id: str,
     in_reply_to: str | None = None,
     references: list[str] | None = None,
+    reply_to: str | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr((settings.sender_name, settings.sender))
@@ -81,6 +82,8 @@ def compose(
     message["Subject"] = header_value("Subject", subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
+    if reply_to:  # a fetched mailbox's address: answers go back to the mailbox
+        message["Reply-To"] = one_line(reply_to)
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
     if references:

@@ -191,10 +191,13 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
                if e.kind == EntryKind.EMAIL_SENT and e.data.get("purpose") in REQUESTER_PURPOSES
                and e.data.get("message_id")] if thread else []
     mid = message_id(number, seq, purpose, desk.settings)
+    # A ticket from a fetched mailbox is answered from that mailbox (its reply_from).
+    reply_to = next((e.data.get("reply_to") for e in stored.thread
+                     if e.kind == EntryKind.CREATED), None)
     message = compose(settings=desk.settings.mail, to=", ".join(to), subject=subject,
                       text=text, html=html, message_id=mid,
                       in_reply_to=earlier[-1] if earlier else None,
-                      references=earlier or None)
+                      references=earlier or None, reply_to=reply_to)
     unconfirmed = False
     with telemetry.span("mail.send", attributes={"helpdesk.ticket": number,
                                                  "helpdesk.mail.purpose": purpose}):

@@ -43,15 +43,17 @@ DIRECTORY_TABLE = "directory"
 RATELIMIT_TABLE = "ratelimits"
 REPORTS_TABLE = "reports"
 KB_TABLE = "knowledge"
+MAILBOXES_TABLE = "mailboxes"  # fetched mailboxes' checkpoints, leases, health
 ATTACHMENTS_CONTAINER = "attachments"
 SEARCH_CONTAINER = "search"  # the search logs (shared/storage/searchlog.py)
 EVENTS_QUEUE = "ticket-events"
 ESCALATIONS_QUEUE = "escalations"
 PORTAL_LINKS_QUEUE = "portal-links"
+MAILBOX_FETCH_QUEUE = "mailbox-fetch"  # one message per mailbox to fetch now
 
 TABLES = (TICKETS_TABLE, INDEX_TABLE, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELIMIT_TABLE,
-          REPORTS_TABLE, KB_TABLE)
-QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE)
+          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE)
+QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE, MAILBOX_FETCH_QUEUE)
 
 # Seconds. One storage operation answers in milliseconds even under load here; a
 # connection that is silent for READ_TIMEOUT belongs to a storage service that stopped.

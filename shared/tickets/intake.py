@@ -85,6 +85,7 @@ async def submit_ticket(
     cc: list[str] | None = None,
     autorespond: bool = True,
     entry_data: dict[str, Any] | None = None,
+    team: str | None = None,
 ) -> TicketCreated:
     """Validate, store and announce a new ticket. Raises a `HelpdeskError`.
 
@@ -92,7 +93,8 @@ async def submit_ticket(
     itself with `record_key` (the email channel's Message-ID record).
     `actor` is who typed it in when that is not the requester (an agent taking a call);
     `entry_data` is kept on the `created` entry (the channel's own details); with
-    `autorespond=False` no acknowledgement is sent."""
+    `autorespond=False` no acknowledgement is sent. `team` is where the channel sends its
+    tickets (a fetched mailbox's team); the rules may still change it."""
     settings = desk.settings
     categories = [c.id for c in await desk.directory.list(CategoryDef)]
     submission = validate_submission(raw, settings, categories, channel=channel)
@@ -105,6 +107,7 @@ async def submit_ticket(
         priority=submission.priority, category=submission.category or "",
         status=INITIAL, channel=channel, created_at=now, updated_at=now, last_seq=1,
         cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
+        team=team,
     )
 
     key_hash = record

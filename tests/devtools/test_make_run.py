@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ import pytest
 from devtools import services
 from tests.conftest import ROOT
 
-NAMES = ("host", "blob", "queue", "table", "smtp", "mail")
+NAMES = ("host", "blob", "queue", "table", "smtp", "mail", "imap", "imaps")
 
 
 @dataclass
@@ -59,10 +61,13 @@ def run_env(ports: dict[str, int], data: Path) -> dict[str, str]:
 def make_run(tmp_path: Path) -> Iterator[MakeRun]:
     ports = free_ports()
     out, err = tmp_path / "stdout", tmp_path / "stderr"
+    # Not under tmp_path: when the tests run as root, Dovecot's mail user must reach it.
+    data = Path(tempfile.mkdtemp(prefix="helpdesk-run-"))
+    data.chmod(0o711)
     with out.open("wb") as stdout, err.open("wb") as stderr:
         # A session of its own, as a terminal's job or a process manager's service has.
         process = subprocess.Popen(["make", "--no-print-directory", "-o", "install", "run"],
-                                   cwd=ROOT, env=run_env(ports, tmp_path / "data"),
+                                   cwd=ROOT, env=run_env(ports, data),
                                    stdout=stdout, stderr=stderr, start_new_session=True)
     run = MakeRun(process, ports, out, err, [])
     try:
@@ -82,16 +87,17 @@ def make_run(tmp_path: Path) -> Iterator[MakeRun]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        for child in [*run.tree, *_leftovers(tmp_path)]:
+        for child in [*run.tree, *_leftovers(data)]:
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
+        shutil.rmtree(data, ignore_errors=True)
 
 
-def _leftovers(tmp_path: Path) -> list[psutil.Process]:
-    """Processes started for this run's data folder (Azurite) or its ports, still alive."""
+def _leftovers(data: Path) -> list[psutil.Process]:
+    """Processes started for this run's data folder (Azurite, Dovecot), still alive."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
-        if str(tmp_path) in " ".join(proc.info["cmdline"] or []):
+        if str(data) in " ".join(proc.info["cmdline"] or []):
             found.append(proc)
     return found
 
@@ -116,15 +122,29 @@ def test_the_run_serves_on_the_ports_it_was_given(make_run: MakeRun) -> None:
     assert httpx.get(f"http://127.0.0.1:{host}/api/health", timeout=10).status_code == 200
     commands = [" ".join(p.cmdline()) for p in make_run.tree]
     assert any("azurite" in c for c in commands) and any("maildev" in c for c in commands)
-    assert any("devhost" in c for c in commands)
+    assert any("devhost" in c for c in commands) and any("dovecot" in c for c in commands)
+    # The sample mailbox takes a message from the mail drop, on this run's IMAP port.
+    dropped = subprocess.run(
+        [sys.executable, "-m", "tools.mail_drop", "--subject", "Dropped", "--body", "Hi."],
+        cwd=ROOT, env=run_env(make_run.ports, Path("unused")), capture_output=True, text=True,
+        timeout=60)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "dropped into support@helpdesk.example.com's INBOX as UID 1" in dropped.stdout
     # The sample tickets' acknowledgements went to this run's MailDev.
     deadline = time.monotonic() + 30
     while not httpx.get(f"http://127.0.0.1:{make_run.ports['mail']}/email", timeout=10).json():
         assert time.monotonic() < deadline, "no mail reached this run's MailDev"
         time.sleep(0.5)
+    # The desk fetches the sample mailbox (every minute): the dropped message becomes a
+    # ticket, whose acknowledgement reaches MailDev.
+    deadline = time.monotonic() + 100
+    while not [m for m in httpx.get(f"http://127.0.0.1:{make_run.ports['mail']}/email",
+                                    timeout=10).json() if "Dropped" in (m.get("subject") or "")]:
+        assert time.monotonic() < deadline, "the dropped message never became a ticket"
+        time.sleep(1)
 
 
-def test_sigterm_to_make_stops_azurite_maildev_and_the_host(make_run: MakeRun) -> None:
+def test_sigterm_to_make_stops_azurite_maildev_dovecot_and_the_host(make_run: MakeRun) -> None:
     """A process manager signals the process it started: make, which passes SIGTERM on."""
     assert len(make_run.tree) >= 3
     os.kill(make_run.process.pid, signal.SIGTERM)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -267,15 +268,20 @@ def code_inventory() -> Inventory:
     names = source_names()
     queues = set(clients.QUEUES) | names["queues"]
     connections = set()
+    bound_settings: set[str] = set()
     for fn in registered_functions().values():
         trigger = fn.get_trigger()
         if trigger.type == "queueTrigger":
             queues.add(trigger.queue_name)
             connections.add(trigger.connection or "AzureWebJobsStorage")
+        if trigger.type == "timerTrigger":
+            # A `%Setting%` schedule is read by the Functions host, which fails the
+            # function when it is missing.
+            bound_settings |= set(re.findall(r"%([^%]+)%", str(trigger.schedule)))
     # The host moves a message that keeps failing to <queue>-poison; admins read those.
     queues |= {f"{name}-poison" for name in queues if not name.endswith("-poison")}
     settings = settings_read(Settings.from_env) | settings_read(telemetry.azure_monitor_options)
-    settings |= environ_reads()
+    settings |= environ_reads() | bound_settings
     return Inventory(
         tables=set(clients.TABLES) | names["tables"],
         queues=queues,

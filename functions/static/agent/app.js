@@ -8,9 +8,11 @@ import {showNewTicket} from "./newticket.js";
 import {showDashboard} from "./dashboard.js";
 import {destroyCharts} from "./charts.js";
 import {showArticle, showKb} from "./kb.js";
+import {refreshMailboxAlerts, showMailboxes} from "./mailboxes.js";
 
 const main = document.getElementById("main");
 const COUNT_EVERY_MS = 30_000;
+const ALERTS_EVERY_MS = 60_000;
 
 function markCurrent(name) {
   for (const link of document.querySelectorAll("#queues a")) {
@@ -50,6 +52,9 @@ async function route() {
     } else if (parts[0] === "kb" && parts[1]) {
       markCurrent("kb");
       await showArticle(main, decodeURIComponent(parts[1]), current);
+    } else if (parts[0] === "mailboxes") {
+      markCurrent("mailboxes");
+      await showMailboxes(main, current);
     } else if (parts[0] === "kb") {
       markCurrent("kb");
       await showKb(main, params.get("q") || "", current);
@@ -123,4 +128,9 @@ window.addEventListener("hashchange", route);
 route();
 refreshCounts();
 setInterval(refreshCounts, COUNT_EVERY_MS);
+refreshMailboxAlerts();
+setInterval(refreshMailboxAlerts, ALERTS_EVERY_MS);
+if ((document.body.dataset.roles || "").split(",").includes("admin")) {
+  document.getElementById("mailboxes-link").hidden = false;
+}
 me.load();

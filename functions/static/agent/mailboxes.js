@@ -1,0 +1,54 @@
+// Fetched mailboxes: the banner every agent sees while one has failed past the alert
+// threshold (GET /api/mailboxes/alerts, polled), and the admins' view of each mailbox's
+// health (#/mailboxes, GET /api/mailboxes). Text goes in as text nodes only (dom.js).
+import {api} from "./api.js";
+import {age, clear, h, when} from "./dom.js";
+
+const banner = () => document.getElementById("mailbox-alerts");
+
+/** Show or hide the banner; quiet when the call fails (the next poll tries again). */
+export async function refreshMailboxAlerts() {
+  const box = banner();
+  if (!box) return;
+  let failing;
+  try {
+    failing = (await api("/api/mailboxes/alerts")).data;
+  } catch (err) {
+    return;
+  }
+  if (!Array.isArray(failing) || failing.length === 0) {
+    box.hidden = true;
+    clear(box);
+    return;
+  }
+  clear(box).append(...failing.map((m) => h("p", {},
+    h("strong", {}, `Mail from ${m.address} is not being fetched`),
+    ` (failing for ${m.failing_since ? age(m.failing_since) : "a while"}): ${m.last_error || "unknown error"}. `,
+    "Mail waiting there is fetched once it works again.")));
+  box.hidden = false;
+}
+
+function cell(text) {
+  return h("td", {}, text === null || text === undefined || text === "" ? "—" : String(text));
+}
+
+export async function showMailboxes(main, current) {
+  const {data} = await api("/api/mailboxes");
+  if (!current()) return;
+  const rows = data.map(({mailbox: m, health: hl, alarming}) => h("tr", {class: alarming ? "breached" : null},
+    cell(m.id), cell(m.address), cell(`${m.host}:${m.port} (${m.security}, ${m.auth})`),
+    cell(m.enabled ? "on" : "off"),
+    cell(hl.last_success_at ? when(hl.last_success_at) : "never"),
+    h("td", {}, hl.last_error ? `${hl.last_error_at ? when(hl.last_error_at) : ""}: ${hl.last_error}` : "—",
+      hl.failing_since ? h("div", {class: "muted"}, `failing since ${when(hl.failing_since)}`) : null),
+    cell(hl.fetched_today), cell(hl.waiting),
+    h("td", {}, hl.notes.length ? h("ul", {}, hl.notes.slice(-5).map((n) => h("li", {}, `${when(n.at)}: ${n.text}`))) : "—")));
+  clear(main).append(
+    h("h1", {}, "Mailboxes"),
+    h("p", {class: "muted"}, "Mail fetched from IMAP mailboxes. Add or change one with PUT /api/directory/mailboxes/{id}."),
+    data.length === 0 ? h("p", {}, "No mailbox is connected.") :
+      h("table", {class: "list", id: "mailbox-health"},
+        h("thead", {}, h("tr", {}, ["Id", "Address", "Server", "Enabled", "Last fetch", "Last error",
+                                    "Fetched today", "Waiting", "Notes"].map((t) => h("th", {scope: "col"}, t)))),
+        h("tbody", {}, rows)));
+}
