@@ -182,10 +182,19 @@ def may(action: Action | str, status: Status | str, roles: set[str] | frozenset[
 
 # -- questions about a status ------------------------------------------------------------
 # Each takes a `Status` or its stored string; those about a thread entry's `from`/`to`
-# also take None (an entry that changed no status), which is in no category.
+# also take None (an entry that changed no status) or any other value (an email entry's
+# `from` is its sender's address), which is in no category.
 
 def category(status: Status | str) -> Category:
     return STATUSES[Status(status)]
+
+
+def status_of(value: object) -> Status | None:
+    """`value` as a status, or None when it is none (absent, or another kind of value)."""
+    try:
+        return Status(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def statuses(*categories: Category) -> tuple[Status, ...]:
@@ -193,31 +202,36 @@ def statuses(*categories: Category) -> tuple[Status, ...]:
     return tuple(s for s, c in STATUSES.items() if c in categories)
 
 
-def is_done(status: Status | str | None) -> bool:
+def _in(status: object, wanted: Category) -> bool:
+    found = status_of(status)
+    return found is not None and STATUSES[found] is wanted
+
+
+def is_done(status: object) -> bool:
     """Resolved or closed: no work is left (the requester may still answer or rate)."""
-    return status is not None and category(status) is Category.DONE
+    return _in(status, Category.DONE)
 
 
-def is_active(status: Status | str | None) -> bool:
+def is_active(status: object) -> bool:
     """Work for the agents: neither waiting on someone nor done."""
-    return status is not None and category(status) is Category.ACTIVE
+    return _in(status, Category.ACTIVE)
 
 
-def is_waiting(status: Status | str | None) -> bool:
+def is_waiting(status: object) -> bool:
     """Waiting on the requester."""
-    return status is not None and category(status) is Category.WAITING
+    return _in(status, Category.WAITING)
 
 
-def is_closed(status: Status | str | None) -> bool:
+def is_closed(status: object) -> bool:
     """Closed for good: the requester's answer no longer reopens it (mail starts a new
     ticket); only an agent's reopening does."""
-    return status is not None and Status(status) is Status.CLOSED
+    return status_of(status) is Status.CLOSED
 
 
-def requesters_turn(status: Status | str | None) -> bool:
+def requesters_turn(status: object) -> bool:
     """The next word is the requester's (waiting on them, or resolved): their answer
     brings the ticket back to the agents."""
-    return status is not None and Status(status) in _REQUESTERS_TURN
+    return status_of(status) in _REQUESTERS_TURN
 
 
 def clock_paused(status: Status | str, *, with_vendor: bool) -> bool:

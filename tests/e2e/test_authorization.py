@@ -24,7 +24,8 @@ PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_file
 # Integrations authenticate with an API key or a signature, never a signed-in principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
-         "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test"}
+         "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test",
+         "mailboxes_list", "mailboxes_health"}
 SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
 SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events"}

@@ -217,3 +217,12 @@ def test_may_agrees_with_decide():
     # an SLA breach escalates.
     assert decide(Action.ASSIGN, Status.NEW, AUTOMATIC) is Status.OPEN
     assert decide(Action.ESCALATE, Status.OPEN, AUTOMATIC) is Status.ESCALATED
+
+
+def test_an_entry_value_that_is_not_a_status_is_in_no_category():
+    """An email entry's `from` is its sender's address: asked about as a status, it is
+    none (the event handler once failed on it and poisoned the ticket's events)."""
+    for value in ("user@example.org", "", None, 3, "Resolved"):
+        assert not (is_done(value) or is_active(value) or is_waiting(value)
+                    or is_closed(value) or requesters_turn(value))
+    assert is_done("resolved") and is_closed("closed") and requesters_turn("pending")
