@@ -2,7 +2,7 @@
 // threshold (GET /api/mailboxes/alerts, polled), and the admins' view of each mailbox's
 // health (#/mailboxes, GET /api/mailboxes). Text goes in as text nodes only (dom.js).
 import {api} from "./api.js";
-import {age, clear, h, when} from "./dom.js";
+import {clear, h, when} from "./dom.js";
 
 const banner = () => document.getElementById("mailbox-alerts");
 
@@ -19,11 +19,17 @@ export async function refreshMailboxAlerts() {
   if (!Array.isArray(failing) || failing.length === 0) {
     box.hidden = true;
     clear(box);
+    delete box.dataset.shown;
     return;
   }
+  // The banner is an alert: screen readers announce it whenever it changes, so it is
+  // rewritten only when what it says changes, not at every poll.
+  const shown = JSON.stringify(failing.map((m) => [m.address, m.failing_since, m.last_error]));
+  if (box.dataset.shown === shown) return;
+  box.dataset.shown = shown;
   clear(box).append(...failing.map((m) => h("p", {},
     h("strong", {}, `Mail from ${m.address} is not being fetched`),
-    ` (failing for ${m.failing_since ? age(m.failing_since) : "a while"}): ${m.last_error || "unknown error"}. `,
+    ` (failing since ${m.failing_since ? when(m.failing_since) : "a while"}): ${m.last_error || "unknown error"}. `,
     "Mail waiting there is fetched once it works again.")));
   box.hidden = false;
 }
