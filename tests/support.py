@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +24,22 @@ from devtools import dovecot as dovecot_files
 from devtools import services
 
 T = TypeVar("T")
+
+
+def email_message(sender: str, subject: str, text: str, *, name: str = "Sender",
+                  **headers: str) -> EmailMessage:
+    """A plain-text email from `sender` to the desk's support address, as a client sends
+    it; `headers` are more header fields (`In_Reply_To` → `In-Reply-To`), a `message_id`
+    replaces the generated Message-ID."""
+    msg = EmailMessage()
+    msg["From"] = f"{name} <{sender}>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = subject
+    msg["Message-ID"] = headers.pop("message_id", make_msgid(domain="client.example"))
+    for header, value in headers.items():
+        msg[header.replace("_", "-")] = value
+    msg.set_content(text)
+    return msg
 
 
 def wait_for(probe: Callable[[], T | None], *, timeout: float = 15.0, interval: float = 0.1,

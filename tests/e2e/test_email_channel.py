@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 
 from tests.conftest import ROOT, unique_email
 from tests.e2e.conftest import RunningHost
-from tests.support import MailDev
+from tests.support import MailDev, email_message
 
 PIPE = str(ROOT / "tools" / "mailpipe.py")
 
@@ -27,15 +26,7 @@ def mail_key(host: RunningHost) -> str:
 
 
 def message(sender: str, subject: str, text: str, **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"Sender Name <{sender}>"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = subject
-    msg["Message-ID"] = headers.pop("message_id", make_msgid(domain="client.example"))
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(text)
-    return msg
+    return email_message(sender, subject, text, name="Sender Name", **headers)
 
 
 def pipe(host: RunningHost, key: str, raw: bytes, url: str | None = None

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
-from tests.support import MailDev, wait_for
+from tests.support import MailDev, email_message, wait_for
 
 OUR_DOMAIN = "example.com"  # MAIL_FROM of the test app is helpdesk@example.com
 
@@ -36,14 +36,7 @@ def mail_key(host: RunningHost) -> str:
 
 def message(sender: str, subject: str, text: str, *, attachment: bool = False,
             **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"Sender <{sender}>"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = subject
-    msg["Message-ID"] = headers.pop("message_id", make_msgid(domain="client.example"))
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(text)
+    msg = email_message(sender, subject, text, **headers)
     if attachment:
         msg.add_attachment(b"MZ not really a program", maintype="application",
                            subtype="octet-stream", filename="invoice.exe")

@@ -10,8 +10,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import httpx
 import pytest
@@ -20,7 +18,7 @@ from imapclient.exceptions import LoginError
 
 from tests.conftest import LocalServices, unique_email
 from tests.e2e.conftest import RunningHost, own_storage, running_host
-from tests.support import LocalDovecot, MailDev, wait_for
+from tests.support import LocalDovecot, MailDev, email_message, wait_for
 
 PASSWORD = "right-horse-battery"
 ALERT_SECONDS = 3
@@ -62,14 +60,7 @@ def admin(mailhost: RunningHost) -> Iterator[tuple[httpx.Client, str]]:
 
 def mail(sender: str, subject: str, text: str = "My screen stays black.", **headers: str
          ) -> tuple[bytes, str]:
-    msg = EmailMessage()
-    msg["From"] = f"Requester <{sender}>"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = subject
-    msg["Message-ID"] = headers.pop("message_id", make_msgid(domain="client.example"))
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(text)
+    msg = email_message(sender, subject, text, name="Requester", **headers)
     return bytes(msg), str(msg["Message-ID"])
 
 
