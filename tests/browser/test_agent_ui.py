@@ -44,8 +44,9 @@ def thread_of(host: RunningHost, number: str) -> list[dict]:
         return agent.get(f"/api/tickets/{number}").json()["thread"]
 
 
-def agent_page(context: BrowserContext, user: str) -> Page:
-    sign_in(context, user=user, email=f"{user}@staff.example.com")
+def agent_page(context: BrowserContext, user: str, roles: str = "agent") -> Page:
+    """A signed-in page that records console errors and uncaught exceptions."""
+    sign_in(context, user=user, email=f"{user}@staff.example.com", roles=roles)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

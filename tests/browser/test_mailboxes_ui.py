@@ -16,9 +16,10 @@ from datetime import datetime
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.browser.conftest import axe_violations, screenshot, sign_in
+from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.test_agent_ui import agent_page
 from tests.conftest import LocalServices
 from tests.e2e.conftest import RunningHost, own_storage, running_host
 from tests.e2e.test_mailboxes import PASSWORD, Box
@@ -71,17 +72,6 @@ def box(boxhost: RunningHost, dovecot: LocalDovecot, admin: httpx.Client) -> Ite
     made.remove()
 
 
-def page_for(context: BrowserContext, user: str, roles: str) -> Page:
-    """A signed-in page that records console errors and uncaught exceptions."""
-    sign_in(context, user=user, email=f"{user}@staff.example.com", roles=roles)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
 def shown_when(iso: str) -> re.Pattern[str]:
     """dom.js's when() in en-US and UTC: "Mar 5, 2025, 3:04 PM" (ICU may put a narrow
     no-break space before the AM/PM)."""
@@ -93,7 +83,7 @@ def shown_when(iso: str) -> re.Pattern[str]:
 def test_an_admin_sees_a_connected_mailbox_and_its_last_fetch(
         boxcontext: BrowserContext, box: Box):
     health = box.health()
-    page = page_for(boxcontext, "box-admin-ui", "agent,admin")
+    page = agent_page(boxcontext, "box-admin-ui", roles="agent,admin")
     page.goto("/api/agent#/queue/unassigned")
     link = page.get_by_role("navigation", name="Queues").get_by_role("link", name="Mailboxes")
     expect(link).to_be_visible()
@@ -126,7 +116,7 @@ def test_an_admin_sees_a_connected_mailbox_and_its_last_fetch(
 
 
 def test_an_agent_without_the_admin_role_has_no_mailboxes_link(boxcontext: BrowserContext):
-    page = page_for(boxcontext, "box-agent-plain", "agent")
+    page = agent_page(boxcontext, "box-agent-plain", roles="agent")
     page.goto("/api/agent#/queue/unassigned")
     expect(page.locator("h1")).to_have_text("Unassigned")
     expect(page.get_by_role("link", name="Mailboxes")).to_be_hidden()
@@ -135,7 +125,7 @@ def test_an_agent_without_the_admin_role_has_no_mailboxes_link(boxcontext: Brows
 
 def test_a_failing_login_shows_the_banner_to_agents_until_it_recovers(
         boxcontext: BrowserContext, box: Box, admin: httpx.Client):
-    page = page_for(boxcontext, "box-agent", "agent")
+    page = agent_page(boxcontext, "box-agent", roles="agent")
     # The page's 60-second poll of the alerts, run by a fake clock instead of waited for.
     page.clock.install()
     with page.expect_response(lambda r: r.url.endswith("/api/mailboxes/alerts")) as first:
