@@ -106,8 +106,8 @@ class Dovecot:
 def dovecot(log_dir: Path) -> Iterator[Dovecot]:
     # Not under a private folder: run as root, Dovecot reads and writes mail as its own user.
     data = Path(tempfile.mkdtemp(prefix="bench-dovecot-"))
-    port = services.free_port()
-    service = services.dovecot(imap=port, imaps=services.free_port(), data=data,
+    port, imaps = services.free_ports(2)
+    service = services.dovecot(imap=port, imaps=imaps, data=data,
                                log_dir=log_dir)
     service.start()
     try:
@@ -187,7 +187,7 @@ class Desk:
 @contextmanager
 def desk(log_dir: Path, **env: str) -> Iterator[Desk]:
     """Azurite (in memory), MailDev and one local host on free ports, stopped on exit."""
-    ports = [services.free_port() for _ in range(6)]
+    ports = services.free_ports(6)
     azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
                                log_dir=log_dir)
     maildev = services.maildev(smtp=ports[3], web=ports[4], log_dir=log_dir)

@@ -38,7 +38,7 @@ async def per_mail(mailer: SmtpMailer, settings: MailSettings, mails: int) -> tu
 
 
 async def measure(mails: int, runs: int) -> dict[str, dict[str, float]]:
-    smtp, web = services.free_port(), services.free_port()
+    smtp, web = services.free_ports(2)
     server = services.maildev(smtp=smtp, web=web, log_dir=Path(tempfile.mkdtemp(prefix="bench-smtp-")))
     server.start()
     settings = MailSettings(port=smtp)

@@ -74,7 +74,7 @@ def _off(names: tuple[str, ...]) -> dict[str, str]:
 @contextmanager
 def stack(split: bool = False) -> Iterator[Stack]:
     """Azurite, MailDev and the local host on free ports, for one benchmark run."""
-    ports = [services.free_port() for _ in range(7)]
+    ports = services.free_ports(7)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None,
                                log_dir=log_dir)

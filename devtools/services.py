@@ -37,9 +37,21 @@ class ServiceError(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports. The sockets stay bound until all are
+    chosen, so the system cannot hand out the same port twice (it did: Azurite's
+    blob and queue services were once given one port and Azurite exited)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def port_is_open(port: int) -> bool:
@@ -229,7 +241,7 @@ def azurite(
 def memory_azurite(log_dir: Path) -> Iterator[str]:
     """An Azurite of its own, in memory, on free ports while the block runs: its
     connection string."""
-    ports = [free_port() for _ in range(3)]
+    ports = free_ports(3)
     service = azurite(blob=ports[0], queue=ports[1], table=ports[2], location=None, log_dir=log_dir)
     service.start()
     try:

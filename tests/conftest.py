@@ -36,7 +36,7 @@ def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
     log_dir = tmp_path_factory.mktemp("services")
     try:
         if not storage:
-            ports = [services.free_port() for _ in range(3)]
+            ports = services.free_ports(3)
             azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2],
                                        location=None, log_dir=log_dir)
             azurite.start()
@@ -47,7 +47,7 @@ def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
             smtp_text, web_url = maildev_spec.split(",", 1)
             smtp_port = int(smtp_text)
         else:
-            smtp_port, web_port = services.free_port(), services.free_port()
+            smtp_port, web_port = services.free_ports(2)
             maildev = services.maildev(smtp=smtp_port, web=web_port, log_dir=log_dir)
             maildev.start()
             started.append(maildev)
@@ -82,7 +82,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDovecot]:
     log_dir = tmp_path_factory.mktemp("dovecot-logs")
     tokens = TokenService()
     tokens.start()
-    imap, imaps = services.free_port(), services.free_port()
+    imap, imaps = services.free_ports(2)
 
     def start() -> services.Service:
         service = services.dovecot(imap=imap, imaps=imaps, data=data, log_dir=log_dir,

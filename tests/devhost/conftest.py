@@ -37,10 +37,16 @@ AZURITE_KEY = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: each socket stays bound until all are chosen."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def azurite_connection_string(blob: int, queue: int, table: int) -> str:
@@ -62,7 +68,7 @@ def _listening_ports(pid: int) -> set[int]:
 
 
 def _start_azurite(log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    ports = [free_port() for _ in range(3)]
+    ports = free_ports(3)
     args = ["node", str(AZURITE_JS), "--skipApiVersionCheck", "--loose", "--inMemoryPersistence"]
     args.append("--silent")
     for service, port in zip(("blob", "queue", "table"), ports, strict=True):

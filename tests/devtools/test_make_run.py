@@ -43,12 +43,7 @@ class MakeRun:
 
 
 def free_ports() -> dict[str, int]:
-    ports: dict[str, int] = {}
-    while len(ports) < len(NAMES):
-        port = services.free_port()
-        if port not in ports.values():
-            ports[NAMES[len(ports)]] = port
-    return ports
+    return dict(zip(NAMES, services.free_ports(len(NAMES)), strict=True))
 
 
 def run_env(ports: dict[str, int], data: Path) -> dict[str, str]:

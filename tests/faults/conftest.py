@@ -59,7 +59,7 @@ class FaultyServices:
 
 @pytest.fixture
 def faulty(tmp_path: Path) -> Iterator[FaultyServices]:
-    ports = [services.free_port() for _ in range(5)]
+    ports = services.free_ports(5)
     azurite = services.azurite(blob=ports[0], queue=ports[1], table=ports[2],
                                location=tmp_path / "azurite", log_dir=tmp_path)
     maildev = services.maildev(smtp=ports[3], web=ports[4], log_dir=tmp_path)

@@ -36,7 +36,7 @@ class OwnMailDev:
     """A MailDev of this module's own, which a test may restart on the same ports."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.smtp, self.web = services.free_port(), services.free_port()
+        self.smtp, self.web = services.free_ports(2)
         self.service = services.maildev(smtp=self.smtp, web=self.web, log_dir=log_dir)
         self.box = MailDev(f"http://127.0.0.1:{self.web}")
 
