@@ -18,6 +18,7 @@ from shared.channels.imap import Connector
 from shared.core.mailboxes import Mailbox
 from shared.core.settings import Settings
 from shared.kb.searchindex import SearchIndexes
+from shared.mail.dns import TxtLookup
 from shared.mail.mailer import Mailer
 from shared.mail.smtp import SmtpMailer
 from shared.portal.service import REPLIES_PER_HOUR as PORTAL_REPLIES_PER_HOUR
@@ -90,6 +91,7 @@ class Helpdesk:
     mailboxes: MailboxStore  # fetched mailboxes' checkpoints, leases and health
     mailbox_fetches: FetchQueue
     mail_connector: Connector  # opens IMAP sessions; caches OAuth2 tokens
+    dns: TxtLookup  # DKIM keys and DMARC policies, cached (the email channel's sender check)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -138,6 +140,7 @@ class Helpdesk:
             mailboxes=MailboxStore(clients.table(MAILBOXES_TABLE)),
             mailbox_fetches=FetchQueue(clients.queue(MAILBOX_FETCH_QUEUE)),
             mail_connector=Connector(secrets or os.environ.get),
+            dns=TxtLookup(settings.mail.dns_server),
             clock=clock,
         )
 

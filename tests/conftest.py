@@ -18,7 +18,12 @@ import pytest
 
 from devtools import services
 from devtools.tokens import TokenService
-from tests.support import LocalDovecot, MailDev
+from tests.support import DkimKey, LocalDns, LocalDovecot, MailDev
+
+# Every test app asks this DNS server (HELPDESK_DNS_SERVER) for DKIM keys and DMARC
+# policies: sending domains' keys are made in the tests and published in it. It starts
+# here, once, so that hosts started anywhere in the session ask the same one.
+LOCAL_DNS = LocalDns()
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,18 @@ def test_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
 @pytest.fixture(scope="session")
 def storage_connection_string(test_services: LocalServices) -> str:
     return test_services.storage
+
+
+@pytest.fixture(scope="session")
+def local_dns() -> LocalDns:
+    return LOCAL_DNS
+
+
+@pytest.fixture(scope="session")
+def requester_key() -> DkimKey:
+    """The DKIM key of example.org, the domain of `unique_email`'s addresses, published in
+    the session's DNS: a requester's mail signed with it is authenticated."""
+    return DkimKey.publish(LOCAL_DNS, "example.org")
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +133,7 @@ def app_env(test_services: LocalServices, **overrides: str) -> dict[str, str]:
         "MAIL_FROM": "helpdesk@example.com",
         "HELPDESK_NAME": "Test Desk",
         "HELPDESK_PORTAL_SECRET": PORTAL_SECRET,
+        "HELPDESK_DNS_SERVER": LOCAL_DNS.server,
     }
     env.update(overrides)
     return env

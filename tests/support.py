@@ -1,10 +1,13 @@
 """Helpers the tests share: reading MailDev's REST API, a local Dovecot with its token
-service, waiting for conditions."""
+service, a local DNS server and DKIM keys of sending domains, waiting for conditions."""
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +19,14 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, TypeVar
 
+import dkim
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
@@ -206,3 +216,78 @@ class LocalDovecot:
     def stop(self) -> None:
         if self._service is not None:
             self._service.stop()
+
+
+class LocalDns:
+    """A DNS server on a loopback UDP port answering TXT questions from `records` (name →
+    TXT strings), NXDOMAIN otherwise: the desk's resolver (HELPDESK_DNS_SERVER) asks it
+    for DKIM keys and DMARC policies over the wire, as it asks a real one. `asked`
+    counts the questions per name."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[str]] = {}
+        self.asked: dict[str, int] = {}
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = int(self._sock.getsockname()[1])
+        self.server = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._serve, name="local-dns", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                wire, client = self._sock.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(wire)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".").lower()
+            self.asked[name] = self.asked.get(name, 0) + 1
+            texts = self.records.get(name)
+            if question.rdtype == dns.rdatatype.TXT and texts:
+                # A TXT string holds at most 255 bytes: longer ones (keys) go in parts.
+                rdatas = [" ".join(f'"{t[i:i + 250]}"' for i in range(0, len(t), 250))
+                          for t in texts]
+                response.answer.append(dns.rrset.from_text(question.name, 300, "IN", "TXT",
+                                                           *rdatas))
+            elif not texts:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self._sock.sendto(response.to_wire(), client)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@dataclass
+class DkimKey:
+    """An RSA key of a sending domain, made in the test and published in `LocalDns`:
+    what a domain's mail server signs with, and the TXT record receivers look it up in."""
+
+    domain: str
+    selector: str = "s1"
+    private_pem: bytes = field(default=b"", repr=False)
+
+    @classmethod
+    def publish(cls, local_dns: LocalDns, domain: str, *, selector: str = "s1",
+                dmarc: str | None = "v=DMARC1; p=reject") -> DkimKey:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        local_dns.records[f"{selector}._domainkey.{domain}"] = [
+            f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"]
+        if dmarc:
+            local_dns.records[f"_dmarc.{domain}"] = [dmarc]
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        return cls(domain=domain, selector=selector, private_pem=pem)
+
+    def sign(self, message: EmailMessage | bytes, *, domain: str | None = None) -> bytes:
+        """The message with a DKIM-Signature of `domain` (default: the key's) on top,
+        as the sender's outgoing server adds it."""
+        raw = message if isinstance(message, bytes) else message.as_bytes()
+        header = dkim.sign(raw, self.selector.encode(), (domain or self.domain).encode(),
+                           self.private_pem, include_headers=[b"from", b"to", b"subject",
+                                                              b"date", b"message-id"])
+        return header + raw

@@ -13,6 +13,14 @@ Message-ID travels with every quoted or forwarded copy of our email, so knowing 
 not proof of who is writing. Anyone else's mail becomes a new ticket of their own, as in
 osTicket and Zammad.
 
+And a From address is only what the sender typed. Mail that joins by its subject token
+or by naming a message we received (not by one of our own signed Message-IDs, which only
+someone who got our email holds) must come from an authenticated sender: DMARC, or DKIM
+or SPF aligned with its From domain, as the mailbox's (or the desk's) sender check
+decides it (shared/mail/inbound/senders.py). Mail that is not becomes a new ticket
+tagged `sender-not-verified`, its first entry naming the ticket it claimed
+(`claims_ticket`) and why it was not believed.
+
 The same Message-ID twice is one entry: each message's id is recorded with its ticket,
 and the record is claimed before anything is written. Auto-replies, bulk mail, loops and
 bounces make no ticket and trigger no auto-reply; a bounce is noted on the ticket whose
@@ -22,6 +30,7 @@ parser cut from the text on the entry (`quoted`, its first MAX_QUOTED characters
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -35,6 +44,7 @@ from shared.core.models import AttachmentUpload, Channel
 from shared.core.numbering import is_valid
 from shared.mail import messageids
 from shared.mail.inbound.message import MailParseError, ParsedEmail, parse_email
+from shared.mail.inbound.senders import SenderCheck, Verdict, check_sender
 from shared.tickets.idempotency import record_key
 from shared.tickets.intake import submit_ticket
 from shared.tickets.workflow import act, parse_body
@@ -55,6 +65,7 @@ TRUNCATED = "\n\n[… the rest of this message is in the original email]"
 MAX_QUOTED = 4000
 
 Outcome = Literal["created", "appended", "duplicate", "ignored", "bounce-noted"]
+UNVERIFIED_TAG = "sender-not-verified"
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Inbox:
     category: str | None = None
     priority: str | None = None
     reply_to: str | None = None
+    sender_check: SenderCheck | None = None  # None: the desk's (HELPDESK_MAIL_SENDER_CHECK)
 
 
 class EmailResult(BaseModel):
@@ -107,6 +119,16 @@ async def receive_email(raw: bytes, *, desk: Helpdesk, inbox: Inbox | None = Non
                            matched_by=found[0].get("matched_by"))
 
     number, rule, named = await _thread_of(mail, desk=desk)
+    verdict: Verdict | None = None
+    claimed: str | None = None
+    if number is not None and rule != SIGNED_REPLY:
+        verdict = await _verdict(raw, mail, inbox, desk=desk)
+        if not verdict.verified:
+            log.info("%s to #%s from %s not verified (%s): a new ticket", rule, number,
+                     mail.from_address, verdict.how)
+            number, claimed = None, number
+    if rule == SIGNED_REPLY:
+        rule = "in-reply-to"
     blob = await _keep_raw(raw, desk=desk)
     html_blob = await _keep_html(mail, desk=desk)
     uploads = [AttachmentUpload(filename=a.filename, content_type=a.content_type, data=a.data)
@@ -120,7 +142,9 @@ async def receive_email(raw: bytes, *, desk: Helpdesk, inbox: Inbox | None = Non
                **({"reply_to": inbox.reply_to} if inbox is not None and inbox.reply_to
                   else {}),
                # For the agent: it answered that ticket, but its sender is not on it.
-               **({"names_ticket": named} if named else {})}
+               **({"names_ticket": named} if named else {}),
+               **({"sender": {"verified": verdict.verified, "how": verdict.how}}
+                  if verdict is not None and verdict.checked else {})}
     if number is not None:
         if not await desk.idempotency.insert(key, {"number": number, "matched_by": rule}):
             again = await desk.idempotency.read(key)
@@ -144,12 +168,25 @@ async def receive_email(raw: bytes, *, desk: Helpdesk, inbox: Inbox | None = Non
             await desk.idempotency.release(key)
             raise
         return EmailResult(outcome="appended", number=view.ticket.number, matched_by=rule)
+    if verdict is not None and not verdict.verified:
+        details["claims_ticket"] = claimed
+        return await _new_ticket(mail, message_id, uploads, details, desk=desk, inbox=inbox,
+                                 tags=[UNVERIFIED_TAG])
     return await _new_ticket(mail, message_id, uploads, details, desk=desk, inbox=inbox)
 
 
+async def _verdict(raw: bytes, mail: ParsedEmail, inbox: Inbox | None, *, desk: Helpdesk
+                   ) -> Verdict:
+    mail_settings = desk.settings.mail
+    check = (inbox.sender_check if inbox is not None and inbox.sender_check is not None
+             else SenderCheck(mail_settings.sender_check, mail_settings.authserv_id))
+    # DNS and RSA: off the event loop.
+    return await asyncio.to_thread(check_sender, raw, mail.from_address, check, desk.dns)
+
+
 async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[AttachmentUpload],
-                      details: dict, *, desk: Helpdesk, inbox: Inbox | None = None
-                      ) -> EmailResult:
+                      details: dict, *, desk: Helpdesk, inbox: Inbox | None = None,
+                      tags: list[str] | None = None) -> EmailResult:
     details = {**details, "matched_by": "new"}
     raw = {"name": mail.from_name or mail.from_address.split("@")[0],
            "email": mail.from_address,
@@ -163,7 +200,8 @@ async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[Attachme
         raw, uploads, desk=desk, channel=Channel.EMAIL,
         # The mailbox's own address is on every message it received: not a party to copy.
         cc=[a for a in [*mail.to, *mail.cc] if a.lower() not in own],
-        record=_key(message_id), entry_data=details, team=inbox.team if inbox else None)
+        record=_key(message_id), entry_data=details, team=inbox.team if inbox else None,
+        tags=tags)
     return EmailResult(outcome="created", number=created.number, matched_by="new")
 
 
@@ -181,16 +219,20 @@ def _ancestry(mail: ParsedEmail) -> list[str]:
     return list(dict.fromkeys(refs))
 
 
+# How a message found its ticket when it names one of our own signed Message-IDs: proof
+# enough, without the sender check (only someone who got our email holds one).
+SIGNED_REPLY = "in-reply-to-signed"
+
+
 async def _thread_of(mail: ParsedEmail, *, desk: Helpdesk
                      ) -> tuple[str | None, str, str | None]:
     """(ticket to join, how it was found, a ticket the mail named but may not join)."""
     for ref in _ancestry(mail):
         ours = messageids.verify(ref, settings=desk.settings)
-        number = ours.number if ours is not None else None
-        if number is None:
-            found = await desk.idempotency.read(_key(ref))
-            number = found[0].get("number") if found is not None else None
-        if number:
+        if ours is not None:
+            return await _if_known_sender(mail, ours.number, SIGNED_REPLY, desk=desk)
+        found = await desk.idempotency.read(_key(ref))
+        if found is not None and (number := found[0].get("number")):
             return await _if_known_sender(mail, number, "in-reply-to", desk=desk)
     if mail.ticket_number and is_valid(mail.ticket_number):
         return await _if_known_sender(mail, mail.ticket_number, "subject-token", desk=desk)

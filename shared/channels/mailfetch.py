@@ -45,6 +45,7 @@ from shared.core.errors import (
 )
 from shared.core.mailboxes import Checkpoint, FetchRequest, Mailbox, MailboxHealth
 from shared.mail.compose import compose
+from shared.mail.inbound.senders import SenderCheck
 from shared.mail.mailer import MailError
 from shared.storage.mailboxes import Lease, LeaseLost
 
@@ -244,7 +245,9 @@ class _Run:
                      team=mailbox.team if mailbox.team in teams else None,
                      category=mailbox.category if mailbox.category in categories else None,
                      priority=mailbox.priority.value,
-                     reply_to=str(mailbox.reply_from or mailbox.address))
+                     reply_to=str(mailbox.reply_from or mailbox.address),
+                     sender_check=SenderCheck(mailbox.sender_check or "dkim",
+                                              mailbox.authserv_id))
 
     async def _one(self, uid: int, summary: Summary | None, checkpoint: Checkpoint
                    ) -> Checkpoint:

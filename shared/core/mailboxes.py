@@ -31,6 +31,12 @@ Host = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
                                         pattern=r"^[A-Za-z0-9.:\-\[\]]+$")]
 
 
+# The authserv-id of the Authentication-Results header each provider's servers add.
+# Exchange Online's has none: `microsoft-365` reads its topmost header
+# (shared/mail/inbound/senders.py).
+PROVIDER_RESULTS = {"oauth2-google": "mx.google.com", "oauth2-microsoft": "microsoft-365"}
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` names this machine: plain IMAP never leaves it."""
     name = host.strip("[]").lower()
@@ -81,6 +87,17 @@ class Mailbox(BaseModel):
     enabled: bool = True
     import_existing: bool = Field(
         False, description="fetch what the folder holds at the first connection too")
+    sender_check: Literal["authentication-results", "dkim", "off"] | None = Field(
+        None, description="how a sender is authenticated before mail joins a ticket by its "
+                          "subject or sender: the receiving server's Authentication-Results, "
+                          "DKIM verified by the desk, or off (default: authentication-results "
+                          "for oauth2-microsoft and oauth2-google, dkim otherwise)")
+    authserv_id: Annotated[str, StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=253,
+        pattern=r"^[A-Za-z0-9.\-]+$")] | None = Field(
+        None, description="sender_check authentication-results: the receiving server's "
+                          "authserv-id (default mx.google.com for oauth2-google, "
+                          "microsoft-365 for oauth2-microsoft, whose header has none)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Mailbox:
@@ -98,6 +115,14 @@ class Mailbox(BaseModel):
             raise ValueError("after_fetch move needs move_to")
         if self.folder in (self.quarantine, self.move_to):
             raise ValueError("the folder read cannot be the quarantine or move_to folder")
+        provider = PROVIDER_RESULTS.get(self.auth)
+        if self.sender_check is None:
+            self.sender_check = "authentication-results" if provider else "dkim"
+        if self.sender_check == "authentication-results" and self.authserv_id is None:
+            if provider is None:
+                raise ValueError("sender_check authentication-results needs authserv_id "
+                                 "(the receiving server's id in the header)")
+            self.authserv_id = provider
         return self
 
 

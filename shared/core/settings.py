@@ -56,6 +56,23 @@ class MailSettings(BaseModel):
     timeout_seconds: float = 20.0
     # Azure Communication Services Email: when set, mail goes there instead of SMTP.
     acs_connection: str | None = None
+    # Who sent mail that arrives through the pipe or the HTTP endpoint (not a mailbox,
+    # whose own setting decides): `dkim` verifies DKIM signatures and their alignment
+    # with the From domain here; `authentication-results` believes the header the
+    # receiving server with `authserv_id` adds; `off` believes the From address
+    # (shared/mail/inbound/senders.py).
+    sender_check: Literal["dkim", "authentication-results", "off"] = "dkim"
+    authserv_id: str | None = Field(None, max_length=253)
+    # The DNS server for DKIM keys and DMARC policies, "host" or "host:port"; default:
+    # the system's resolver.
+    dns_server: str | None = Field(None, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
+
+    @model_validator(mode="after")
+    def _results_need_a_server(self) -> MailSettings:
+        if self.sender_check == "authentication-results" and not self.authserv_id:
+            raise ValueError("sender_check authentication-results needs "
+                             "HELPDESK_MAIL_AUTHSERV_ID")
+        return self
 
 
 class Limits(BaseModel):
@@ -157,6 +174,9 @@ class Settings(BaseModel):
                     "sender": get("MAIL_FROM"),
                     "sender_name": get("MAIL_FROM_NAME"),
                     "acs_connection": get("ACS_EMAIL_CONNECTION"),
+                    "sender_check": get("HELPDESK_MAIL_SENDER_CHECK"),
+                    "authserv_id": get("HELPDESK_MAIL_AUTHSERV_ID"),
+                    "dns_server": get("HELPDESK_DNS_SERVER"),
                 }.items() if v is not None
             },
             "limits": {k: v for k, v in limits.items() if v is not None},

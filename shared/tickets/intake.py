@@ -86,6 +86,7 @@ async def submit_ticket(
     autorespond: bool = True,
     entry_data: dict[str, Any] | None = None,
     team: str | None = None,
+    tags: list[str] | None = None,
 ) -> TicketCreated:
     """Validate, store and announce a new ticket. Raises a `HelpdeskError`.
 
@@ -94,7 +95,8 @@ async def submit_ticket(
     `actor` is who typed it in when that is not the requester (an agent taking a call);
     `entry_data` is kept on the `created` entry (the channel's own details); with
     `autorespond=False` no acknowledgement is sent. `team` is where the channel sends its
-    tickets (a fetched mailbox's team); the rules may still change it."""
+    tickets (a fetched mailbox's team); the rules may still change it. `tags` are the
+    channel's own (`sender-not-verified`); the rules see them."""
     settings = desk.settings
     categories = [c.id for c in await desk.directory.list(CategoryDef)]
     submission = validate_submission(raw, settings, categories, channel=channel)
@@ -107,7 +109,7 @@ async def submit_ticket(
         priority=submission.priority, category=submission.category or "",
         status=INITIAL, channel=channel, created_at=now, updated_at=now, last_seq=1,
         cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
-        team=team,
+        team=team, tags=list(tags or []),
     )
 
     key_hash = record

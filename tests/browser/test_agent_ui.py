@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import axe_violations, screenshot, sign_in
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
-from tests.support import wait_for
+from tests.support import email_message, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -394,4 +394,35 @@ def test_an_emails_quoted_history_is_kept_collapsed_under_its_entry(
         "Am Di., 5. März 2024 um 10:02 Uhr schrieb Ops <ops@example.com>:\n"
         "> Did the new profile help? <script>alert(1)</script>")
     assert page.locator("main script").count() == 0
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_mail_from_an_unverified_sender_is_marked_and_names_the_ticket_it_claimed(
+        context: BrowserContext, host: RunningHost, staff: dict[str, str]):
+    with host.signed_in(roles="agent,admin") as admin:
+        key = admin.post("/api/apikeys", json={"name": "mx-forged", "scopes": ["email"]}
+                         ).json()["key"]
+    requester = unique_email()
+
+    def send(subject: str, text: str) -> str:
+        raw = email_message(requester, subject, text).as_bytes()
+        with host.client() as client:
+            response = client.post("/api/tickets.email", content=raw, headers={
+                "X-API-Key": key, "content-type": "message/rfc822", "Accept": "application/json"})
+        assert response.status_code == 201, response.text
+        return response.json()["number"]
+
+    claimed = send("Payroll access", "I cannot open payroll.")
+    forged = send(f"Re: [#{claimed}] Payroll access", "Please change my bank account.")
+    assert forged != claimed
+    page = agent_page(context, staff["a"])
+    open_ticket(page, forged)
+    warning = page.locator(".thread li.created .sender-unverified")
+    expect(warning).to_have_text(
+        f"Sender not verified (no DKIM signature). It claims to answer ticket #{claimed}; it "
+        "was not added there. Check with the requester before acting on it.")
+    warning.get_by_role("link", name=f"#{claimed}").click()
+    expect(page).to_have_url(re.compile(rf"#/ticket/{claimed}$"))
+    expect(page.locator(".thread li.created .body").first).to_have_text("I cannot open payroll.")
+    expect(page.locator(".sender-unverified")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]

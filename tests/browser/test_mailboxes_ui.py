@@ -94,8 +94,8 @@ def test_an_admin_sees_a_connected_mailbox_and_its_last_fetch(
 
     table = page.get_by_role("table")
     headers = table.get_by_role("columnheader").all_inner_texts()
-    assert headers == ["Id", "Address", "Server", "Enabled", "Last fetch", "Last error",
-                       "Fetched today", "Waiting", "Notes"]
+    assert headers == ["Id", "Address", "Server", "Enabled", "Senders", "Last fetch",
+                       "Last error", "Fetched today", "Waiting", "Notes"]
     row = table.get_by_role("row").filter(has_text=box.id)
     expect(row).to_be_visible()
     cells = row.get_by_role("cell")
@@ -103,15 +103,29 @@ def test_an_admin_sees_a_connected_mailbox_and_its_last_fetch(
     expect(cells.nth(2)).to_have_text(
         f"{box.dovecot.host}:{box.dovecot.port} (plain, password)")
     expect(cells.nth(3)).to_have_text("on")
-    expect(cells.nth(4)).to_have_text(shown_when(health["last_success_at"]))
-    expect(cells.nth(5)).to_have_text("—")  # no error
-    expect(cells.nth(6)).to_have_text(str(health["fetched_today"]))
+    expect(cells.nth(4)).to_have_text("DKIM, verified by the desk")
+    expect(cells.nth(5)).to_have_text(shown_when(health["last_success_at"]))
+    expect(cells.nth(6)).to_have_text("—")  # no error
+    expect(cells.nth(7)).to_have_text(str(health["fetched_today"]))
     expect(row).not_to_have_class(re.compile(r"\bbreached\b"))
     expect(page.locator("#mailbox-alerts")).to_be_hidden()
     assert PASSWORD not in page.locator("main").inner_text()
 
     assert axe_violations(page) == []
     screenshot(page, "agent-mailboxes")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_mailbox_whose_sender_check_is_off_says_so(boxcontext: BrowserContext, box: Box):
+    box.put(sender_check="off")
+    page = agent_page(boxcontext, "box-admin-off", roles="agent,admin")
+    page.goto("/api/agent#/mailboxes")
+    row = page.get_by_role("table").get_by_role("row").filter(has_text=box.id)
+    expect(row.get_by_role("cell").nth(4)).to_have_text(
+        "Not checkedMail joins tickets by subject or sender without proof of who sent it.")
+    box.put(sender_check="authentication-results", authserv_id="mx.google.com")
+    page.reload()
+    expect(row.get_by_role("cell").nth(4)).to_have_text("Authentication-Results of mx.google.com")
     assert page.errors == []  # type: ignore[attr-defined]
 
 

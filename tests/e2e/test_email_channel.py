@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, unique_email
 from tests.e2e.conftest import RunningHost
-from tests.support import MailDev, email_message
+from tests.support import DkimKey, MailDev, email_message
 
 PIPE = str(ROOT / "tools" / "mailpipe.py")
 
@@ -36,7 +36,7 @@ def pipe(host: RunningHost, key: str, raw: bytes, url: str | None = None
         input=raw, capture_output=True, timeout=60, env={**os.environ, "HELPDESK_API_KEY": key})
 
 
-def post(host: RunningHost, key: str, msg: EmailMessage) -> dict:
+def post(host: RunningHost, key: str, msg: EmailMessage | bytes) -> dict:
     with host.client() as client:
         r = client.post("/api/tickets.email", content=bytes(msg),
                         headers={"X-API-Key": key, "content-type": "message/rfc822",
@@ -85,37 +85,42 @@ def test_piped_mail_becomes_a_ticket_and_the_reply_to_our_ack_joins_it(
     assert len([e for e in thread(host, number) if e["kind"] == "message"]) == 1
 
 
-def test_a_subject_token_joins_only_from_the_requester(host: RunningHost, mail_key: str):
+def test_a_subject_token_joins_only_from_the_requester(host: RunningHost, mail_key: str,
+                                                        requester_key: DkimKey):
     requester = unique_email("tok")
     created = post(host, mail_key, message(requester, "Printer", "Broken."))
     number = created["number"]
-    stranger = post(host, mail_key, message(unique_email("stranger"), f"Re: [#{number}]",
-                                            "I want to see this ticket"))
+    stranger = post(host, mail_key, requester_key.sign(message(
+        unique_email("stranger"), f"Re: [#{number}]", "I want to see this ticket")))
     assert stranger["outcome"] == "created" and stranger["number"] != number
-    own = post(host, mail_key, message(requester, f"Re: [#{number}] Printer", "Still broken"))
+    own = post(host, mail_key, requester_key.sign(
+        message(requester, f"Re: [#{number}] Printer", "Still broken")))
     assert own["outcome"] == "appended" and own["matched_by"] == "subject-token"
 
 
-def test_a_reply_to_a_pending_ticket_reopens_it(host: RunningHost, mail_key: str):
+def test_a_reply_to_a_pending_ticket_reopens_it(host: RunningHost, mail_key: str,
+                                                 requester_key: DkimKey):
     requester = unique_email("pend")
     number = post(host, mail_key, message(requester, "VPN", "No VPN."))["number"]
     with host.signed_in() as agent:
         r = agent.post(f"/api/tickets/{number}/request-info", json={"question": "Which OS?"})
         assert r.json()["ticket"]["status"] == "pending"
-    post(host, mail_key, message(requester, f"Re: [#{number}] VPN", "Windows 11"))
+    post(host, mail_key, requester_key.sign(message(requester, f"Re: [#{number}] VPN",
+                                                    "Windows 11")))
     with host.signed_in() as agent:
         assert agent.get(f"/api/tickets/{number}").json()["ticket"]["status"] == "open"
 
 
-def test_a_reply_to_a_closed_ticket_starts_a_follow_up_that_names_it(host: RunningHost,
-                                                                     mail_key: str):
+def test_a_reply_to_a_closed_ticket_starts_a_follow_up_that_names_it(
+        host: RunningHost, mail_key: str, requester_key: DkimKey):
     requester = unique_email("closed")
     number = post(host, mail_key, message(requester, "Scanner", "No scans."))["number"]
     with host.signed_in() as agent:
         assert agent.post(f"/api/tickets/{number}/resolve",
                           json={"resolution": "Driver reinstalled."}).status_code == 200
         assert agent.post(f"/api/tickets/{number}/close", json={}).status_code == 200
-    follow = post(host, mail_key, message(requester, f"Re: [#{number}] Scanner", "Again."))
+    follow = post(host, mail_key, requester_key.sign(
+        message(requester, f"Re: [#{number}] Scanner", "Again.")))
     assert follow["outcome"] == "created" and follow["number"] != number
     [created] = [e for e in thread(host, follow["number"]) if e["kind"] == "created"]
     assert created["data"]["follow_up_of"] == number

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
-from tests.support import MailDev, email_message, wait_for
+from tests.support import DkimKey, LocalDns, MailDev, email_message, wait_for
 
 OUR_DOMAIN = "example.com"  # MAIL_FROM of the test app is helpdesk@example.com
 
@@ -302,3 +302,65 @@ def test_acknowledgements_to_one_address_stop_at_the_hourly_cap(host: RunningHos
     assert "not sent" in skipped[0]["body"]
     time.sleep(1)
     assert len(maildev.to(victim)) == 5  # every ticket was created, five were acknowledged
+
+
+# --- authenticated senders (issue 20, 3): the pipe and the HTTP endpoint verify DKIM -------
+
+
+def claimed(host: RunningHost, number: str) -> dict:
+    """The `created` entry's data of a ticket made from mail."""
+    [created] = [e for e in view(host, number)["thread"] if e["kind"] == "created"]
+    return created["data"]
+
+
+def test_a_forged_from_with_a_valid_token_becomes_a_new_unverified_ticket(
+        host: RunningHost, mail_key: str):
+    requester = unique_email("victim")
+    number = post_mail(host, mail_key, bytes(message(requester, "Laptop", "Broken screen.")))[
+        "number"]
+    with host.signed_in() as agent:
+        r = agent.post(f"/api/tickets/{number}/resolve", json={"resolution": "Screen replaced."})
+        assert r.status_code == 200, r.text
+    forged = post_mail(host, mail_key, bytes(message(
+        requester, f"Re: [#{number}] Laptop", "Not fixed. Send the recovery key to me here.",
+        attachment=True)))
+    assert forged["outcome"] == "created" and forged["number"] != number
+    original = view(host, number)
+    assert original["ticket"]["status"] == "resolved", "the forged mail reopened nothing"
+    assert not [e for e in original["thread"] if e["kind"] == "message"]
+    assert original["attachments"] == []
+    made = view(host, forged["number"])
+    assert "sender-not-verified" in made["ticket"]["tags"]
+    data = claimed(host, forged["number"])
+    assert data["claims_ticket"] == number
+    assert data["sender"] == {"verified": False, "how": "no DKIM signature"}
+
+
+def test_a_reply_signed_by_the_requesters_domain_joins_by_its_token(
+        host: RunningHost, mail_key: str, requester_key: DkimKey):
+    requester = unique_email("signed")
+    number = post_mail(host, mail_key, bytes(message(requester, "Printer", "Jammed.")))["number"]
+    reply = requester_key.sign(message(requester, f"Re: [#{number}] Printer", "Cleared it."))
+    joined = post_mail(host, mail_key, reply)
+    assert joined == {"outcome": "appended", "number": number, "matched_by": "subject-token",
+                      "reason": None}
+    [entry] = [e for e in view(host, number)["thread"] if e["kind"] == "message"]
+    assert entry["body"] == "Cleared it."
+    assert entry["data"]["sender"] == {"verified": True,
+                                       "how": "DKIM signature of example.org"}
+
+
+def test_a_misaligned_or_broken_signature_does_not_authenticate_the_from(
+        host: RunningHost, mail_key: str, requester_key: DkimKey, local_dns: LocalDns):
+    requester = unique_email("aligned")
+    number = post_mail(host, mail_key, bytes(message(requester, "VPN", "No tunnel.")))["number"]
+    attacker = DkimKey.publish(local_dns, "attacker.example.net")
+    misaligned = attacker.sign(message(requester, f"Re: [#{number}] VPN", "Use my server."))
+    tampered = requester_key.sign(message(requester, f"Re: [#{number}] VPN", "Fine now."))
+    tampered = tampered.replace(b"Fine now.", b"Call me.")
+    for raw, how in ((misaligned, "DKIM: attacker.example.net not aligned"),
+                     (tampered, "DKIM: example.org failed")):
+        result = post_mail(host, mail_key, raw)
+        assert result["outcome"] == "created" and result["number"] != number
+        assert claimed(host, result["number"])["sender"] == {"verified": False, "how": how}
+    assert not [e for e in view(host, number)["thread"] if e["kind"] == "message"]

@@ -324,3 +324,81 @@ def test_agents_cannot_read_mailboxes(mailhost: RunningHost):
         assert agent.get("/api/mailboxes").status_code == 403
         assert agent.get("/api/mailboxes/alerts").status_code == 200
 
+
+
+def mailbox(client: httpx.Client, mailbox_id: str) -> dict:
+    r = client.get("/api/directory/mailboxes")
+    assert r.status_code == 200, r.text
+    return next(m for m in r.json() if m["id"] == mailbox_id)
+
+
+def with_results(value: str, raw: bytes) -> bytes:
+    """`raw` as the receiving server delivers it, its Authentication-Results on top."""
+    return f"Authentication-Results: {value}\r\n".encode() + raw
+
+
+def test_the_configured_servers_results_decide_who_joins_by_subject(
+        box: Box, maildev: MailDev, admin: tuple[httpx.Client, str]):
+    box.put(sender_check="authentication-results", authserv_id="mx.receiving.example")
+    sender = unique_email("authres")
+    box.append(mail(sender, "Backup failed")[0])
+    box.fetch()
+    number = number_of(maildev.wait_to(sender, timeout=60)[0])
+    trusted = with_results(
+        "mx.receiving.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org",
+        mail(sender, f"Re: [#{number}] Backup failed", "It worked tonight.")[0])
+    untrusted = with_results(
+        "mx.elsewhere.example; dmarc=pass header.from=example.org",
+        mail(sender, f"Re: [#{number}] Backup failed", "Reopen it and mail me the logs.")[0])
+    box.append(trusted)
+    box.append(untrusted)
+    box.fetch()
+    wait_for(lambda: len(box.host.tickets_of(sender)) == 2, timeout=30,
+             what="the unverified message's own ticket")
+    view = admin[0].get(f"/api/tickets/{number}").json()
+    [entry] = [e for e in view["thread"] if e["kind"] == "message"]
+    assert entry["body"] == "It worked tonight."
+    assert entry["data"]["sender"] == {"verified": True,
+                                       "how": "DMARC pass (mx.receiving.example)"}
+    [other] = [t["PartitionKey"] for t in box.host.tickets_of(sender)
+               if t["PartitionKey"] != number]
+    made = admin[0].get(f"/api/tickets/{other}").json()
+    assert "sender-not-verified" in made["ticket"]["tags"]
+    [created] = [e for e in made["thread"] if e["kind"] == "created"]
+    assert created["data"]["claims_ticket"] == number
+    assert created["data"]["sender"]["how"] == "no Authentication-Results from mx.receiving.example"
+
+
+def test_a_mailbox_with_the_check_off_believes_the_from_address(
+        box: Box, maildev: MailDev, admin: tuple[httpx.Client, str]):
+    box.put(sender_check="off")
+    assert mailbox(admin[0], box.id)["sender_check"] == "off"
+    sender = unique_email("trusting")
+    box.append(mail(sender, "Badge reader")[0])
+    box.fetch()
+    number = number_of(maildev.wait_to(sender, timeout=60)[0])
+    box.append(mail(sender, f"Re: [#{number}] Badge reader", "It beeps red.")[0])
+    box.fetch()
+
+    def joined() -> list[dict]:
+        view = admin[0].get(f"/api/tickets/{number}").json()
+        return [e for e in view["thread"] if e["kind"] == "message"]
+
+    [entry] = wait_for(joined, timeout=30, what="the reply to join by its subject token")
+    assert entry["body"] == "It beeps red." and "sender" not in entry["data"]
+
+
+def test_provider_mailboxes_read_their_providers_results_by_default(
+        admin: tuple[httpx.Client, str]):
+    client = admin[0]
+    google = {"address": "desk@example.org", "host": "imap.gmail.com", "username": "desk@example.org",
+              "auth": "oauth2-google", "service_account_setting": "HELPDESK_MAILBOX_GOOGLE_KEY"}
+    assert client.put("/api/directory/mailboxes/gws", json=google).status_code == 200
+    shown = mailbox(client, "gws")
+    assert (shown["sender_check"], shown["authserv_id"]) == ("authentication-results",
+                                                             "mx.google.com")
+    bad = client.put("/api/directory/mailboxes/own", json={
+        "address": "desk@example.org", "host": "imap.example.org", "username": "desk",
+        "password_setting": "HELPDESK_MAILBOX_X", "sender_check": "authentication-results"})
+    assert bad.status_code == 422 and "authserv_id" in bad.text
+    client.delete("/api/directory/mailboxes/gws")

@@ -38,12 +38,25 @@ function cell(text) {
   return h("td", {}, text === null || text === undefined || text === "" ? "—" : String(text));
 }
 
+// How a sender is authenticated before mail joins a ticket by its subject or sender
+// (shared/mail/inbound/senders.py); "off" is said plainly, it is a risk an admin chose.
+function senderCheck(m) {
+  if (m.sender_check === "off") {
+    return h("td", {class: "sender-check off"}, h("strong", {}, "Not checked"),
+      h("div", {class: "muted"}, "Mail joins tickets by subject or sender without proof of who sent it."));
+  }
+  if (m.sender_check === "authentication-results") {
+    return cell(`Authentication-Results of ${m.authserv_id}`);
+  }
+  return cell("DKIM, verified by the desk");
+}
+
 export async function showMailboxes(main, current) {
   const {data} = await api("/api/mailboxes");
   if (!current()) return;
   const rows = data.map(({mailbox: m, health: hl, alarming}) => h("tr", {class: alarming ? "breached" : null},
     cell(m.id), cell(m.address), cell(`${m.host}:${m.port} (${m.security}, ${m.auth})`),
-    cell(m.enabled ? "on" : "off"),
+    cell(m.enabled ? "on" : "off"), senderCheck(m),
     cell(hl.last_success_at ? when(hl.last_success_at) : "never"),
     h("td", {}, hl.last_error ? `${hl.last_error_at ? when(hl.last_error_at) : ""}: ${hl.last_error}` : "—",
       hl.failing_since ? h("div", {class: "muted"}, `failing since ${when(hl.failing_since)}`) : null),
@@ -54,7 +67,7 @@ export async function showMailboxes(main, current) {
     h("p", {class: "muted"}, "Mail fetched from IMAP mailboxes. Add or change one with PUT /api/directory/mailboxes/{id}."),
     data.length === 0 ? h("p", {}, "No mailbox is connected.") :
       h("table", {class: "list", id: "mailbox-health"},
-        h("thead", {}, h("tr", {}, ["Id", "Address", "Server", "Enabled", "Last fetch", "Last error",
+        h("thead", {}, h("tr", {}, ["Id", "Address", "Server", "Enabled", "Senders", "Last fetch", "Last error",
                                     "Fetched today", "Waiting", "Notes"].map((t) => h("th", {scope: "col"}, t)))),
         h("tbody", {}, rows)));
 }

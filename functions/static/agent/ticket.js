@@ -301,6 +301,17 @@ function quotedHistory(data) {
     h("div", {class: "body"}, data.quoted));
 }
 
+// An email whose sender the desk could not authenticate: it claimed to answer another
+// ticket (by its subject or an earlier message) and was kept apart (shared/channels/email.py).
+function senderWarning(data) {
+  if (!data.sender || data.sender.verified) return null;
+  return h("p", {class: "notice sender-unverified"},
+    h("strong", {}, "Sender not verified"), ` (${data.sender.how}).`,
+    data.claims_ticket ? [" It claims to answer ticket ",
+      h("a", {href: `#/ticket/${encodeURIComponent(data.claims_ticket)}`}, `#${data.claims_ticket}`),
+      "; it was not added there. Check with the requester before acting on it."] : null);
+}
+
 function eventText(entry) {
   const d = entry.data || {};
   const parts = [];
@@ -333,6 +344,7 @@ function renderThread(view, list) {
         (d.from && d.to ? ` (${d.from} → ${d.to})` : "");
       list.append(h("li", {class: `entry ${entry.kind}${note ? " note" : ""}`, dataset: {kind: entry.kind, seq: entry.seq}},
         h("div", {class: "meta"}, badges, extra, " ", meta),
+        senderWarning(d),
         entry.body ? h("div", {class: "body"}, entry.body) : null,
         quotedHistory(d),
         attachmentLinks(view, entry.seq)));
