@@ -31,12 +31,6 @@ export async function showNewTicket(main, current) {
     submit);
   main.replaceChildren(h("h1", {id: "new-title"}, "New ticket taken by phone"), form);
   form.elements.name.focus();
-  try {
-    for (const c of await directory("categories")) category.append(h("option", {value: c.id}, c.name));
-  } catch (err) {
-    if (current()) showProblem(error, err);
-  }
-
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     hideProblem(error);
@@ -62,4 +56,11 @@ export async function showNewTicket(main, current) {
       }
     });
   });
+  // After the listener: a click while the categories load submits through it, never as a
+  // plain form (which would reload the page and lose what was typed).
+  try {
+    for (const c of await directory("categories")) category.append(h("option", {value: c.id}, c.name));
+  } catch (err) {
+    if (current()) showProblem(error, err);
+  }
 }
