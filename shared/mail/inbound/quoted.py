@@ -4,7 +4,8 @@ agent can see what was cut).
 
 History starts at the first of: our reply marker; an attribution ("On <date>, <name>
 wrote:" in any of the clients' languages, on one line or over up to four, date first or
-verb first) followed by history; Outlook's header block or "-----Original Message-----"
+verb first) followed by history (quotes; in a reply also unquoted text, when the
+attribution has a time and new text stands above it); Outlook's header block or "-----Original Message-----"
 line in a reply (in a forward they introduce the forwarded message, which is kept); a
 trailing run of ">" quotes, with a signature, "Sent from my phone", list footer or
 disclaimer below it. Lines a client re-wrapped out of a quote count as quoted. Inline
