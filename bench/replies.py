@@ -2,7 +2,10 @@
 for the desk's parser and for the libraries we compared, the share of replies whose new
 text came out exactly, with history left in, and with new text lost.
 
-    python -m bench.replies [--failures]
+    python -m bench.replies [--failures] [--corpus PATH]
+
+--corpus measures a JSON list of replies ({id, source, language, subject, body, html,
+expected, forward}) instead, e.g. the public parsers' test suites (bench/README.md).
 
 HTML bodies become text through the desk's one HTML-to-text path for every parser; the
 text parsers then read that. quotequail also reads the HTML itself (its `quote_html`).
@@ -12,7 +15,9 @@ A library that is not installed is skipped (they are dev-only: requirements-dev.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 from shared.mail.html import to_text
 from shared.mail.inbound.quoted import is_reply_subject, strip_quoted
@@ -59,6 +64,12 @@ def _libraries() -> dict[str, Parser]:
     return found
 
 
+def load(path: Path) -> list[Reply]:
+    """Replies from a JSON corpus kept outside the repository; the source is the family."""
+    return [Reply(item["id"], item["language"], item["source"], item["subject"], item["body"], item["expected"],
+                  html=item["html"], forward=item["forward"]) for item in json.loads(path.read_text("utf8"))]
+
+
 def measure(parser: Parser, cases: list[Reply]) -> tuple[float, float, float, list[str]]:
     """(exact %, history-left %, new-text-lost %, ids of the cases not exact)."""
     exact = left = lost = 0
@@ -81,14 +92,21 @@ def measure(parser: Parser, cases: list[Reply]) -> tuple[float, float, float, li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--failures", action="store_true", help="list the cases each parser got wrong")
+    parser.add_argument("--corpus", type=Path, help="a JSON corpus to measure instead of ours")
     args = parser.parse_args()
-    languages = sorted({case.language for case in CORPUS})
-    print(f"{len(CORPUS)} cases ({sum(c.forward for c in CORPUS)} forwards, {sum(c.html for c in CORPUS)} HTML), "
+    cases = load(args.corpus) if args.corpus else CORPUS
+    languages = sorted({case.language for case in cases})
+    print(f"{len(cases)} cases ({sum(c.forward for c in cases)} forwards, {sum(c.html for c in cases)} HTML), "
           f"{len(languages)} languages: {' '.join(languages)}")
+    groups = sorted({case.family for case in cases}) if args.corpus else []
     print(f"{'parser':<20} {'exact':>7} {'history left':>13} {'new text lost':>14}")
     for name, run in {"desk (ours)": ours, **_libraries()}.items():
-        exact, left, lost, failures = measure(run, CORPUS)
+        exact, left, lost, failures = measure(run, cases)
         print(f"{name:<20} {exact:>6.1f}% {left:>12.1f}% {lost:>13.1f}%")
+        for group in groups:  # per source corpus
+            part = [case for case in cases if case.family == group]
+            exact, left, lost, _ = measure(run, part)
+            print(f"  {group + f' ({len(part)})':<18.18} {exact:>6.1f}% {left:>12.1f}% {lost:>13.1f}%")
         if args.failures:
             for failure in failures:
                 print(f"    {failure}")

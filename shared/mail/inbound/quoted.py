@@ -4,7 +4,8 @@ agent can see what was cut).
 
 History starts at the first of: our reply marker; an attribution ("On <date>, <name>
 wrote:" in any of the clients' languages, on one line or over up to four, date first or
-verb first) followed by history; Outlook's header block or "-----Original Message-----"
+verb first) followed by history (quotes; in a reply also unquoted text, when the
+attribution has a time and new text stands above it); Outlook's header block or "-----Original Message-----"
 line in a reply (in a forward they introduce the forwarded message, which is kept); a
 trailing run of ">" quotes, with a signature, "Sent from my phone", list footer or
 disclaimer below it. Lines a client re-wrapped out of a quote count as quoted. Inline
@@ -110,10 +111,10 @@ def _quoted_lines(lines: list[str]) -> list[bool]:
 
 def _forward_start(lines: list[str], quoted: list[bool], *, is_reply: bool) -> int | None:
     for i, line in enumerate(lines):
+        if lang.FORWARD_LINE.match(line.lstrip().lstrip(">")):  # Apple Mail quotes its "Begin forwarded message:" too
+            return i
         if quoted[i]:
             continue
-        if lang.FORWARD_LINE.match(line):
-            return i
         if not is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
             return i
     return None
@@ -127,7 +128,8 @@ def _history_start(lines: list[str], quoted: list[bool], *, is_reply: bool, mark
         if is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
             return _include_separator(lines, i)
         found = _attribution_ending_at(lines, quoted, i)
-        if found is not None and _history_follows(lines, quoted, i, trailer=trailer, marked=marked):
+        if found is not None and (_history_follows(lines, quoted, i, trailer=trailer, marked=marked)
+                                  or is_reply and _unquoted_history(lines, quoted, found, i)):
             return _include_separator(lines, found)
     return None
 
@@ -177,6 +179,16 @@ def _history_follows(lines: list[str], quoted: list[bool], end: int, *, trailer:
         return marked or trailer is not None
     # all() stops at the first unquoted line, so many attributions with answers stay linear.
     return quoted[first] and all(quoted[i] for i in below)
+
+
+def _unquoted_history(lines: list[str], quoted: list[bool], start: int, end: int) -> bool:
+    """Whether an attribution in a reply introduces history its client did not quote (Outlook's
+    mobile apps, Samsung's, webmails): new text above it, a date with a time in it, a name or
+    address before the verb, and text below it with no quote anywhere (quotes would mean
+    answers between them)."""
+    joined = " ".join(line.strip() for line in lines[start:end + 1])
+    return (any(line.strip() for line in lines[:start]) and bool(lang.TIME.search(joined))
+            and any(line.strip() for line in lines[end + 1:]) and not any(quoted[end + 1:]))
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:

@@ -47,6 +47,8 @@ ATTRIBUTION_START = re.compile(
 DATE = re.compile(
     r"\d{4}|\d{1,2}[:.h]\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2}|\d{1,2}\.?\s*(?:de\s+)?[a-zа-яà-ÿ]{3,}\.?\s+(?:de\s+)?\d{2,4}"
     r"|\d{1,2}月|\d{1,2}월", re.I)
+# A time of day ("10:02", "10.02", "9:30 AM"): an attribution above unquoted history must have one.
+TIME = re.compile(r"(?<![\d.:])\d{1,2}[:.]\d{2}(?![\d.])")
 # "2024-03-05 10:02 GMT+01:00 Jane <jane@x>:", "пн, 5 мар. 2024 г. в 10:02, Иван <i@x>:",
 # "2024年3月5日(火) 10:02 Jane <jane@x>:": a date, then an address closing the line with a colon.
 ADDRESS_LAST = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*[>)\]]*\)?\s*[:：]\s*$")
