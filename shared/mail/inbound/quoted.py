@@ -4,12 +4,15 @@ agent can see what was cut).
 
 History starts at the first of: our reply marker; an attribution ("On <date>, <name>
 wrote:" in any of the clients' languages, on one line or over up to four, date first or
-verb first) followed by history (quotes; in a reply also unquoted text, when the
-attribution has a time and new text stands above it); Outlook's header block or "-----Original Message-----"
-line in a reply (in a forward they introduce the forwarded message, which is kept); a
-trailing run of ">" quotes, with a signature, "Sent from my phone", list footer or
-disclaimer below it. Lines a client re-wrapped out of a quote count as quoted. Inline
-forwards are kept (the forwarded content is the question). The vocabulary is in
+verb first, or at the end of the last line of new text, which is then split) followed by
+history (quotes; in a reply also unquoted text, when the attribution has a time and new
+text stands above it); Outlook's header block (or one starting with a whole date) or an
+"-----Original Message-----" line in a reply (in a forward they introduce the forwarded
+message, which is kept); a trailing run of ">" quotes, with a signature (delimited, or a
+sign-off), "Sent from my phone", list footer or disclaimer below it. Lines a client
+re-wrapped out of a quote (words, the rest of a link) count as quoted. Inline forwards,
+also those quoted whole with their header block, are kept (the forwarded content is the
+question). The vocabulary is in
 shared.mail.inbound.replylang.
 
 The one promise: no line of new text is ever cut. Every rule that cuts needs what follows
@@ -20,6 +23,7 @@ is returned as it came.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from shared.mail.inbound import replylang as lang
@@ -60,6 +64,7 @@ def split_quoted(text: str, *, is_reply: bool = False) -> Split:
     if marker is not None:
         lines, history = lines[:marker], lines[marker:]
         is_reply = True  # what follows our marker is our own message, quoted back
+    lines = _split_shared_lines(lines)
     quoted = _quoted_lines(lines)
     forward = _forward_start(lines, quoted, is_reply=is_reply)
     scope = lines if forward is None else lines[:forward]
@@ -83,6 +88,34 @@ def split_quoted(text: str, *, is_reply: bool = False) -> Split:
     return Split(new, "\n".join(history).strip("\n"))
 
 
+# A reply's last words and its client's attribution on one line ("Thanks! On Wed, Apr 4,
+# 2012 at 3:59 PM, Bob wrote:", with or without dashes between): the attribution starts
+# with a capitalised lead word after the new text.
+_SHARED_LINE = re.compile(
+    r"^(?P<new>.*?\S)(?:\s*-+)?\s+(?P<attribution>(?:On|Am|Le|El|Il|Op|Den|Em|W dniu|Dnia)\s.*)$")
+
+
+def _split_shared_lines(lines: list[str]) -> list[str]:
+    """Lines holding new text and then an attribution, directly above a quote, as two lines."""
+    out: list[str] = []
+    below_of = [""] * len(lines)  # the next line with text below each line
+    below = ""
+    for i in range(len(lines) - 1, -1, -1):
+        below_of[i] = below
+        if lines[i].strip():
+            below = lines[i]
+    for i, line in enumerate(lines):
+        below = below_of[i]
+        found = (_SHARED_LINE.match(line) if _is_quote(below) and not _is_quote(line)
+                 and len(line) <= _MAX_ATTRIBUTION_CHARS + 200 else None)
+        if found is not None and _attribution_ending_at([found["attribution"]], [False], 0) == 0 \
+                and lang.ATTRIBUTION_VERB.search(found["attribution"]):
+            out += [found["new"].rstrip(" -"), found["attribution"]]
+        else:
+            out.append(line)
+    return out
+
+
 # --- what counts as quoted ----------------------------------------------------------------
 
 
@@ -103,33 +136,63 @@ def _quoted_lines(lines: list[str]) -> list[bool]:
         if (len(previous) >= _WRAPPED and previous[-1] not in ".!?:;)" and line[0].islower()
                 and (not following.strip() or _is_quote(following))):
             quoted[i] = True
+        elif _is_link_piece(line, previous) and _is_quote(following):
+            quoted[i] = True
     return quoted
+
+
+# The rest of a link a client broke out of a quote: one token, after a quoted line whose
+# link is still open ("> View ticket (http://example.com/action" / "_nonce=3d518)"), or a
+# whole "(http://…) >" with the quote marker pushed to its end.
+_OPEN_LINK = re.compile(r"\((?:https?://|www\.)[^\s)]*$")
+_MOVED_MARKER_LINK = re.compile(r"^\(?(?:https?://|www\.)\S+\)?\s*>$")
+
+
+def _is_link_piece(line: str, previous: str) -> bool:
+    return (" " not in line and bool(_OPEN_LINK.search(previous))) or bool(
+        _MOVED_MARKER_LINK.match(line))
 
 
 # --- where the history starts ---------------------------------------------------------------
 
 
 def _forward_start(lines: list[str], quoted: list[bool], *, is_reply: bool) -> int | None:
+    bare = [_unquoted(line) for line in lines]
     for i, line in enumerate(lines):
-        if lang.FORWARD_LINE.match(line.lstrip().lstrip(">")):  # Apple Mail quotes its "Begin forwarded message:" too
+        if lang.FORWARD_LINE.match(bare[i]):  # Apple Mail quotes its "Begin forwarded message:" too
             return i
         if quoted[i]:
+            # A forward some clients quote whole: its header block is quoted too.
+            if not is_reply and lang.FROM_LABEL.match(bare[i]) and _is_header_block(bare, i):
+                return i
             continue
         if not is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
             return i
     return None
 
 
+def _unquoted(line: str) -> str:
+    return line.lstrip().lstrip(">").lstrip()
+
+
 def _history_start(lines: list[str], quoted: list[bool], *, is_reply: bool, marked: bool) -> int | None:
     trailer = _trailer_start(lines, quoted, len(lines))
+    # Whether any line from i on is a quote, for every i: one pass, so that a message of many
+    # attributions stays linear.
+    quote_from = [False] * (len(lines) + 1)
+    for i in range(len(lines) - 1, -1, -1):
+        quote_from[i] = quoted[i] or quote_from[i + 1]
+    first_text = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     for i, line in enumerate(lines):
         if quoted[i] or not line.strip():
             continue
         if is_reply and (lang.ORIGINAL_LINE.match(line) or _is_header_block(lines, i)):
             return _include_separator(lines, i)
         found = _attribution_ending_at(lines, quoted, i)
-        if found is not None and (_history_follows(lines, quoted, i, trailer=trailer, marked=marked)
-                                  or is_reply and _unquoted_history(lines, quoted, found, i)):
+        if found is not None and (
+                _history_follows(lines, quoted, i, trailer=trailer, marked=marked)
+                or is_reply and first_text < found and not quote_from[i + 1]
+                and _unquoted_history(lines, found, i)):
             return _include_separator(lines, found)
     return None
 
@@ -181,29 +244,45 @@ def _history_follows(lines: list[str], quoted: list[bool], end: int, *, trailer:
     return quoted[first] and all(quoted[i] for i in below)
 
 
-def _unquoted_history(lines: list[str], quoted: list[bool], start: int, end: int) -> bool:
+def _unquoted_history(lines: list[str], start: int, end: int) -> bool:
     """Whether an attribution in a reply introduces history its client did not quote (Outlook's
-    mobile apps, Samsung's, webmails): new text above it, a date with a time in it, a name or
-    address before the verb, and text below it with no quote anywhere (quotes would mean
-    answers between them)."""
+    mobile apps, Samsung's, webmails). The caller has checked that new text stands above it
+    and no quote anywhere below it (quotes would mean answers between them); here: a date
+    with a time in it, and text below it."""
     joined = " ".join(line.strip() for line in lines[start:end + 1])
-    return (any(line.strip() for line in lines[:start]) and bool(lang.TIME.search(joined))
-            and any(line.strip() for line in lines[end + 1:]) and not any(quoted[end + 1:]))
+    return bool(lang.TIME.search(joined)) and any(line.strip() for line in lines[end + 1:])
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
+    """Outlook's (or a webmail's) header block of the message below: From, then Sent or
+    Subject and To; some clients start it with the date ("Date: …" then "To:" or "From:")."""
     found = lang.FROM_LABEL.match(lines[i])
-    if not found or not lines[i][found.end():].strip():
+    if not found:
+        found = lang.SENT_LABEL.match(lines[i])
+        value = lines[i][found.end():] if found is not None else ""
+        # A date first must be a whole one, with a year and a time of day.
+        if not (re.search(r"\d{4}", value) and lang.TIME.search(value)):
+            return False
+        block = _block_below(lines, i)
+        return any(lang.FROM_LABEL.match(line) or lang.TO_LABEL.match(line) for line in block) and any(
+            lang.ADDRESS.search(line) for line in block)
+    if not lines[i][found.end():].strip():
         return False
-    following: list[str] = []  # the block's lines: up to six, without a blank line between
-    for line in lines[i + 1:i + 7]:
-        if not line.strip():
-            break
-        following.append(line)
+    following = _block_below(lines, i)
     sent = any(lang.SENT_LABEL.match(line) for line in following)
     subject = any(lang.SUBJECT_LABEL.match(line) for line in following)
     to = any(lang.TO_LABEL.match(line) or lang.CC_LABEL.match(line) for line in following)
     return (sent or subject) and sent + subject + to >= 2
+
+
+def _block_below(lines: list[str], i: int) -> list[str]:
+    """The lines of a header block below its first: up to six, without a blank line between."""
+    block: list[str] = []
+    for line in lines[i + 1:i + 7]:
+        if not line.strip():
+            break
+        block.append(line)
+    return block
 
 
 def _include_separator(lines: list[str], i: int) -> int:
@@ -243,6 +322,8 @@ def _trailer_kind(tail: list[str]) -> str | None:
     if lang.SIGNATURE_DELIMITER.match(first) and lang.LIST_FOOTER.search(joined):
         return "drop"  # Google Groups signs its footer like a person
     if lang.SIGNATURE_DELIMITER.match(first) or lang.SENT_FROM.match(first):
+        return "keep"
+    if lang.SIGN_OFF.match(first) and len(tail) <= 4 and len(joined) <= 200:
         return "keep"
     if lang.SEPARATOR.match(first) and (lang.LIST_FOOTER.search(joined) or lang.DISCLAIMER.search(joined)):
         return "drop"

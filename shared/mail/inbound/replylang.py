@@ -27,7 +27,7 @@ _VERBS = (
     r"wrote|writes|has written|schrieb|schreibt|hat geschrieben|a [ée]crit|[ée]crit|escribi[óo]|ha escrito"
     r"|ha scritto|scrisse|schreef|heeft geschreven|skrev|skrifaði|escreveu|napisa[łl]\s*\(a\)|napisa[łl]a?"
     r"|pisze|napsal\s*\(a\)|napsala?|nap[íi]sal|kirjoitti|написал\s*\(а\)|написала?|пишет|написав|yazd[ıi]"
-    r"|έγραψε|írta|a scris|je napisala?|rašė|rakstīja|kirjutas|het volgende geschreven"
+    r"|έγραψε|írta|a scris|je napisala?|rašė|rakstīja|kirjutas|het volgende geschreven|đã viết"
 )
 # The verb ends the attribution, or is followed by the name ("schrieb Jane <j@x>:", "skrev Jane:").
 _CJK_VERBS = r"写道|寫道|のメッセージ|のメール|書きました|작성"
@@ -51,6 +51,7 @@ DATE = re.compile(
 TIME = re.compile(r"(?<![\d.:])\d{1,2}[:.]\d{2}(?![\d.])")
 # "2024-03-05 10:02 GMT+01:00 Jane <jane@x>:", "пн, 5 мар. 2024 г. в 10:02, Иван <i@x>:",
 # "2024年3月5日(火) 10:02 Jane <jane@x>:": a date, then an address closing the line with a colon.
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 ADDRESS_LAST = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*[>)\]]*\)?\s*[:：]\s*$")
 
 # Outlook's header block above the original message, and other clients' copies of it.
@@ -84,7 +85,11 @@ ORIGINAL_LINE = re.compile(
     r"|message original|mensaje original|mensagem original|messaggio originale|oorspronkelijk bericht"
     r"|origineel bericht|oprindelig (?:meddelelse|besked)|opprinnelig melding|ursprungligt meddelande"
     r"|originalmeddelande|alkuperäinen viesti|wiadomość oryginalna|oryginalna wiadomość|исходное сообщение"
-    r"|původní zpráva|orijinal mesaj|eredeti üzenet|αρχικό μήνυμα|原始邮件|原始郵件|元のメッセージ|원본 메시지)"
+    r"|původní zpráva|orijinal mesaj|eredeti üzenet|αρχικό μήνυμα|原始邮件|原始郵件|元のメッセージ|원본 메시지"
+    # Some webmails and mobile clients: "-----Reply Message-----", "-----Antwort Nachricht-----".
+    r"|reply message|antwort nachricht"
+    # Android's own mail app: "---- Jane Doe wrote ----" (no date, no colon).
+    rf"|[^-]{{1,80}}\s(?:{_VERBS}))"
     r"\s*-{2,}\s*$", re.I)
 
 # Inline forwards: the forwarded content is the question, so it is kept.
@@ -106,6 +111,16 @@ SEPARATOR = re.compile(r"^\s*(?:_{8,}|-{8,}|={8,})\s*$")
 
 # What may follow a quote and still belong to the new message (kept) or to the server (dropped).
 SIGNATURE_DELIMITER = re.compile(r"^(?:-- ?|—)$")
+# A sign-off that opens a short signature without a delimiter ("Regards, Roman"; "Best,"
+# then a name): kept below a quote as the sender's own, as a delimited signature is.
+SIGN_OFF = re.compile(
+    r"^\s*(?:(?:best|kind|warm|many thanks and)?\s*regards|best(?: wishes)?|thanks(?: again)?|thank you"
+    r"|cheers|sincerely|yours(?: sincerely| truly)?|mit freundlichen gr[üu](?:ß|ss)en|viele gr[üu](?:ß|ss)e"
+    r"|(?:liebe |beste )?gr[üu](?:ß|ss)e?|cordialement|bien [àa] vous|salutations|saludos(?: cordiales)?"
+    r"|un saludo|atentamente|cordiali saluti|saluti|distinti saluti|met vriendelijke groet(?:en)?|groeten"
+    r"|med vänliga hälsningar|vänliga hälsningar|hälsningar|mvh|med venlig hilsen|venlig hilsen|hilsen"
+    r"|med vennlig hilsen|pozdrawiam|z poważaniem|ystävällisin terveisin|terveisin|с уважением"
+    r"|atenciosamente|abraços|cumprimentos)\b[\s,.!]*(?:\S.{0,60})?$", re.I)
 SENT_FROM = re.compile(
     r"^\s*(?:sent from (?:my|mail for|outlook|yahoo)|get outlook for|envoy[ée] (?:de|depuis) mon|gesendet von meinem"
     r"|von meinem \S+ gesendet|enviado desde mi|enviado do meu|inviato da(?:l mio)?|verzonden (?:vanaf|met) mijn"

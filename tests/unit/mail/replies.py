@@ -258,6 +258,34 @@ def _special() -> list[Reply]:
          f"{new}\n\nW dniu wt., 5 mar 2024 o 10:02 {DESK} napisał(a):\n\n{old}\n", new),
         ("polish-apple", "pl", "apple",
          f"{new}\n\nWiadomość napisana przez {DESK} w dniu 05.03.2024, o godz. 10:02:\n\n{old}\n", new),
+        # The last words and the attribution on one line (clients that do not break before it).
+        ("shared-line", "en", "webmail",
+         f"{new} On Wed, Dec 4, 2024 at 4:15 PM, help@desk.example.com wrote:\n{old}\n", new),
+        ("shared-line-dashes", "en", "webmail",
+         f"{new}--- On Wed, Dec 4, 2024 at 4:15 PM, help@desk.example.com wrote:\n{old}\n", new),
+        ("reply-message-separator", "en", "webmail", f"{new}\n\n-----Reply Message-----\n\n{old}\n", new),
+        ("antwort-nachricht", "de", "webmail", f"{new}\n\n-----Antwort Nachricht-----\n\n{old}\n", new),
+        ("android-wrote-dashes", "en", "android", f"{new}\n\n---- Help Desk wrote ----\n\n{old}\n", new),
+        ("vietnamese", "vi", "gmail",
+         f"{new}\n\nVào 10:02 5 tháng 3, 2024, {DESK} đã viết:\n\n{old}\n", new),
+        # A sign-off without a "-- " delimiter below the quote is the sender's: it stays.
+        ("signoff-below-quote", "en", "thunderbird",
+         f"{new}\n\nOn 05/03/2024 10:02, Help Desk wrote:\n\n{old}\n\nRegards, Jane\n",
+         f"{new}\n\nRegards, Jane"),
+        ("signoff-below-quote-de", "de", "thunderbird",
+         f"{new}\n\nAm 05.03.24 um 10:02 schrieb Help Desk:\n{old}\n\nViele Grüße\nJana\n",
+         f"{new}\n\nViele Grüße\nJana"),
+        # Header blocks that start with the date.
+        ("header-block-date-first", "en", "webmail",
+         f"{new}\n\nDate: Tue, 5 Mar 2024 10:02:00 +0100\nFrom: help@desk.example.com\n"
+         f"To: jane@example.com\nSubject: Scanner\n\nWhich scanner is it?\n", new),
+        # A link the client broke out of a quote, with and without its marker.
+        ("link-broken-out-of-quote", "en", "webmail",
+         f"{new}\n\nOn Tue, Mar 5, 2024 at 10:02 AM, Help Desk wrote:\n\n> See the article\n"
+         "> (https://desk.example.com/kb/scanner-jams?ref=mail\n&id=4711)\n> Thanks, IT\n", new),
+        ("link-with-moved-marker", "en", "webmail",
+         f"{new}\n\nOn Tue, Mar 5, 2024 at 10:02 AM, Help Desk wrote:\n\n>\n> See the article\n>\n"
+         " (https://desk.example.com/kb/4711) >\n> Thanks, IT\n", new),
         ("danish-oprindelig", "da", "webmail",
          f"{new}\n\n-------- Oprindelig besked --------\nFra: {DESK}\nDato: 05.03.2024 10:02\nTil: jane@example.com\n"
          "Emne: SV: Scanner\n\nHej Jane\n", new),
@@ -431,6 +459,10 @@ def _forwards() -> list[Reply]:
          "Bob <bob@example.com> wrote:\n> The VPN gateway restarts hourly.\n"),
         ("reply-with-inline-forward", "en", "Re: [#27182818] VPN", "---------- Forwarded message ---------\nFrom: Ops "
          "<ops@example.com>\nDate: Tue, Mar 5, 2024 at 10:02 AM\nSubject: VPN\n\nThe VPN gateway restarts hourly.\n"),
+        # Some clients quote a forwarded message whole, its header block too, with no forward line.
+        ("quoted-header-block", "en", "Fwd: VPN", "> From: \"Ops\" <ops@example.com>\n> Date: 5. March 2024 "
+         "10:02:15 GMT+01:00\n> To: \"Jane\" <jane@example.com>\n> Subject: VPN\n>\n> The VPN gateway restarts "
+         "hourly.\n"),
         ("outlook-ru", "ru", "FW: VPN", "От: Ops <ops@example.com>\nОтправлено: 5 марта 2024 г. 10:02\nКому: Анна\n"
          "Тема: VPN\n\nVPN отключается.\n"),
     ]
