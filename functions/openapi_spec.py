@@ -28,6 +28,7 @@ from shared.core.models import AgentTicketView, PhoneSubmission, TicketCreated, 
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery
 from shared.tickets.bulk import BulkOutcome, BulkRequest
+from shared.tickets.presence import Heartbeat, Presence
 from shared.tickets.queues import QueueCounts, QueuePage, QueueQuery
 from shared.tickets.search import SearchResult
 
@@ -150,6 +151,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "a 4xx only when the request itself is wrong, and then nothing is changed",
               role="agent", request=BulkRequest, response=BulkOutcome,
               errors=(*AGENT_ERRORS, 400, 415, 422, 503)),
+    Operation("put", "/api/tickets/{number}/presence",
+              "Heartbeat of an agent's open ticket page (every few seconds while visible): "
+              "records the signed-in agent as here (typing or not) and answers the other "
+              "agents heard from in the last 20 seconds",
+              role="agent", request=Heartbeat, response=Presence,
+              errors=(*AGENT_ERRORS, 400, 404, 415, 422, 503), params=NUMBER),
+    Operation("delete", "/api/tickets/{number}/presence",
+              "The agent left the ticket's page", role="agent", status=204,
+              errors=(*AGENT_ERRORS, 404, 503), params=NUMBER),
     Operation("get", "/api/tickets/{number}/attachments/{id}", "Download an attachment",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
               media="application/octet-stream"),
@@ -272,7 +282,7 @@ MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
-    SearchResult, Mailbox, BulkRequest, BulkOutcome, *BODIES.values()]
+    SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:
