@@ -10,7 +10,7 @@ import {promoteForm, similarPanel} from "./kb.js";
 
 const LABELS = {
   created: "Opened", message: "Requester wrote", reply: "Reply", note: "Internal note",
-  assigned: "Assigned", info_requested: "Information requested", escalated: "Escalated",
+  assigned: "Assigned", changed: "Changed", info_requested: "Information requested", escalated: "Escalated",
   resolved: "Resolved", closed: "Closed", reopened: "Reopened", reminder: "Reminder sent",
   sla: "SLA", email_sent: "Email sent",
 };
@@ -318,6 +318,9 @@ function eventText(entry) {
   if (entry.kind === "assigned") {
     if (d.agent) parts.push(`to ${d.agent}`);
     if (d.team) parts.push(`${d.agent ? "and team" : "to team"} ${d.team}`);
+  } else if (entry.kind === "changed") {
+    if (d.priority) parts.push(`priority ${d.previous_priority} → ${d.priority}`);
+    if (d.category) parts.push(`category ${d.previous_category} → ${d.category}`);
   } else if (entry.kind === "email_sent") {
     parts.push(`to ${d.to || "?"}: ${entry.body}`);
   } else if (entry.body) {
