@@ -158,7 +158,7 @@ BAD = [
                  id="no numbers"),
     pytest.param({"numbers": ["x"] * 101, "action": "note", "body": {"body": "x"}}, 422,
                  "numbers", id="more than 100"),
-    pytest.param({"numbers": ["12345674", "12345674"], "action": "note",
+    pytest.param({"numbers": ["12345671", "12345671"], "action": "note",
                   "body": {"body": "x"}}, 422, "numbers", id="a number twice"),
     pytest.param({"numbers": ["12345675"], "action": "note", "body": {"body": "x"}}, 422,
                  "numbers", id="bad check digit"),
