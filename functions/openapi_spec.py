@@ -27,6 +27,8 @@ from shared.core.mailboxes import Mailbox
 from shared.core.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery
+from shared.tickets.bulk import BulkOutcome, BulkRequest
+from shared.tickets.presence import Heartbeat, Presence
 from shared.tickets.queues import QueueCounts, QueuePage, QueueQuery
 from shared.tickets.search import SearchResult
 
@@ -92,6 +94,7 @@ NUMBER = [_path_param("number")]
 AGENT_ACTIONS: dict[Action, str] = {
     Action.ASSIGN: "Assign the ticket to an agent (their id, or \"me\" for the caller) and/or "
                    "a team",
+    Action.CHANGE: "Change the ticket's priority and/or category",
     Action.REPLY: "Reply to the requester (emailed): body and/or a canned response, attachments",
     Action.NOTE: "Add an internal note (not shown to the requester)",
     Action.REQUEST_INFO: "Ask the requester a question; the ticket waits (pending)",
@@ -141,6 +144,22 @@ OPERATIONS: tuple[Operation, ...] = (
               params=[*NUMBER, _path_param("action"),
                       {"name": "If-Match", "in": "header", "required": False,
                        "schema": {"type": "string"}}]),
+    Operation("post", "/api/tickets/bulk",
+              "One action on up to 100 tickets (assign, change, note, resolve, close), each "
+              "ticket written on its own under its own version: 200 with a result per number "
+              "(ok, or refused with the status and title its action alone would have had); "
+              "a 4xx only when the request itself is wrong, and then nothing is changed",
+              role="agent", request=BulkRequest, response=BulkOutcome,
+              errors=(*AGENT_ERRORS, 400, 415, 422, 503)),
+    Operation("put", "/api/tickets/{number}/presence",
+              "Heartbeat of an agent's open ticket page (every few seconds while visible): "
+              "records the signed-in agent as here (typing or not) and answers the other "
+              "agents heard from in the last 20 seconds",
+              role="agent", request=Heartbeat, response=Presence,
+              errors=(*AGENT_ERRORS, 400, 404, 415, 422, 503), params=NUMBER),
+    Operation("delete", "/api/tickets/{number}/presence",
+              "The agent left the ticket's page", role="agent", status=204,
+              errors=(*AGENT_ERRORS, 404, 503), params=NUMBER),
     Operation("get", "/api/tickets/{number}/attachments/{id}", "Download an attachment",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
               media="application/octet-stream"),
@@ -263,7 +282,7 @@ MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
-    SearchResult, Mailbox, *BODIES.values()]
+    SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:

@@ -1,4 +1,5 @@
-"""Agents and tickets: reading one, listing queues, and acting on one."""
+"""Agents and tickets: reading one, listing queues, acting on one or many, and who else
+has one open."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from functions.http import agent, handles_errors, json_body, json_response
 from shared.core import telemetry
 from shared.core.errors import NotFound
 from shared.core.numbering import is_valid
+from shared.tickets import presence
+from shared.tickets.bulk import act_on_many
 from shared.tickets.queues import list_queue, parse_query
 from shared.tickets.views import for_agent, read_attachment, read_ticket
 from shared.tickets.workflow import act, parse_action, parse_body
@@ -59,6 +62,39 @@ async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
                      if_match=req.headers.get("if-match"), desk=await helpdesk())
     view = for_agent(view, who.roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
+
+
+@bp.function_name("tickets_bulk")
+@bp.route(route="tickets/bulk", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.traced("tickets_bulk")
+@handles_errors
+async def tickets_bulk(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    outcome = await act_on_many(json_body(req) or {}, actor=who.user_id, roles=who.roles,
+                                desk=await helpdesk())
+    return json_response(outcome, headers={"Cache-Control": "no-store"})
+
+
+@bp.function_name("tickets_presence")
+@bp.route(route="tickets/{number}/presence", methods=["PUT"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_presence(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    beat = presence.parse_heartbeat(json_body(req, optional=True))
+    here = await presence.heartbeat(number, beat, who=who, desk=await helpdesk())
+    return json_response(here, headers={"Cache-Control": "no-store"})
+
+
+@bp.function_name("tickets_presence_leave")
+@bp.route(route="tickets/{number}/presence", methods=["DELETE"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_presence_leave(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    await presence.leave(_number(req), who=who, desk=await helpdesk())
+    return func.HttpResponse(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @bp.function_name("tickets_attachment")

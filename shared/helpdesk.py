@@ -36,6 +36,7 @@ from shared.storage.clients import (
     MAILBOX_FETCH_QUEUE,
     MAILBOXES_TABLE,
     PORTAL_LINKS_QUEUE,
+    PRESENCE_TABLE,
     RATELIMIT_TABLE,
     REPORTS_TABLE,
     SEARCH_CONTAINER,
@@ -48,6 +49,7 @@ from shared.storage.idempotency import IdempotencyStore
 from shared.storage.kb import KnowledgeStore
 from shared.storage.mailboxes import FetchQueue, MailboxStore
 from shared.storage.portalcodes import SpentCodes
+from shared.storage.presence import PresenceStore
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
 from shared.storage.searchlog import SearchLogs
@@ -92,6 +94,7 @@ class Helpdesk:
     mailbox_fetches: FetchQueue
     mail_connector: Connector  # opens IMAP sessions; caches OAuth2 tokens
     dns: TxtLookup  # DKIM keys and DMARC policies, cached (the email channel's sender check)
+    presence: PresenceStore  # which agents have a ticket open, who is typing
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -141,6 +144,7 @@ class Helpdesk:
             mailbox_fetches=FetchQueue(clients.queue(MAILBOX_FETCH_QUEUE)),
             mail_connector=Connector(secrets or os.environ.get),
             dns=TxtLookup(settings.mail.dns_server),
+            presence=PresenceStore(clients.table(PRESENCE_TABLE)),
             clock=clock,
         )
 

@@ -36,6 +36,7 @@ var tables = [
   'reports'
   'knowledge'
   'mailboxes'
+  'presence'
 ]
 var queues = [
   'ticket-events'

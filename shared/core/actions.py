@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.core.lifecycle import Action, Status, decide, is_done
-from shared.core.models import EntryKind, ThreadEntry, Ticket
+from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -44,6 +44,17 @@ class AssignBody(ActionBody):
     def _something(self) -> AssignBody:
         if self.agent is None and self.team is None:
             raise ValueError("give an agent, a team, or both")
+        return self
+
+
+class ChangeBody(ActionBody):
+    priority: Priority | None = Field(None, description="the new priority, or omit")
+    category: Short | None = Field(None, description="a category id, or omit")
+
+    @model_validator(mode="after")
+    def _something(self) -> ChangeBody:
+        if self.priority is None and self.category is None:
+            raise ValueError("give a priority, a category, or both")
         return self
 
 
@@ -100,6 +111,7 @@ class RatingBody(ActionBody):
 
 BODIES: dict[Action, type[ActionBody]] = {
     Action.ASSIGN: AssignBody,
+    Action.CHANGE: ChangeBody,
     Action.REPLY: ReplyBody,
     Action.NOTE: NoteBody,
     Action.REQUEST_INFO: RequestInfoBody,
@@ -114,6 +126,7 @@ BODIES: dict[Action, type[ActionBody]] = {
 
 ENTRY_KINDS: dict[Action, EntryKind] = {
     Action.ASSIGN: EntryKind.ASSIGNED,
+    Action.CHANGE: EntryKind.CHANGED,
     Action.REPLY: EntryKind.REPLY,
     Action.NOTE: EntryKind.NOTE,
     Action.REQUEST_INFO: EntryKind.INFO_REQUESTED,
@@ -174,6 +187,15 @@ def apply_action(
             changes["team"] = body.team
         data = {"agent": body.agent, "team": body.team,
                 "previous_agent": ticket.assignee, "previous_team": ticket.team}
+    elif isinstance(body, ChangeBody):
+        # The SLA clock keeps the targets it started with, as after a breach raises the
+        # priority: a new priority changes what the queues sort by, not a promise made.
+        if body.priority is not None:
+            changes["priority"] = body.priority
+            data.update(priority=body.priority.value, previous_priority=ticket.priority.value)
+        if body.category is not None:
+            changes["category"] = body.category
+            data.update(category=body.category, previous_category=ticket.category)
     elif isinstance(body, ReplyBody):
         text = body.body
         if ticket.first_response_at is None:

@@ -48,6 +48,7 @@ INITIAL = Status.NEW
 
 class Action(StrEnum):
     ASSIGN = "assign"
+    CHANGE = "change"  # the ticket's priority and/or category
     REPLY = "reply"
     NOTE = "note"
     REQUEST_INFO = "request-info"
@@ -108,6 +109,7 @@ def _rules() -> list[Rule]:
     # Taking up or answering a new ticket opens it.
     allow(Action.ASSIGN, _WORKING, SAME, new_to_open=True)
     allow(Action.REPLY, _WORKING, SAME, new_to_open=True)
+    allow(Action.CHANGE, _WORKING, SAME)
     allow(Action.NOTE, tuple(Status), SAME)
     allow(Action.REQUEST_INFO, (Status.NEW, Status.OPEN, Status.ESCALATED), Status.PENDING)
     allow(Action.ESCALATE, _WORKING, Status.ESCALATED)

@@ -36,6 +36,7 @@ class EntryKind(StrEnum):
     REPLY = "reply"                # an agent's public answer
     NOTE = "note"                  # internal
     ASSIGNED = "assigned"
+    CHANGED = "changed"            # priority or category changed by an agent
     INFO_REQUESTED = "info_requested"
     ESCALATED = "escalated"
     RESOLVED = "resolved"

@@ -24,6 +24,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -33,12 +34,13 @@ from shared.core.actions import (
     BODIES,
     ActionBody,
     AssignBody,
+    ChangeBody,
     EscalateBody,
     ReplyBody,
     apply_action,
     moves_version,
 )
-from shared.core.directory import Agent, CannedResponse, Team, render_canned
+from shared.core.directory import Agent, CannedResponse, CategoryDef, Team, render_canned
 from shared.core.errors import (
     BadRequest,
     Conflict,
@@ -104,13 +106,24 @@ def _uploads(body: ActionBody) -> list[AttachmentUpload]:
     return uploads
 
 
-async def _check_references(body: ActionBody, *, desk: Helpdesk) -> None:
+def for_actor(body: ActionBody, actor: str) -> ActionBody:
+    """`body` with "me" (as the queue filters take it) standing for the one who acts."""
+    if isinstance(body, AssignBody) and body.agent == "me":
+        return body.model_copy(update={"agent": actor})
+    return body
+
+
+async def check_references(body: ActionBody, *, desk: Helpdesk) -> None:
+    """422 when the body names a team, agent or category the directory does not have."""
     errors = []
     if isinstance(body, AssignBody):
         if body.team is not None and await desk.directory.get(Team, body.team) is None:
             errors.append({"field": "team", "message": f"no team {body.team!r}"})
         if body.agent is not None and await desk.directory.get(Agent, body.agent) is None:
             errors.append({"field": "agent", "message": f"no agent {body.agent!r}"})
+    if isinstance(body, ChangeBody) and body.category is not None \
+            and await desk.directory.get(CategoryDef, body.category) is None:
+        errors.append({"field": "category", "message": f"no category {body.category!r}"})
     if isinstance(body, EscalateBody) and await desk.directory.get(Team, body.tier) is None:
         errors.append({"field": "tier", "message": f"no team {body.tier!r}"})
     if errors:
@@ -133,6 +146,7 @@ async def _expand_canned(number: str, body: ReplyBody, *, actor: str, desk: Help
     return body.model_copy(update={"body": combined, "canned": None})
 
 
+_ROUNDING = timedelta(microseconds=1)
 _VERSION_TAG = re.compile(r'(?:W/)?"v(\d+)"')
 
 
@@ -141,10 +155,13 @@ class Precondition:
     """What an `If-Match` asks of the ticket: its agent-visible version (the ETag the API
     hands out, `W/"v<n>"`, compared by value whether or not a proxy weakened it), or
     another tag: the head exactly as read (a storage ETag, which the desk's own jobs send,
-    so that they act only on what they decided from)."""
+    so that they act only on what they decided from). A bulk action may instead name the
+    `updated_at` a queue page showed (`shared/tickets/bulk.py`): queue rows carry no
+    version, and every version an agent makes moves that time too."""
 
     version: int | None = None
     exact: str | None = None
+    updated_at: datetime | None = None
 
     @classmethod
     def parse(cls, if_match: str | None) -> Precondition | None:
@@ -159,6 +176,10 @@ class Precondition:
     def holds(self, stored: StoredTicket) -> bool:
         if self.version is not None:
             return stored.version == self.version
+        if self.updated_at is not None:
+            # Equal to the microsecond, give or take the one a float timestamp may round
+            # off (shared/storage/entities.py reads times through one).
+            return abs(stored.ticket.updated_at - self.updated_at) <= _ROUNDING
         return stored.etag == self.exact
 
 
@@ -183,24 +204,25 @@ async def act(
     *,
     actor: str,
     roles: frozenset[str],
-    if_match: str | None,
+    if_match: str | Precondition | None,
     desk: Helpdesk,
     uploads: list[AttachmentUpload] | None = None,
     entry_data: dict[str, Any] | None = None,
 ) -> AgentTicketView:
     """Apply one action; returns the ticket as it is afterwards (with its new ETag).
 
+    `if_match` is the `If-Match` header's value, or a `Precondition` already parsed.
     `uploads` are files that came with it other than in the body (an email's
     attachments); `entry_data` is kept on its entry (the channel's details)."""
-    if isinstance(body, AssignBody) and body.agent == "me":  # as the queue filters take it
-        body = body.model_copy(update={"agent": actor})
-    await _check_references(body, desk=desk)
+    body = for_actor(body, actor)
+    await check_references(body, desk=desk)
     if isinstance(body, ReplyBody) and body.canned:
         body = await _expand_canned(number, body, actor=actor, desk=desk)
     uploads = [*_uploads(body), *(uploads or [])]
     check_attachments(uploads, desk.settings)
 
-    precondition = Precondition.parse(if_match)
+    precondition = if_match if isinstance(if_match, Precondition) \
+        else Precondition.parse(if_match)
     stored_blobs: list[tuple[Any, str]] = []
     writing = False
     try:

@@ -297,8 +297,9 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             "help_article": ("GET", f"/api/help/{case.get('path', '')}"),
             "static": ("GET", f"/api/static/{expand(case.get('path', ''), subs)}"),
             "agent_get": ("GET", case.get("path", "")),
+            "agent_send": (case.get("method", "POST"), case.get("path", "")),
         }[endpoint]
-        if endpoint == "agent_get":
+        if endpoint in ("agent_get", "agent_send"):
             with host.signed_in() as agent:
                 return agent.request(method, path, **kwargs), None, "", None
         return client.request(method, path, **kwargs), None, "", portal_number

@@ -2,7 +2,7 @@
 // and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
 // #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>.
 import {me, refreshCounts} from "./state.js";
-import {showQueue, showSearch, moveSelection, openSelection} from "./queue.js";
+import {showQueue, showSearch, moveSelection, openSelection, togglePick} from "./queue.js";
 import {showTicket, ticketShortcut} from "./ticket.js";
 import {showNewTicket} from "./newticket.js";
 import {showDashboard} from "./dashboard.js";
@@ -79,9 +79,13 @@ const GO = {u: "#/queue/unassigned", m: "#/queue/mine", t: "#/queue/teams", p: "
             d: "#/dashboard", k: "#/kb", n: "#/new"};
 let pendingG = 0;
 
+// Fields that take typed text; a checkbox or a button in focus still lets shortcuts through.
+const NOT_TYPED = new Set(["checkbox", "radio", "button", "submit", "reset"]);
+
 function typing(target) {
   return target instanceof HTMLElement &&
-    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+    (target.isContentEditable || ["TEXTAREA", "SELECT"].includes(target.tagName) ||
+     (target.tagName === "INPUT" && !NOT_TYPED.has(target.type)));
 }
 
 function onKey(event) {
@@ -105,6 +109,8 @@ function onKey(event) {
     pendingG = Date.now();
   } else if (key === "j" || key === "k") {
     if (moveSelection(key === "j" ? 1 : -1)) event.preventDefault();
+  } else if (key === "x") {
+    if (togglePick()) event.preventDefault();
   } else if (key === "Enter") {
     if (event.target === document.body || event.target === main) {
       if (openSelection()) event.preventDefault();

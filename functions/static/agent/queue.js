@@ -1,6 +1,9 @@
 // Queue lists and search results: one table, sortable where the index allows, paged with
-// the API's continuation token, rows chosen with j/k and opened with Enter.
+// the API's continuation token, rows chosen with j/k and opened with Enter. In a queue,
+// tickets are selected for a bulk action (bulk.js) by their checkboxes, a shift-click for
+// a range, the header's box for the whole page, or x on the row in focus.
 import {api, showProblem} from "./api.js";
+import {bulkBar} from "./bulk.js";
 import {age, countdown, h, when} from "./dom.js";
 import {me} from "./state.js";
 
@@ -19,6 +22,7 @@ const SORTS = {created: "ascending", updated: "descending", due: "ascending"};
 let rows = [];
 let selected = -1;
 let firstRender = true;
+let picks = null;  // the shown list's selection for bulk actions: {boxes, items, last, changed}
 
 export async function showQueue(main, name, params, current) {
   const queue = QUEUES[name];
@@ -55,7 +59,9 @@ export async function showQueue(main, name, params, current) {
   const tokens = [null];  // the continuation token of each page shown so far
   const holder = h("div", {});
   const error = h("div", {class: "notice", role: "alert", hidden: true});
-  main.replaceChildren(heading, tools, error, holder);
+  let shownIndex = 0;
+  const bar = bulkBar({reload: () => load(shownIndex)});
+  main.replaceChildren(heading, tools, error, bar.el, bar.result, holder);
 
   const load = async (index) => {
     const search = new URLSearchParams(query);
@@ -68,6 +74,7 @@ export async function showQueue(main, name, params, current) {
       return;
     }
     if (!current()) return;
+    shownIndex = index;
     tokens[index + 1] = page.continuation;
     const sorter = queue.fixed ? null : (by) => {
       const extra = name === "teams" ? `team=${encodeURIComponent(query.team)}&` : "";
@@ -79,7 +86,9 @@ export async function showQueue(main, name, params, current) {
     prev.addEventListener("click", () => load(index - 1));
     next.addEventListener("click", () => load(index + 1));
     pager.append(prev, h("span", {class: "muted"}, `Page ${index + 1}`), next);
-    holder.replaceChildren(table(page.items, {sort, sorter, caption: queue.title}), pager);
+    holder.replaceChildren(table(page.items, {sort, sorter, caption: queue.title,
+                                              onSelect: bar.update}), pager);
+    bar.update([]);
     if (!page.items.length) {
       holder.prepend(h("p", {class: "info"}, "No tickets here."));
     }
@@ -130,7 +139,10 @@ function sortHeader(label, by, {sort, sorter}, cls) {
 /** The list of tickets. Every value is set as text. */
 export function table(items, options = {}) {
   const now = Date.now();
+  const pick = options.onSelect ? {boxes: [], items, last: -1, all: null} : null;
   const head = h("tr", {},
+    pick ? h("th", {scope: "col", class: "pick"}, pick.all = h("input", {
+      type: "checkbox", id: "pick-all", "aria-label": "Select all tickets on this page"})) : null,
     h("th", {scope: "col"}, "Number"),
     h("th", {scope: "col"}, "Subject"),
     h("th", {scope: "col"}, "Priority"),
@@ -144,11 +156,27 @@ export function table(items, options = {}) {
   const body = h("tbody", {});
   rows = [];
   selected = -1;
-  for (const item of items) {
+  picks = pick;
+  if (pick) {
+    pick.changed = () => {
+      const chosen = pick.boxes.filter((box) => box.checked).length;
+      pick.all.checked = chosen > 0 && chosen === pick.boxes.length;
+      pick.all.indeterminate = chosen > 0 && chosen < pick.boxes.length;
+      pick.boxes.forEach((box, i) => rows[i]?.classList.toggle("picked", box.checked));
+      options.onSelect(items.filter((_, i) => pick.boxes[i].checked));
+    };
+    pick.all.addEventListener("change", () => {
+      for (const box of pick.boxes) box.checked = pick.all.checked;
+      pick.last = -1;
+      pick.changed();
+    });
+  }
+  for (const [index, item] of items.entries()) {
     const due = h("span", {class: "countdown", dataset: {due: item.due_at || ""}});
     countdown(due, item.due_at, now);
     const link = h("a", {href: `#/ticket/${item.number}`}, item.number);
     const tr = h("tr", {dataset: {number: item.number}},
+      pick ? pickCell(pick, index, item) : null,
       h("td", {}, link),
       h("td", {class: "subject"}, item.subject),
       h("td", {}, h("span", {class: `badge ${item.priority}`}, item.priority)),
@@ -160,7 +188,7 @@ export function table(items, options = {}) {
       h("td", {title: when(item.created_at)}, h("span", {dataset: {age: item.created_at}}, age(item.created_at, now))),
     );
     tr.addEventListener("click", (event) => {
-      if (event.target.closest("a")) return;
+      if (event.target.closest("a, td.pick")) return;
       location.hash = `#/ticket/${item.number}`;
     });
     body.append(tr);
@@ -174,6 +202,35 @@ export function table(items, options = {}) {
     requestAnimationFrame(() => performance.mark("queue-rendered"));
   }
   return list;
+}
+
+/** A row's checkbox: a click picks it, a shift-click every row from the last one clicked. */
+function pickCell(pick, index, item) {
+  const box = h("input", {type: "checkbox", class: "pick", "aria-label": `Select ticket ${item.number}`,
+                          dataset: {number: item.number}});
+  pick.boxes.push(box);
+  box.addEventListener("click", (event) => {
+    if (event.shiftKey && pick.last >= 0 && pick.last !== index) {
+      const [from, to] = [Math.min(pick.last, index), Math.max(pick.last, index)];
+      for (let i = from; i <= to; i++) pick.boxes[i].checked = box.checked;
+    }
+    pick.last = index;
+    pick.changed();
+  });
+  return h("td", {class: "pick"}, box);
+}
+
+/** x: select or unselect the row in focus (or the one j/k chose) for a bulk action. */
+export function togglePick() {
+  if (!picks || !picks.boxes.length || !picks.boxes[0].isConnected) return false;
+  const focused = document.activeElement?.closest?.("tbody tr");
+  const index = focused ? rows.indexOf(focused) : selected;
+  const box = picks.boxes[index];
+  if (!box) return false;
+  box.checked = !box.checked;
+  picks.last = index;
+  picks.changed();
+  return true;
 }
 
 /** j/k: move the selection; the selected row's link takes the focus (Enter opens it). */

@@ -2,15 +2,17 @@
 // ticket's status allows. Each action sends the ETag of the version on screen; when
 // someone else changed the ticket meanwhile the page says so and offers to reload,
 // keeping what the agent typed, and never sends it again by itself. A resolved ticket can
-// be promoted to a knowledge base article; every ticket lists the ones most like it.
+// be promoted to a knowledge base article; every ticket lists the ones most like it. A
+// line under the title names the other agents who have it open (presence.js).
 import {ApiError, api, busy, hideProblem, showProblem} from "./api.js";
 import {announce, countdown, h, when} from "./dom.js";
 import {directory, me, refreshCounts} from "./state.js";
 import {promoteForm, similarPanel} from "./kb.js";
+import {watchPresence} from "./presence.js";
 
 const LABELS = {
   created: "Opened", message: "Requester wrote", reply: "Reply", note: "Internal note",
-  assigned: "Assigned", info_requested: "Information requested", escalated: "Escalated",
+  assigned: "Assigned", changed: "Changed", info_requested: "Information requested", escalated: "Escalated",
   resolved: "Resolved", closed: "Closed", reopened: "Reopened", reminder: "Reminder sent",
   sla: "SLA", email_sent: "Email sent",
 };
@@ -26,13 +28,14 @@ export async function showTicket(main, number, current) {
   const state = {number, view: data, etag};
   const banner = h("div", {class: "notice banner", role: "alert", hidden: true});
   const title = h("h1", {});
+  const here = h("p", {class: "presence muted", id: "presence", "aria-live": "polite"});
   const actions = h("div", {class: "actions", role: "toolbar", "aria-label": "Actions"});
   const thread = h("ol", {class: "thread", "aria-label": "Thread"});
   const details = h("div", {});
   const aside = h("aside", {"aria-label": "Details"}, details, similarPanel(number));
   const panels = h("div", {});
   const promote = promoteForm(number);
-  main.replaceChildren(banner, title, h("div", {class: "ticket"},
+  main.replaceChildren(banner, title, here, h("div", {class: "ticket"},
     h("section", {"aria-label": "Conversation"}, actions, panels, h("h2", {}, "Thread"), thread), aside));
 
   const forms = buildForms(state, panels);
@@ -94,6 +97,7 @@ export async function showTicket(main, number, current) {
   state.actionError = actionError;
   shown = state;
   render();
+  watchPresence(number, here, panels, current);
 }
 
 /** Send one action with the version's ETag; true when it was applied. */
@@ -318,6 +322,9 @@ function eventText(entry) {
   if (entry.kind === "assigned") {
     if (d.agent) parts.push(`to ${d.agent}`);
     if (d.team) parts.push(`${d.agent ? "and team" : "to team"} ${d.team}`);
+  } else if (entry.kind === "changed") {
+    if (d.priority) parts.push(`priority ${d.previous_priority} → ${d.priority}`);
+    if (d.category) parts.push(`category ${d.previous_category} → ${d.category}`);
   } else if (entry.kind === "email_sent") {
     parts.push(`to ${d.to || "?"}: ${entry.body}`);
   } else if (entry.body) {

@@ -36,6 +36,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 SAMPLE_BODIES = {
     Action.ASSIGN: {"agent": "a1", "team": "service-desk"},
+    Action.CHANGE: {"priority": "high", "category": "hardware"},
     Action.REPLY: {"body": "Try turning it off and on."},
     Action.NOTE: {"body": "Internal: user is VIP."},
     Action.REQUEST_INFO: {"question": "Which floor?"},
