@@ -49,13 +49,19 @@ def default_password() -> str | None:
     return None
 
 
-def compose(*, sender: str, to: str, subject: str, body: str) -> bytes:
+def compose(*, sender: str, to: str, subject: str, body: str,
+            in_reply_to: str | None = None) -> bytes:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    if in_reply_to:
+        # What a mail client writes when answering: the desk's own Message-ID joins the
+        # ticket; a subject token alone needs a DKIM-signed sender (this mail is unsigned).
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
     message.set_content(body)
     return message.as_bytes()
 
@@ -67,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--from", dest="sender", default="someone@example.com")
     parser.add_argument("--subject", default="A question from the mail drop")
     parser.add_argument("--body", default="Hello, I need help with something.")
+    parser.add_argument("--in-reply-to", help="the Message-ID of the desk's email answered "
+                        "(in MailDev: the message's headers), as a mail client replies")
     parser.add_argument("--file", help="a whole RFC 5322 message to drop instead (- reads stdin)")
     parser.add_argument("--user", help="the IMAP login (default: the --to address)")
     parser.add_argument("--password", help=f"default: local.settings.json's {PASSWORD_SETTING}")
@@ -83,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.file:
         raw = Path(args.file).read_bytes()
     else:
-        raw = compose(sender=args.sender, to=args.to, subject=args.subject, body=args.body)
+        raw = compose(sender=args.sender, to=args.to, subject=args.subject, body=args.body,
+                      in_reply_to=args.in_reply_to)
     password = args.password or default_password()
     if not password:
         print(f"error: no --password and no {PASSWORD_SETTING} in local.settings.json",

@@ -23,9 +23,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from azure.data.tables import TableServiceClient
 
 from devtools import services
 from tests.conftest import ROOT
+from tests.support import MailDev
 
 NAMES = ("host", "blob", "queue", "table", "smtp", "mail", "imap", "imaps")
 
@@ -132,11 +134,33 @@ def test_the_run_serves_on_the_ports_it_was_given(make_run: MakeRun) -> None:
         time.sleep(0.5)
     # The desk fetches the sample mailbox (every minute): the dropped message becomes a
     # ticket, whose acknowledgement reaches MailDev.
+    maildev = f"http://127.0.0.1:{make_run.ports['mail']}"
     deadline = time.monotonic() + 100
-    while not [m for m in httpx.get(f"http://127.0.0.1:{make_run.ports['mail']}/email",
-                                    timeout=10).json() if "Dropped" in (m.get("subject") or "")]:
+    while not (acks := [m for m in httpx.get(f"{maildev}/email", timeout=10).json()
+                        if "Dropped" in (m.get("subject") or "")]):
         assert time.monotonic() < deadline, "the dropped message never became a ticket"
         time.sleep(1)
+    # Answering the acknowledgement as a mail client does (its Message-ID in In-Reply-To)
+    # joins the ticket, although the mail drop's mail carries no DKIM signature.
+    number = acks[0]["subject"].split("[#")[1].split("]")[0]
+    raw = MailDev(maildev).raw(acks[0]["id"]).decode()
+    ack_id = next(line.split(":", 1)[1].strip() for line in raw.splitlines()
+                  if line.lower().startswith("message-id:"))
+    replied = subprocess.run(
+        [sys.executable, "-m", "tools.mail_drop", "--subject", f"Re: [#{number}] Dropped",
+         "--body", "It works now.", "--in-reply-to", ack_id],
+        cwd=ROOT, env=run_env(make_run.ports, Path("unused")), capture_output=True, text=True,
+        timeout=60)
+    assert replied.returncode == 0, replied.stderr
+    storage = services.azurite_connection_string(
+        blob=make_run.ports["blob"], queue=make_run.ports["queue"], table=make_run.ports["table"])
+    with TableServiceClient.from_connection_string(storage) as service:
+        tickets = service.get_table_client("tickets")
+        deadline = time.monotonic() + 100
+        while not list(tickets.query_entities("PartitionKey eq @n and kind eq 'message'",
+                                              parameters={"n": number})):
+            assert time.monotonic() < deadline, "the reply never joined its ticket"
+            time.sleep(1)
 
 
 def test_sigterm_to_make_stops_azurite_maildev_dovecot_and_the_host(make_run: MakeRun) -> None:
