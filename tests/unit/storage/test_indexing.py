@@ -166,3 +166,10 @@ def test_every_row_carries_what_a_queue_page_shows_and_outcomes_only_once_they_h
     assert done["team"] == "t" and done["assignee"] == "g" and done["overdue"] is True
     assert done["resolved_at"] == T0 and done["closed_at"] == T0 and done["due_at"] == T0
     assert done["satisfied"] == "no" and "first_response_at" not in done
+
+
+def test_a_ticket_has_two_listed_rows_and_at_most_thirty_words_whatever_its_text():
+    words = " ".join(f"word{i}" for i in range(200))
+    t = ticket(subject=words, description=words, requester_name=words, due_at=T0,
+               sla_check_at=T0)
+    assert len(index_keys(t)) == 2 and len(word_rows(t)) == 30
