@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from shared.core.errors import BadRequest
-from shared.core.models import Channel, Priority, Ticket
 from shared.core.lifecycle import is_closed
+from shared.core.models import Channel, Priority, Ticket
 from shared.storage.indexing import summary
 from shared.tickets.queues import SIDEBAR, QueueQuery, _decode, _encode, matches, plan
 
