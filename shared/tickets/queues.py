@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 class QueueQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Status | None = None
+    status: Status | None = Field(None, description="closed tickets are listed only with "
+                                  "`closed`, in creation order")
     team: str | None = Field(None, description="a team id, or `none`")
     assignee: str | None = Field(None, description="`me`, an agent id, or `none`")
     priority: Priority | None = None
