@@ -182,7 +182,9 @@ def _key(row: dict[str, Any], sort: str) -> str:
 
 
 def item(row: dict[str, Any]) -> QueueItem:
-    return QueueItem(**{**{k: v for k, v in row.items() if k in QueueItem.model_fields},
+    # A selected property a row lacks may come back as null: leave it at its default.
+    return QueueItem(**{**{k: v for k, v in row.items()
+                           if k in QueueItem.model_fields and v is not None},
                         "team": row.get("team") or None,
                         "assignee": row.get("assignee") or None})
 

@@ -12,7 +12,7 @@ from shared.core.errors import BadRequest
 from shared.core.lifecycle import is_closed
 from shared.core.models import Channel, Priority, Ticket
 from shared.storage.indexing import summary
-from shared.tickets.queues import SIDEBAR, QueueQuery, _decode, _encode, matches, plan
+from shared.tickets.queues import SIDEBAR, QueueQuery, _decode, _encode, item, matches, plan
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -93,3 +93,9 @@ def test_a_continuation_token_only_resumes_its_own_queue():
     overdue = QueueQuery(overdue=True, active=True)
     assert plan(overdue, me="g", now=NOW).queue == \
         plan(overdue, me="g", now=NOW + timedelta(minutes=1)).queue
+
+
+def test_a_selected_property_a_row_lacks_is_left_at_its_default():
+    row = {**summary(ticket("1")), "due_at": None, "overdue": None, "RowKey": "k"}
+    shown = item(row)
+    assert shown.overdue is False and shown.due_at is None and shown.team is None
