@@ -14,12 +14,12 @@ import asyncio
 import os
 import sys
 
-from shared.core.lifecycle import Category, Status, is_done, statuses
+from shared.core.lifecycle import Status, is_done
 from shared.core.settings import Settings
 from shared.core.words import ticket_tokens
 from shared.helpdesk import Helpdesk
 from shared.kb import knowledge
-from shared.storage.indexing import queue_prefix, summary
+from shared.storage.indexing import summary
 
 
 async def main() -> int:
@@ -34,17 +34,19 @@ async def main() -> int:
         await desk.search_logs.clear(knowledge.KB_LOG)
         await desk.search_logs.append_many(knowledge.KB_LOG, articles)
         resolved = []
-        for status in statuses(Category.DONE):
-            after = None
-            while rows := await desk.tickets.list_index(queue_prefix("status", status.value, "created"),
-                                                        limit=1000, after=after):
-                for row in rows:
-                    stored = await desk.tickets.get(row["number"])
-                    if stored is not None and is_done(stored.ticket.status):
-                        t = stored.ticket
-                        resolved.append({"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
-                                         **summary(t), "status": Status.RESOLVED.value})
-                after = rows[-1]["RowKey"]
+        numbers = [r["number"] for r in await desk.tickets.active_rows(
+            [("status", "eq", Status.RESOLVED.value)], select=["number"])]
+        after = None
+        while rows := await desk.tickets.closed_rows([], after=after, limit=1000,
+                                                     select=["number"]):
+            numbers += [r["number"] for r in rows]
+            after = rows[-1]["RowKey"]
+        for number in numbers:
+            stored = await desk.tickets.get(number)
+            if stored is not None and is_done(stored.ticket.status):
+                t = stored.ticket
+                resolved.append({"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
+                                 **summary(t), "status": Status.RESOLVED.value})
         await desk.search_logs.clear(knowledge.RESOLVED_LOG)
         await desk.search_logs.append_many(knowledge.RESOLVED_LOG, resolved)
         print(f"rewrote the search logs: {len(articles)} articles, {len(resolved)} resolved tickets")

@@ -30,6 +30,9 @@ param deploymentContainerName string
 var tables = [
   'tickets'
   'ticketindex'
+  'ticketclosed'
+  'ticketrequesters'
+  'ticketwords'
   'idempotency'
   'directory'
   'ratelimits'

@@ -12,17 +12,17 @@ from typing import Literal
 
 from shared.core.directory import Agent
 from shared.core.errors import Conflict
-from shared.core.lifecycle import is_done
+from shared.core.lifecycle import Category, statuses
 from shared.storage.directory import DirectoryStore
-from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
 
 Strategy = Literal["round-robin", "fewest-open"]
 
 
 async def open_count(tickets: TicketStore, agent_id: str) -> int:
-    rows = await tickets.list_index(queue_prefix("assignee", agent_id), limit=1000)
-    return sum(1 for r in rows if not is_done(r["status"]))
+    return await tickets.count_active(
+        [("assignee", "eq", agent_id), *(("status", "ne", s.value) for s in statuses(Category.DONE))],
+        cap=1000)
 
 
 async def pick_agent(team: str, *, strategy: Strategy, directory: DirectoryStore,

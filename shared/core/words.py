@@ -2,8 +2,9 @@
 
 A ticket is found by the words of its subject, its requester's name and the start of its
 description. Those never change after intake, so its tokens are computed from the ticket
-alone and kept as index rows `word|<token>|<number>` (see `shared/storage/indexing.py`). At most
-`MAX_TOKENS` per ticket keeps its index transaction well under the 100-operation limit.
+alone and kept as rows of the `ticketwords` table, one per token, written once (see
+`shared/storage/indexing.py`). At most `MAX_TOKENS` per ticket bounds what a ticket costs
+there.
 """
 
 from __future__ import annotations

@@ -113,12 +113,17 @@ async def _load(event: TicketEvent, *, desk: Helpdesk) -> StoredTicket:
 
 
 async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
-    """Write the ticket's index rows if the request could not, send the email the event
+    """Write the ticket's index rows if the request could not (and a new ticket's search
+    words), send the email the event
     calls for (and, for a new ticket, the replies its rules asked for), note a resolution
     in the search log, then bring the daily reports up to date with the ticket."""
     stored = await _load(event, desk=desk)
     if not event.indexed:
-        await desk.tickets.write_index(stored.ticket, stale=event.stale_index_keys)
+        await desk.tickets.write_index(stored.ticket, had=event.stale_index_keys)
+    if event.kind == EntryKind.CREATED.value:
+        # The search words: written here, once, off the intake request (rewriting them
+        # on a repeated delivery changes nothing).
+        await desk.tickets.write_words(stored.ticket)
     await _mail_for(event, stored, desk=desk)
     if event.kind == EntryKind.CREATED.value:
         await _rule_replies(stored, desk=desk)

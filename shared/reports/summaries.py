@@ -13,7 +13,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shared.core.counters import Contribution, Counters, add_into
 from shared.core.errors import ValidationFailed, field_errors
 from shared.reports import metrics
-from shared.storage.indexing import queue_prefix
+from shared.storage.indexing import created_bound
 from shared.storage.reports import MetricsRecord, record_from_entity
 from shared.storage.tickets import StoredTicket
 
@@ -223,25 +223,32 @@ def safe_cell(value: Any) -> str:
 
 
 async def tickets_csv(first: date, last: date, *, desk: Helpdesk) -> AsyncIterator[str]:
-    """One line per ticket created first..last: the `all` index by creation time, paged."""
-    prefix = queue_prefix("all", None, "created")
-    low = prefix + first.strftime("%Y%m%d")
-    high = prefix + (last + timedelta(days=1)).strftime("%Y%m%d")
+    """One line per ticket created first..last, oldest first: the active rows created in
+    that range (one read) merged with the closed tickets' rows of those days (paged)."""
+    low = created_bound(datetime.combine(first, time(), UTC))
+    high = created_bound(datetime.combine(last + timedelta(days=1), time(), UTC))
+    active = await desk.tickets.active_rows([], low=low, high=high)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     yield out.getvalue()
     after: str | None = None
     while True:
-        rows = await desk.tickets.list_index(low, limit=1000, after=after, before=high, filters=[])
-        if not rows:
-            return
+        closed = await desk.tickets.closed_rows([], after=after, first_day=low[:8],
+                                                end_day=high[:8], limit=1000)
+        done = len(closed) < 1000
+        # A ticket closing right now may have both rows for a moment: the closed one counts.
+        numbers = {row["number"] for row in closed}
+        until = None if done else closed[-1]["RowKey"]
+        ready = [row for row in active if until is None or row["RowKey"] <= until]
+        active = active[len(ready):]
+        rows = sorted([*closed, *(r for r in ready if r["number"] not in numbers)],
+                      key=lambda r: r["RowKey"])
         out.seek(0)
         out.truncate()
         for row in rows:
             writer.writerow([safe_cell(row.get(column)) for column in CSV_COLUMNS])
         yield out.getvalue()
-        if len(rows) < 1000:
+        if done:
             return
-        after = rows[-1]["RowKey"]
-
+        after = closed[-1]["RowKey"]

@@ -7,8 +7,9 @@ ticket is marked overdue, its priority rises one step and, unless turned off, it
 escalated one tier (Service Desk → Senior Support → SysAdmins/Developers). Every clock
 event is a thread entry.
 
-The sweep reads only what is due: each ticket with a running clock has one row
-`sweep|<next check>|<number>` in the index, and a run reads the range up to now. It puts
+The sweep reads only what is due: the active row of each ticket with a running clock
+carries its next check time (`sla_check_at`), and a run reads the active rows whose check
+time has come (a filter on that property, in each of the index's partitions). It puts
 those tickets on the escalations queue; the handler checks the clock under the ticket's
 ETag and records warnings and breaches in the clock itself, so a breach is acted on once,
 however many sweeps overlap or deliveries repeat. Those records leave the ticket's
@@ -30,8 +31,6 @@ from shared.core.events import TicketEvent
 from shared.core.lifecycle import AUTOMATIC, Action, clock_paused, decide, is_done, is_waiting, may
 from shared.core.models import EntryKind, Priority, ThreadEntry, Ticket
 from shared.sla import clocks
-from shared.storage.indexing import SWEEP, sweep_range_end
-from shared.storage.keys import join
 from shared.storage.tickets import Stale
 
 if TYPE_CHECKING:
@@ -141,8 +140,8 @@ class SweepRun(BaseModel):
 
 async def sweep(desk: Helpdesk, *, now: datetime, limit: int = 1000) -> SweepRun:
     """Queue every ticket whose next SLA check has come; reads only those rows."""
-    rows = await desk.tickets.list_index(join(SWEEP, ""), limit=limit,
-                                         before=sweep_range_end(now))
+    rows = await desk.tickets.active_rows([("sla_check_at", "le", now)], limit=limit,
+                                          select=["number"])
     numbers = list(dict.fromkeys(r["number"] for r in rows))
     for start in range(0, len(numbers), 32):  # a few messages at a time, not one by one
         await asyncio.gather(*(
@@ -164,14 +163,14 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
             if stored.ticket.sla_check_at is not None:  # a stale sweep row: drop it
                 await desk.tickets.write_index(
                     stored.ticket.model_copy(update={"sla_check_at": None}),
-                    stale=stored.index_keys)
+                    had=stored.index_keys)
             return []
         clock, events = clocks.check(clock, now)
         before = stored.ticket
         ticket = with_clock(before, clock, now)
         if not events:
             if ticket.sla_check_at != before.sla_check_at:
-                await desk.tickets.write_index(ticket, stale=stored.index_keys)
+                await desk.tickets.write_index(ticket, had=stored.index_keys)
             return []
         breached = any(e.kind == "sla_breached" for e in events)
         update: dict[str, Any] = {"updated_at": now}
@@ -208,7 +207,7 @@ async def check_ticket(number: str, *, desk: Helpdesk, escalate: bool = True,
                                       version=version, more=entries[1:])
         except Stale:
             continue
-        await desk.tickets.write_index(ticket, stale=stored.index_keys)
+        await desk.tickets.write_index(ticket, had=stored.index_keys)
         for entry in entries:
             if entry.kind == EntryKind.SLA and entry.data["event"] in ("sla_warning",
                                                                         "sla_breached"):

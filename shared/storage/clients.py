@@ -35,9 +35,11 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from shared.core.settings import StorageSettings
 from shared.storage import failures
+from shared.storage.indexing import ACTIVE_TABLE, CLOSED_TABLE, REQUESTERS_TABLE, WORDS_TABLE
 
 TICKETS_TABLE = "tickets"
-INDEX_TABLE = "ticketindex"
+INDEX_TABLE = ACTIVE_TABLE  # the agents' queues; the other index tables: shared/storage/indexing.py
+INDEX_TABLES = (ACTIVE_TABLE, CLOSED_TABLE, REQUESTERS_TABLE, WORDS_TABLE)
 IDEMPOTENCY_TABLE = "idempotency"
 DIRECTORY_TABLE = "directory"
 RATELIMIT_TABLE = "ratelimits"
@@ -52,7 +54,7 @@ ESCALATIONS_QUEUE = "escalations"
 PORTAL_LINKS_QUEUE = "portal-links"
 MAILBOX_FETCH_QUEUE = "mailbox-fetch"  # one message per mailbox to fetch now
 
-TABLES = (TICKETS_TABLE, INDEX_TABLE, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELIMIT_TABLE,
+TABLES = (TICKETS_TABLE, *INDEX_TABLES, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELIMIT_TABLE,
           REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE)
 QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE, MAILBOX_FETCH_QUEUE)
 

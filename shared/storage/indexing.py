@@ -1,38 +1,54 @@
-"""Which queue-index rows a ticket should have. Pure: no I/O.
+"""Which index rows a ticket should have, and where they live. Pure: no I/O.
 
-Every list an agent or the portal opens is a RowKey range in one partition of the
-`ticketindex` table, so its first page is one range query at any table size. All of a
-ticket's rows share that partition, which lets the storage layer replace a ticket's old
-rows by its new ones in a single entity group transaction: a ticket's index rows are
-always all old or all new, never a mix.
+Four small tables, each for one purpose (docs/architecture.md, "The index"):
 
-A row key is `<index>|<value>|<sort>|<sort key>|<number>`:
-- index/value: `status|open`, `team|senior-support`, `assignee|<agent id>` (or `~none`),
-  `all|*`, and `requester|<email>` (by created only: the portal's list);
-- and `word|<token>|<number>` for the agents' search (`shared/core/words.py`): a word's
-  tickets are one prefix range; these rows also carry the ticket's `words`, so a
-  query's other words are checked on the rows read, without reading a ticket;
-- sort: `created` (oldest first), `updated` (most recently changed first) and `due`
-  (soonest due first; tickets without a due time last).
-A row carries the summary a queue page shows, so listing a queue reads no ticket
-partition; other filters (priority, category, status within a team) are server-side
-filters on those properties within the one range.
+- `ticketindex`, the agents' queues: one row per ticket that can still be worked (every
+  status but closed), in partition `active|<bucket>` (16 buckets, from a hash of the
+  number) with RowKey `<created>|<number>`. The row never moves: a ticket changing
+  status, team or assignee rewrites that one row in place. A queue is a filter on the
+  rows' properties (status, team, assignee, due time, SLA check time) over the 16
+  partitions, read in parallel; `created` order is the key's own, `updated` and `due` are
+  sorted in memory over the matching active rows (bounded by the active backlog, not by
+  the desk's history). The SLA sweep and the overdue queues read the same rows.
+- `ticketclosed`: one row per closed ticket, partition `<created day>` (YYYYMMDD), RowKey
+  `<created>|<number>`: the reports' export and the `status=closed` list. Written when the
+  ticket closes (and again only if a closed ticket changes, e.g. is rated or reopened).
+- `ticketrequesters`: one row per ticket, written once at intake, partition = the
+  requester's address (lower case), RowKey `<newest first>|<number>`: the agents' search
+  by email address.
+- `ticketwords`: the agents' word search, written once per ticket by the created event's
+  handler (off the intake request): partition = the word, RowKey `<newest first>|<number>`,
+  each row carrying all the ticket's words so a query's other words are checked on the
+  rows read.
+
+The head of a ticket lists the addresses of its rows in the first three tables
+(`<table>/<PartitionKey>/<RowKey>`; keys never hold a `/`, `key_part` encodes it), so the
+next write can remove the row the ticket no longer has (active → closed and back). Word
+rows never change and are not listed. Addresses without a `/` are the old layout's keys
+(one partition `idx`): `tools.reindex` drops that partition whole, so they are ignored.
 """
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
+from shared.core.lifecycle import is_closed, is_done
 from shared.core.models import Ticket
 from shared.core.words import ticket_tokens
 from shared.storage.keys import join, key_part
 
-INDEX_PARTITION = "idx"
+ACTIVE_TABLE = "ticketindex"
+CLOSED_TABLE = "ticketclosed"
+REQUESTERS_TABLE = "ticketrequesters"
+WORDS_TABLE = "ticketwords"
+
+OLD_PARTITION = "idx"  # the old layout's one partition (tools.reindex removes it)
+ACTIVE = "active"
+BUCKETS = 16
 UNASSIGNED = "~none"
-EVERYTHING = "*"
 SORTS = ("created", "updated", "due")
-QUEUE_INDEXES = ("status", "team", "assignee", "all")
 NO_DUE = "~"
 _MAX_MICROS = 10**17
 
@@ -42,99 +58,129 @@ def _stamp(at: datetime) -> str:
 
 
 def descending(at: datetime) -> str:
-    """The `updated` sort key: later times sort first."""
+    """A time key that sorts later times first."""
     micros = int(at.timestamp() * 1_000_000)
     return f"{_MAX_MICROS - micros:017d}"
 
 
-def sort_key(ticket: Ticket, sort: str) -> str:
-    if sort == "created":
-        return _stamp(ticket.created_at)
-    if sort == "updated":
-        return descending(ticket.updated_at)
-    if sort == "due":
-        return _stamp(ticket.due_at) if ticket.due_at else NO_DUE
-    raise ValueError(f"unknown sort {sort!r}")
+def bucket(number: str) -> str:
+    return f"{zlib.crc32(number.encode()) % BUCKETS:02d}"
 
 
-def index_value(ticket: Ticket, index: str) -> str:
-    if index == "status":
-        return ticket.status.value
-    if index == "team":
-        return ticket.team or UNASSIGNED
-    if index == "assignee":
-        return ticket.assignee or UNASSIGNED
-    if index == "all":
-        return EVERYTHING
-    if index == "requester":
-        return ticket.requester_email.lower()
-    raise ValueError(f"unknown index {index!r}")
+def active_partition(number: str) -> str:
+    return join(ACTIVE, bucket(number))
+
+
+def active_partitions() -> list[str]:
+    return [join(ACTIVE, f"{b:02d}") for b in range(BUCKETS)]
+
+
+def created_key(created_at: datetime, number: str) -> str:
+    """The RowKey of the active and closed rows: oldest first."""
+    return join(_stamp(created_at), number)
+
+
+def created_bound(at: datetime) -> str:
+    """The first created key at or after `at` (a range's end or start)."""
+    return _stamp(at)
+
+
+def newest_key(created_at: datetime, number: str) -> str:
+    """The RowKey of the requester and word rows: newest first."""
+    return join(descending(created_at), number)
+
+
+def closed_partition(created_at: datetime) -> str:
+    return created_at.strftime("%Y%m%d")
+
+
+def requester_partition(email: str) -> str:
+    return key_part(email.strip().lower())
+
+
+def address(table: str, partition: str, row: str) -> str:
+    return f"{table}/{partition}/{row}"
+
+
+def parse_address(key: str) -> tuple[str, str, str] | None:
+    """(table, PartitionKey, RowKey), or None for an old-layout key."""
+    parts = key.split("/", 2)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+
+
+def active_address(ticket: Ticket) -> str:
+    return address(ACTIVE_TABLE, active_partition(ticket.number),
+                   created_key(ticket.created_at, ticket.number))
+
+
+def closed_address(ticket: Ticket) -> str:
+    return address(CLOSED_TABLE, closed_partition(ticket.created_at),
+                   created_key(ticket.created_at, ticket.number))
+
+
+def requester_address(ticket: Ticket) -> str:
+    return address(REQUESTERS_TABLE, requester_partition(ticket.requester_email),
+                   newest_key(ticket.created_at, ticket.number))
+
+
+def live_address(ticket: Ticket) -> str:
+    """The one row that follows the ticket's every change: active, or closed."""
+    return closed_address(ticket) if is_closed(ticket.status) else active_address(ticket)
 
 
 def index_keys(ticket: Ticket) -> list[str]:
-    keys = [
-        join(index, key_part(index_value(ticket, index)), sort, sort_key(ticket, sort),
-             ticket.number)
-        for index in QUEUE_INDEXES
-        for sort in SORTS
-    ]
-    keys.append(join("requester", key_part(index_value(ticket, "requester")), "created",
-                     sort_key(ticket, "created"), ticket.number))
-    if ticket.sla_check_at is not None:
-        keys.append(sweep_key(ticket.sla_check_at, ticket.number))
-    keys += [word_key(token, ticket.number) for token in tokens(ticket)]
-    return keys
+    """The addresses of the rows the ticket should have (its word rows aside)."""
+    return [live_address(ticket), requester_address(ticket)]
 
 
-WORD = "word"
+def candidate_keys(ticket: Ticket) -> list[str]:
+    """Every address a row of this ticket may have (repair reads them all)."""
+    return [active_address(ticket), closed_address(ticket), requester_address(ticket)]
 
+
+def requester_row(ticket: Ticket) -> dict[str, Any]:
+    """What the requester row holds: only what never changes (status comes from the head)."""
+    return {"number": ticket.number, "subject": ticket.subject[:200],
+            "requester_email": ticket.requester_email, "created_at": ticket.created_at}
+
+
+# -- search words --------------------------------------------------------------------------
 
 def tokens(ticket: Ticket) -> list[str]:
     return ticket_tokens(ticket.subject, ticket.requester_name, ticket.description)
 
 
-def word_key(token: str, number: str) -> str:
-    return join(WORD, token, number)
+def word_rows(ticket: Ticket) -> list[dict[str, Any]]:
+    words = tokens(ticket)
+    joined = " ".join(words)
+    return [{"PartitionKey": token, "RowKey": newest_key(ticket.created_at, ticket.number),
+             "number": ticket.number, "created_at": ticket.created_at, "words": joined}
+            for token in words]
 
 
-def word_prefix(token: str) -> str:
-    """The range of every word that begins with `token` (a prefix search)."""
-    return join(WORD, token)
+def word_range(token: str) -> tuple[str, str]:
+    """The partitions of every word that begins with `token` (a prefix search)."""
+    return token, token + "\x7f"
 
 
-def is_word_key(key: str) -> bool:
-    return key.startswith(WORD + "|")
+# -- queue order ---------------------------------------------------------------------------
 
-
-def due_before(prefix: str, at: datetime) -> str:
-    """The end of a `due`-sorted range's part that fell due before `at` (overdue)."""
-    return prefix + _stamp(at)
-
-
-SWEEP = "sweep"
-
-
-def sweep_key(at: datetime, number: str) -> str:
-    """The SLA sweep's row: it reads the range up to now, i.e. only what is due."""
-    return join(SWEEP, _stamp(at), number)
-
-
-def sweep_range_end(now: datetime) -> str:
-    return join(SWEEP, _stamp(now), "\x7f")
-
-
-def queue_prefix(index: str, value: str | None, sort: str = "created") -> str:
-    if index not in (*QUEUE_INDEXES, "requester"):
-        raise ValueError(f"unknown index {index!r}")
-    if sort not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}")
-    if index == "all":
-        value = EVERYTHING
-    return join(index, key_part(value or UNASSIGNED), sort, "")
+def sort_key(row: dict[str, Any], sort: str) -> str:
+    """Where an active or closed row sorts in a queue (ties broken by number)."""
+    number = row["number"]
+    if sort == "created":
+        return created_key(row["created_at"], number)
+    if sort == "updated":
+        return join(descending(row["updated_at"]), number)
+    if sort == "due":
+        due = row.get("due_at")
+        return join(_stamp(due) if due else NO_DUE, number)
+    raise ValueError(f"unknown sort {sort!r}")
 
 
 def summary(ticket: Ticket) -> dict[str, Any]:
-    """The properties of every index row of a ticket."""
+    """The properties of a ticket's active or closed row: what a queue page shows and
+    filters on, the SLA sweep's next check, the export's outcomes."""
     row: dict[str, Any] = {
         "number": ticket.number,
         "subject": ticket.subject[:200],
@@ -153,6 +199,9 @@ def summary(ticket: Ticket) -> dict[str, Any]:
         row["due_at"] = ticket.due_at
     if ticket.overdue:
         row["overdue"] = True
+    # The SLA sweep reads the rows whose next check has come; a done ticket has none.
+    if ticket.sla_check_at is not None and not is_done(ticket.status):
+        row["sla_check_at"] = ticket.sla_check_at
     # Outcomes, for the CSV export (shared/reports/summaries.py): present once they happened, so a
     # new ticket's rows carry none of them.
     for name in ("first_response_at", "resolved_at", "closed_at"):
@@ -161,3 +210,12 @@ def summary(ticket: Ticket) -> dict[str, Any]:
     if ticket.satisfied is not None:
         row["satisfied"] = "yes" if ticket.satisfied else "no"
     return row
+
+
+def index_matches(ticket: Ticket, rows: dict[str, dict[str, Any]]) -> bool:
+    """Whether the rows found at the ticket's possible addresses (`candidate_keys`) are
+    exactly those it calls for, its live row holding its current summary."""
+    if set(rows) != set(index_keys(ticket)):
+        return False
+    live = rows[live_address(ticket)]
+    return {k: v for k, v in live.items() if k not in ("PartitionKey", "RowKey")} == summary(ticket)

@@ -1,10 +1,12 @@
 """The ticket store: a ticket's partition (head, thread, attachment metadata, sent mail)
-and its rows in the queue index."""
+and its index rows (`shared/storage/indexing.py`: the active queue rows, the closed
+tickets, the requesters' lists, the search words)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -17,7 +19,23 @@ from azure.data.tables.aio import TableClient
 from shared.core.models import AttachmentInfo, ThreadEntry, Ticket
 from shared.storage import entities as ent
 from shared.storage import failures
-from shared.storage.indexing import INDEX_PARTITION, index_keys, is_word_key, summary, tokens
+from shared.storage.indexing import (
+    ACTIVE_TABLE,
+    CLOSED_TABLE,
+    OLD_PARTITION,
+    REQUESTERS_TABLE,
+    WORDS_TABLE,
+    active_partitions,
+    candidate_keys,
+    index_keys,
+    live_address,
+    parse_address,
+    requester_partition,
+    requester_row,
+    summary,
+    word_range,
+    word_rows,
+)
 
 
 def _code(exc: TableTransactionError) -> str | None:
@@ -53,9 +71,14 @@ class StoredTicket:
 
 @failures.store
 class TicketStore:
-    def __init__(self, *, tickets: TableClient, index: TableClient) -> None:
+    """`index` holds a client for each index table (`INDEX_TABLES`), by name."""
+
+    def __init__(self, *, tickets: TableClient, index: dict[str, TableClient]) -> None:
         self._tickets = tickets
-        self._index = index
+        self._tables = index
+        # Index entities written (upserted or deleted) by this store, by table: what the
+        # tests and the benchmark count per intake and per action.
+        self.written: Counter[str] = Counter()
 
     async def create(
         self,
@@ -206,77 +229,147 @@ class TicketStore:
         }
         await self._tickets.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
-    # -- the queue index ---------------------------------------------------------------
+    # -- the index (shared/storage/indexing.py) ------------------------------------------
 
-    async def write_index(self, ticket: Ticket, *, stale: list[str]) -> None:
-        """Make the ticket's index rows exactly `index_keys(ticket)`, removing `stale` ones.
+    async def write_index(self, ticket: Ticket, *, had: list[str]) -> int:
+        """Make the ticket's index rows those of `index_keys(ticket)`; `had` lists the rows
+        it had before (the head's `index_keys`, empty for a new ticket).
 
-        One transaction in the index partition, so a ticket moves between queues
-        atomically. A stale row that is already gone fails the transaction (404); then
-        the same operations run one by one, ignoring rows that are already gone: the
-        write is idempotent, which is what lets a queue handler replay it as a repair.
+        The live row (active, or closed) is written with the ticket's summary; the
+        requester row only if `had` lacks it (it never changes); a row in `had` the ticket
+        no longer has is removed after the new one is written, so the ticket is never in
+        neither. Every step is an upsert or a delete that ignores a row already gone: the
+        write is idempotent, which lets a queue handler or the repair replay it. Returns
+        how many entities it wrote (also added to `written`, by table).
         """
-        ops = index_operations(ticket, stale=stale)
-        try:
-            await self._index.submit_transaction(ops)
-        except TableTransactionError as exc:
-            if _code(exc) != "ResourceNotFound":
-                raise
-            for op in ops:
-                if op[0] == "upsert":
-                    await self._index.upsert_entity(op[1], mode=UpdateMode.REPLACE)
-                else:
-                    await self._index.delete_entity(op[1]["PartitionKey"], op[1]["RowKey"])
-
-    async def list_index(self, prefix: str, *, limit: int, after: str | None = None,
-                         before: str | None = None,
-                         filters: list[tuple[str, str]] | None = None,
-                         exclude: list[tuple[str, str]] | None = None
-                         ) -> list[dict[str, Any]]:
-        """Up to `limit` rows of one index range, after the key `after` and before the key
-        `before`, optionally narrowed by equality (`filters`) and inequality (`exclude`)
-        on summary properties (server-side)."""
-        query = self.range_query(prefix, after=after, before=before, filters=filters,
-                            exclude=exclude, page=min(limit, 1000))
-        rows: list[dict[str, Any]] = []
-        async for row in query:
-            rows.append(dict(row))
-            if len(rows) >= limit:
-                break
-        return rows
-
-    async def count_index(self, prefix: str, *, cap: int, before: str | None = None,
-                          filters: list[tuple[str, str]] | None = None,
-                          exclude: list[tuple[str, str]] | None = None) -> int:
-        """How many rows one index range holds, up to `cap`: the same range query as a
-        page, selecting only RowKey, so a count of up to 1,000 is one small request."""
-        query = self.range_query(prefix, before=before, filters=filters, exclude=exclude,
-                            page=min(cap, 1000), select=["RowKey"])
+        wanted = index_keys(ticket)
+        live = live_address(ticket)
+        writes = [key for key in wanted if key == live or key not in had]
         count = 0
-        async for _row in query:
+        for key in writes:
+            await self._upsert(key, summary(ticket) if key == live else requester_row(ticket))
             count += 1
-            if count >= cap:
-                break
+        for key in sorted(set(had) - set(wanted)):
+            if parse_address(key) is not None:  # an old-layout key: tools.reindex drops those
+                await self._delete(key)
+                count += 1
         return count
 
-    def range_query(self, prefix: str, *, after: str | None = None, before: str | None = None,
-               filters: list[tuple[str, str]] | None = None,
-               exclude: list[tuple[str, str]] | None = None, page: int,
-               select: list[str] | None = None) -> Any:
-        """The SDK's paged query over one index range (no request is sent until it is read)."""
-        clauses = ["PartitionKey eq @pk", "RowKey gt @low" if after else "RowKey ge @low",
-                   "RowKey lt @high"]
-        parameters: dict[str, Any] = {"pk": INDEX_PARTITION, "low": after or prefix,
-                                      "high": before or prefix + "\x7f"}
-        conditions = [(name, "eq", value) for name, value in filters or []]
-        conditions += [(name, "ne", value) for name, value in exclude or []]
-        for i, (name, op, value) in enumerate(conditions):
-            if not name.isidentifier():
-                raise ValueError(f"bad property name {name!r}")
-            clauses.append(f"{name} {op} @f{i}")
-            parameters[f"f{i}"] = value
-        return self._index.query_entities(" and ".join(clauses), parameters=parameters,
-                                          results_per_page=page, select=select)
+    async def write_words(self, ticket: Ticket) -> int:
+        """The ticket's search word rows (written once; rewriting them changes nothing)."""
+        rows = word_rows(ticket)
+        table = self._tables[WORDS_TABLE]
+        await asyncio.gather(*(table.upsert_entity(row, mode=UpdateMode.REPLACE) for row in rows))
+        self.written[WORDS_TABLE] += len(rows)
+        return len(rows)
+
+    async def _upsert(self, key: str, props: dict[str, Any]) -> None:
+        table, partition, row = _parsed(key)
+        await self._tables[table].upsert_entity({"PartitionKey": partition, "RowKey": row, **props},
+                                                mode=UpdateMode.REPLACE)
+        self.written[table] += 1
+
+    async def _delete(self, key: str) -> None:
+        table, partition, row = _parsed(key)
+        try:
+            await self._tables[table].delete_entity(partition, row)
+        except ResourceNotFoundError:
+            pass
+        self.written[table] += 1
+
+    async def index_rows(self, ticket: Ticket) -> dict[str, dict[str, Any]]:
+        """The rows this ticket has at any of its possible addresses (repair's check)."""
+        async def one(key: str) -> dict[str, Any] | None:
+            table, partition, row = _parsed(key)
+            try:
+                return dict(await self._tables[table].get_entity(partition, row))
+            except ResourceNotFoundError:
+                return None
+        keys = candidate_keys(ticket)
+        found = await asyncio.gather(*(one(key) for key in keys))
+        return {key: row for key, row in zip(keys, found, strict=True) if row is not None}
+
+    async def active_rows(self, conditions: list[Condition], *, after: str | None = None,
+                          low: str | None = None, high: str | None = None,
+                          limit: int | None = None, select: list[str] | None = None
+                          ) -> list[dict[str, Any]]:
+        """The active rows (every ticket but the closed) meeting `conditions`, in created
+        order: the 16 partitions read in parallel, each up to `limit` rows after the key
+        `after` (and within `low`..`high`), merged. Conditions are (property, operator,
+        value), passed to the service as parameters."""
+        table = self._tables[ACTIVE_TABLE]
+        if select is not None and "RowKey" not in select:
+            select = [*select, "RowKey"]
+
+        async def one(partition: str) -> list[dict[str, Any]]:
+            clauses = ["PartitionKey eq @pk"]
+            parameters: dict[str, Any] = {"pk": partition}
+            if after is not None:
+                clauses.append("RowKey gt @after")
+                parameters["after"] = after
+            if low is not None:
+                clauses.append("RowKey ge @low")
+                parameters["low"] = low
+            if high is not None:
+                clauses.append("RowKey lt @high")
+                parameters["high"] = high
+            return await _read(table, clauses, parameters, conditions, limit=limit,
+                               select=select)
+
+        parts = await asyncio.gather(*(one(p) for p in active_partitions()))
+        rows = sorted((row for part in parts for row in part), key=lambda r: r["RowKey"])
+        return rows[:limit] if limit is not None else rows
+
+    async def count_active(self, conditions: list[Condition], *, cap: int) -> int:
+        """How many active rows meet `conditions`, up to `cap`: each partition's read
+        selects only RowKey and stops at the cap."""
+        table = self._tables[ACTIVE_TABLE]
+        parts = await asyncio.gather(*(
+            _read(table, ["PartitionKey eq @pk"], {"pk": p}, conditions, limit=cap,
+                  select=["RowKey"]) for p in active_partitions()))
+        return min(cap, sum(len(part) for part in parts))
+
+    async def closed_rows(self, conditions: list[Condition], *, after: str | None = None,
+                          first_day: str | None = None, end_day: str | None = None,
+                          limit: int | None = None, select: list[str] | None = None
+                          ) -> list[dict[str, Any]]:
+        """Closed tickets' rows in created order (the partitions are days and every key
+        starts with its day, so one query over the day range is in key order)."""
+        clauses: list[str] = []
+        parameters: dict[str, Any] = {}
+        if after is not None:
+            clauses += ["PartitionKey ge @afterday", "RowKey gt @after"]
+            parameters.update(afterday=after[:8], after=after)
+        if first_day is not None:
+            clauses.append("PartitionKey ge @first")
+            parameters["first"] = first_day
+        if end_day is not None:
+            clauses.append("PartitionKey lt @end")
+            parameters["end"] = end_day
+        return await _read(self._tables[CLOSED_TABLE], clauses, parameters, conditions,
+                           limit=limit, select=select)
+
+    async def requester_rows(self, email: str, *, limit: int) -> list[dict[str, Any]]:
+        """A requester's tickets, newest first."""
+        return await _read(self._tables[REQUESTERS_TABLE], ["PartitionKey eq @pk"],
+                           {"pk": requester_partition(email)}, [], limit=limit)
+
+    async def word_rows(self, token: str, *, limit: int) -> list[dict[str, Any]]:
+        """The word rows of every word beginning with `token`, word by word, newest first."""
+        low, high = word_range(token)
+        return await _read(self._tables[WORDS_TABLE], ["PartitionKey ge @low",
+                                                        "PartitionKey lt @high"],
+                           {"low": low, "high": high}, [], limit=limit)
+
+    async def heads(self, numbers: list[str]) -> dict[str, Ticket]:
+        """The tickets of `numbers` (one point read of each head, in parallel)."""
+        async def one(number: str) -> Ticket | None:
+            try:
+                return ent.ticket_from_entity(await self._tickets.get_entity(number, ent.HEAD))
+            except ResourceNotFoundError:
+                return None
+        found = await asyncio.gather(*(one(n) for n in numbers))
+        return {t.number: t for t in found if t is not None}
 
     async def updated_since(self, since: datetime) -> list[Ticket]:
         """The heads of every ticket changed at or after `since` (a scan: repair only)."""
@@ -284,15 +377,11 @@ class TicketStore:
             "RowKey eq @head and updated_at ge @since",
             parameters={"head": ent.HEAD, "since": since})]
 
-    async def index_keys_by_ticket(self) -> dict[str, set[str]]:
-        """Every index row's key, by the ticket it belongs to (its key's last part)."""
-        rows: dict[str, set[str]] = defaultdict(set)
-        async for row in self._index.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": INDEX_PARTITION},
-                select=["RowKey"], results_per_page=1000):
-            key = row["RowKey"]
-            rows[key.rpartition("|")[2]].add(key)
-        return rows
+    async def heads_after(self, after: str, *, limit: int) -> list[Ticket]:
+        """Up to `limit` tickets numbered after `after`, in number order (a scan: reindex)."""
+        rows = await _read(self._tickets, ["PartitionKey gt @after", "RowKey eq @head"],
+                           {"after": after, "head": ent.HEAD}, [], limit=limit)
+        return [ent.ticket_from_entity(row) for row in rows]
 
     async def attachment_blobs(self) -> set[str]:
         """The blob of every attachment any ticket holds."""
@@ -301,20 +390,77 @@ class TicketStore:
             parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
             select=["blob_name"])}
 
+    # -- the old layout and the reindex' checkpoint (shared/tickets/reindex.py) -----------
 
-def index_operations(ticket: Ticket, *, stale: list[str]) -> list[tuple[Any, ...]]:
-    """The transaction operations that make the ticket's index rows `index_keys(ticket)`."""
-    wanted = index_keys(ticket)
-    props = summary(ticket)
-    word_props = {**props, "words": " ".join(tokens(ticket))}
-    ops: list[tuple[Any, ...]] = [
-        ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": key,
-                    **(word_props if is_word_key(key) else props)},
-         {"mode": UpdateMode.REPLACE})
-        for key in wanted
-    ]
-    ops += [
-        ("delete", {"PartitionKey": INDEX_PARTITION, "RowKey": key})
-        for key in sorted(set(stale) - set(wanted))
-    ]
-    return ops
+    async def old_layout(self) -> bool:
+        """Whether any row of the old index (one partition `idx`) is left."""
+        rows = await _read(self._tables[ACTIVE_TABLE], ["PartitionKey eq @pk"],
+                           {"pk": OLD_PARTITION}, [], limit=1, select=["RowKey"])
+        return bool(rows)
+
+    async def drop_old_layout(self, *, limit: int = 1000) -> int:
+        """Delete up to `limit` rows of the old index, 100 to a transaction; returns how
+        many were deleted (0 when none is left)."""
+        table = self._tables[ACTIVE_TABLE]
+        rows = await _read(table, ["PartitionKey eq @pk"], {"pk": OLD_PARTITION}, [],
+                           limit=limit, select=["RowKey"])
+        for start in range(0, len(rows), 100):
+            ops = [("delete", {"PartitionKey": OLD_PARTITION, "RowKey": r["RowKey"]})
+                   for r in rows[start:start + 100]]
+            try:
+                await table.submit_transaction(ops)
+            except TableTransactionError as exc:
+                if _code(exc) != "ResourceNotFound":
+                    raise
+                for _, row in ops:  # another run took some meanwhile: one by one
+                    try:
+                        await table.delete_entity(OLD_PARTITION, row["RowKey"])
+                    except ResourceNotFoundError:
+                        pass
+        return len(rows)
+
+    async def reindex_state(self) -> dict[str, Any] | None:
+        try:
+            return dict(await self._tables[ACTIVE_TABLE].get_entity(*REINDEX_STATE))
+        except ResourceNotFoundError:
+            return None
+
+    async def save_reindex_state(self, **props: Any) -> None:
+        partition, row = REINDEX_STATE
+        await self._tables[ACTIVE_TABLE].upsert_entity(
+            {"PartitionKey": partition, "RowKey": row, **props}, mode=UpdateMode.REPLACE)
+
+
+Condition = tuple[str, str, Any]
+OPERATORS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+# The reindex' checkpoint: a partition of its own in the active table, which no queue reads.
+REINDEX_STATE = ("reindex", "state")
+
+
+def _parsed(key: str) -> tuple[str, str, str]:
+    parsed = parse_address(key)
+    if parsed is None:
+        raise ValueError(f"not an index address: {key!r}")
+    return parsed
+
+
+async def _read(table: TableClient, clauses: list[str], parameters: dict[str, Any],
+                conditions: list[Condition], *, limit: int | None,
+                select: list[str] | None = None) -> list[dict[str, Any]]:
+    """Up to `limit` entities of one query; conditions become parameters, never text."""
+    clauses = list(clauses)
+    parameters = dict(parameters)
+    for i, (name, op, value) in enumerate(conditions):
+        if not name.isidentifier() or op not in OPERATORS:
+            raise ValueError(f"bad condition {name!r} {op!r}")
+        clauses.append(f"{name} {op} @c{i}")
+        parameters[f"c{i}"] = value
+    query = table.query_entities(" and ".join(clauses) or "PartitionKey ne ''",
+                                 parameters=parameters,
+                                 results_per_page=min(limit or 1000, 1000), select=select)
+    rows: list[dict[str, Any]] = []
+    async for row in query:
+        rows.append(dict(row))
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows

@@ -7,8 +7,8 @@
 Any activity (above all the requester's answer, which moves the ticket to `open`) moves
 its last-update time and so stops the countdown. Days are configurable per team.
 
-Each run reads only the tickets old enough to act on: a range of the status index sorted
-by last update, starting at the cut-off. Actions go through the workflow with the
+Each run reads only the tickets old enough to act on: the active rows of the status last
+updated before the cut-off (a filter in each of the index's partitions). Actions go through the workflow with the
 ticket's ETag, so two overlapping runs cannot remind or close a ticket twice (the loser
 sees the new state and the action is no longer due).
 """
@@ -24,7 +24,6 @@ from pydantic import BaseModel
 from shared.core.directory import AutoClose, Team
 from shared.core.errors import HelpdeskError, StorageFailed
 from shared.core.lifecycle import Action, Category, Status, is_waiting, statuses
-from shared.storage.indexing import descending, queue_prefix
 from shared.tickets.workflow import act, parse_body
 
 if TYPE_CHECKING:
@@ -54,10 +53,11 @@ def _policy(team_id: str | None, teams: dict[str, Team], default: AutoClosePolic
 async def _older_than(desk: Helpdesk, status: Status, cutoff: datetime, limit: int
                       ) -> list[str]:
     """Tickets in `status` last updated before `cutoff`, oldest activity last."""
-    prefix = queue_prefix("status", status.value, "updated")
-    start = prefix + descending(cutoff)
-    rows = await desk.tickets.list_index(prefix, limit=limit, after=start)
-    return [r["number"] for r in rows]
+    rows = await desk.tickets.active_rows(
+        [("status", "eq", status.value), ("updated_at", "lt", cutoff)],
+        select=["number", "updated_at"])
+    rows.sort(key=lambda r: r["updated_at"], reverse=True)
+    return [r["number"] for r in rows[:limit]]
 
 
 async def run(desk: Helpdesk, *, now: datetime, default: AutoClosePolicy,

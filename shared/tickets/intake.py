@@ -250,7 +250,7 @@ async def _announce(ticket: Ticket, *, desk: Helpdesk) -> bool:
     or tools.repair queues it)."""
     indexed = False
     try:
-        await desk.tickets.write_index(ticket, stale=[])
+        await desk.tickets.write_index(ticket, had=[])
         indexed = True
     except StorageFailed:
         log.exception("index write for %s failed; the created event will repair it",

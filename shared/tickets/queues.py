@@ -1,14 +1,18 @@
-"""Agents' queues: one range query on the index per page, and their counts.
+"""Agents' queues: the active rows that meet a queue's filters, and their counts.
 
-The most selective of the given filters picks the index range (assignee, then team, then
-status, else all tickets); the others become server-side filters on the row's summary,
-passed as query parameters, never pasted into the filter text. `overdue` reads the
-range's `due`-sorted rows up to now: a ticket has a due time only while an SLA target is
-open and its clock runs, so that part of the range is exactly the overdue work.
+The index holds one row per ticket that can still be worked (every status but closed),
+spread over 16 partitions (`shared/storage/indexing.py`). A queue is a set of conditions
+on those rows' properties (status, team, assignee, priority, category; `overdue`: a due
+time before now), passed to the service as query parameters, never pasted into the
+filter text. `created` order is the rows' key: a page reads at most `limit + 1` rows of
+each partition after the continuation key. `updated` and `due` read every matching active
+row and sort them in memory: bounded by the active backlog, whatever the desk's history.
+Closed tickets are not in the agents' queues: `status=closed` lists the closed tickets'
+own table, in creation order whatever the sort.
 
-Counts (the agent page's sidebar, refreshed every 30 seconds per open page) are the same
-range queries selecting only RowKey, capped at `COUNT_CAP`: each count is one request
-of at most 1,000 keys, whatever the backlog; past the cap the page shows "1000+".
+Counts (the agent page's sidebar, refreshed every 30 seconds per open page) come from one
+read of the active rows (five properties each), each queue's conditions evaluated on
+them; counts stop at `COUNT_CAP` (past it the page shows "1000+").
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.core.directory import Agent
 from shared.core.errors import BadRequest, ValidationFailed, field_errors
-from shared.core.lifecycle import Category, Status, statuses
+from shared.core.lifecycle import Category, Status, is_closed, statuses
 from shared.core.models import Priority
-from shared.storage.indexing import UNASSIGNED, due_before, queue_prefix
+from shared.storage.indexing import sort_key
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -36,7 +43,8 @@ if TYPE_CHECKING:
 class QueueQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Status | None = None
+    status: Status | None = Field(None, description="closed tickets are listed only with "
+                                  "`closed`, in creation order")
     team: str | None = Field(None, description="a team id, or `none`")
     assignee: str | None = Field(None, description="`me`, an agent id, or `none`")
     priority: Priority | None = None
@@ -79,63 +87,104 @@ def parse_query(params: dict[str, str]) -> QueueQuery:
 
 
 def _none(value: str | None) -> str | None:
-    return UNASSIGNED if value == "none" else value
+    return "" if value == "none" else value
+
+
+Condition = tuple[str, str, Any]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One index range and the filters within it."""
+    """The conditions on a row's properties, the order, and which table: the active rows,
+    or (`status=closed`) the closed ones."""
 
-    prefix: str
-    before: str | None
-    filters: list[tuple[str, str]]
-    exclude: list[tuple[str, str]]
+    conditions: list[Condition]
+    sort: str
+    closed: bool
+
+    @property
+    def queue(self) -> str:
+        """What a continuation token names: the same queue, whatever the time (`overdue`
+        compares with now)."""
+        shape = [[n, op, "now" if n == "due_at" else v] for n, op, v in self.conditions]
+        text = json.dumps([shape, self.sort, self.closed], default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def plan(query: QueueQuery, *, me: str, now: datetime) -> Plan:
     assignee = me if query.assignee == "me" else _none(query.assignee)
     team = _none(query.team)
-    sort = "due" if query.overdue else query.sort
-    filters: list[tuple[str, str]] = []
+    closed = query.status is not None and is_closed(query.status)
+    conditions: list[Condition] = []
     if assignee is not None:
-        prefix = queue_prefix("assignee", assignee, sort)
-        if team is not None:
-            filters.append(("team", "" if team == UNASSIGNED else team))
-        if query.status is not None:
-            filters.append(("status", query.status.value))
-    elif team is not None:
-        prefix = queue_prefix("team", team, sort)
-        if query.status is not None:
-            filters.append(("status", query.status.value))
-    elif query.status is not None:
-        prefix = queue_prefix("status", query.status.value, sort)
-    else:
-        prefix = queue_prefix("all", None, sort)
+        conditions.append(("assignee", "eq", assignee))
+    if team is not None:
+        conditions.append(("team", "eq", team))
+    if query.status is not None and not closed:
+        conditions.append(("status", "eq", query.status.value))
     if query.priority is not None:
-        filters.append(("priority", query.priority.value))
+        conditions.append(("priority", "eq", query.priority.value))
     if query.category is not None:
-        filters.append(("category", query.category))
-    exclude = [("status", s.value) for s in statuses(Category.DONE)] if query.active and query.status is None else []
-    before = due_before(prefix, now) if query.overdue else None
-    return Plan(prefix, before, filters, exclude)
+        conditions.append(("category", "eq", query.category))
+    if query.active and query.status is None:
+        conditions += [("status", "ne", s.value) for s in statuses(Category.DONE)
+                       if not is_closed(s)]
+    if query.overdue:
+        conditions.append(("due_at", "lt", now))
+    sort = "created" if closed else "due" if query.overdue else query.sort
+    return Plan(conditions, sort, closed)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+    "gt": operator.gt, "ge": operator.ge}
+
+
+def matches(row: dict[str, Any], conditions: list[Condition]) -> bool:
+    """Whether a row meets the conditions, as the table service decides: a property the
+    row does not have meets none."""
+    return all(row.get(name) is not None and _COMPARE[op](row[name], value)
+               for name, op, value in conditions)
+
+
+# What a page shows of each row (the rest of the summary is the export's).
+ITEM_FIELDS = ["number", "subject", "status", "priority", "category", "channel", "team",
+               "assignee", "requester_name", "requester_email", "created_at", "updated_at",
+               "due_at", "overdue"]
 
 
 async def list_queue(query: QueueQuery, *, me: str, desk: Helpdesk) -> QueuePage:
     found = plan(query, me=me, now=desk.clock())
-    after = _decode(query.continuation, found.prefix) if query.continuation else None
-    rows = await desk.tickets.list_index(found.prefix, limit=query.limit + 1, after=after,
-                                         before=found.before, filters=found.filters,
-                                         exclude=found.exclude)
+    after = _decode(query.continuation, found.queue) if query.continuation else None
+    want = query.limit + 1
+    if found.closed:
+        rows = await desk.tickets.closed_rows(found.conditions, after=after, limit=want,
+                                              select=ITEM_FIELDS)
+    elif found.sort == "created":
+        rows = await desk.tickets.active_rows(found.conditions, after=after, limit=want,
+                                              select=ITEM_FIELDS)
+    else:
+        every = await desk.tickets.active_rows(found.conditions, select=ITEM_FIELDS)
+        every.sort(key=lambda r: _key(r, found.sort))
+        rows = [r for r in every if after is None or _key(r, found.sort) > after][:want]
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     return QueuePage(
         items=[item(row) for row in rows],
-        continuation=_encode(rows[-1]["RowKey"]) if more and rows else None,
+        continuation=_encode(_key(rows[-1], found.sort), found.queue)
+        if more and rows else None,
     )
 
 
+def _key(row: dict[str, Any], sort: str) -> str:
+    """A row's place in its queue's order: created order is the row's own key."""
+    return row["RowKey"] if sort == "created" else sort_key(row, sort)
+
+
 def item(row: dict[str, Any]) -> QueueItem:
-    return QueueItem(**{**{k: v for k, v in row.items() if k in QueueItem.model_fields},
+    # A selected property a row lacks may come back as null: leave it at its default.
+    return QueueItem(**{**{k: v for k, v in row.items()
+                           if k in QueueItem.model_fields and v is not None},
                         "team": row.get("team") or None,
                         "assignee": row.get("assignee") or None})
 
@@ -151,6 +200,8 @@ SIDEBAR: dict[str, QueueQuery] = {
     "overdue": QueueQuery(overdue=True, active=True),
     "resolved": QueueQuery(status=Status.RESOLVED),
 }
+# The properties the counts' conditions look at.
+COUNTED = ["status", "team", "assignee", "priority", "category", "due_at"]
 
 
 class QueueCounts(BaseModel):
@@ -164,38 +215,44 @@ class QueueCounts(BaseModel):
 
 async def count(query: QueueQuery, *, me: str, desk: Helpdesk, cap: int = COUNT_CAP) -> int:
     found = plan(query, me=me, now=desk.clock())
-    return await desk.tickets.count_index(found.prefix, cap=cap, before=found.before,
-                                          filters=found.filters, exclude=found.exclude)
+    if found.closed:
+        return len(await desk.tickets.closed_rows(found.conditions, limit=cap,
+                                                  select=["RowKey"]))
+    return await desk.tickets.count_active(found.conditions, cap=cap)
 
 
 async def queue_counts(*, me: str, desk: Helpdesk, statuses: bool = False) -> QueueCounts:
-    record = await desk.directory.get(Agent, me)
+    record, rows = await asyncio.gather(desk.directory.get(Agent, me),
+                                        desk.tickets.active_rows([], select=COUNTED))
     teams = list(record.teams) if record else []
-    names = list(SIDEBAR)
-    queries = [SIDEBAR[n] for n in names]
-    queries += [QueueQuery(team=t, active=True) for t in teams]
-    if statuses:
-        queries += [QueueQuery(status=s) for s in Status]
-    found = await asyncio.gather(*(count(q, me=me, desk=desk) for q in queries))
-    queues = dict(zip(names, found[:len(names)], strict=True))
-    by_team = dict(zip(teams, found[len(names):len(names) + len(teams)], strict=True))
+    now = desk.clock()
+
+    def counted(query: QueueQuery) -> int:
+        conditions = plan(query, me=me, now=now).conditions
+        return min(COUNT_CAP, sum(1 for r in rows if matches(r, conditions)))
+
+    queues = {name: counted(query) for name, query in SIDEBAR.items()}
+    by_team = {t: counted(QueueQuery(team=t, active=True)) for t in teams}
     queues["teams"] = min(sum(by_team.values()), COUNT_CAP)
     per_status = None
     if statuses:
-        per_status = dict(zip([s.value for s in Status], found[len(names) + len(teams):],
-                              strict=True))
+        per_status = {s.value: counted(QueueQuery(status=s)) for s in Status
+                      if not is_closed(s)}
+        per_status[Status.CLOSED.value] = await count(QueueQuery(status=Status.CLOSED),
+                                                      me=me, desk=desk)
     return QueueCounts(cap=COUNT_CAP, queues=queues, teams=by_team, statuses=per_status)
 
 
-def _encode(row_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": row_key}).encode()).decode()
+def _encode(key: str, queue: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": key, "queue": queue}).encode()).decode()
 
 
-def _decode(token: str, prefix: str) -> str:
+def _decode(token: str, queue: str) -> str:
     try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+        found = json.loads(base64.urlsafe_b64decode(token.encode()))
+        after, of = found["after"], found["queue"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise BadRequest("The continuation token is not valid.") from None
-    if not isinstance(after, str) or not after.startswith(prefix):
+    if not isinstance(after, str) or of != queue:
         raise BadRequest("The continuation token belongs to another queue.")
     return after

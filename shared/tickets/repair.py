@@ -9,10 +9,13 @@ nothing more (every step is idempotent):
 - intake claims (`idempotency`) still `claimed` past `shared.tickets.idempotency.CLAIM_TIMEOUT`:
   the ticket exists → its index rows and created event are written again and the claim
   marked done; no ticket → the claim is released (a retry then starts afresh);
+- the old index layout (one partition `idx`), or a reindex that stopped before it
+  finished: `shared/tickets/reindex.py` rebuilds the index (resuming where it stopped);
 - tickets changed within `since` whose index rows are not exactly the ones the ticket
-  calls for (its request stopped between the ticket write and the index write): the
-  rows are rewritten and the events of its recent entries queued again (their emails
-  are sent once whatever the number of deliveries, shared/notifications/notify.py);
+  calls for, or hold an older state of it (its request stopped between the ticket write
+  and the index write, or two writes of its rows landed out of order): the rows are
+  rewritten and the events of its recent entries queued again (their emails are sent
+  once whatever the number of deliveries, shared/notifications/notify.py);
 - tickets whose acknowledgement was never recorded as sent (their created event was
   lost): the created event is queued again;
 - attachment blobs no ticket refers to (their request stopped before the ticket write
@@ -32,8 +35,8 @@ from typing import TYPE_CHECKING
 
 from shared.core.events import TicketEvent
 from shared.core.models import EntryKind
-from shared.storage.indexing import index_keys
-from shared.tickets import intake
+from shared.storage.indexing import index_matches
+from shared.tickets import intake, reindex
 from shared.tickets.idempotency import CLAIM_TIMEOUT, claim_age
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(minutes=10)
+# Seconds a repair run spends rebuilding the index at most; the next run continues.
+REINDEX_BUDGET = 20 * 60
 SINCE = timedelta(days=2)
 # Attachment blobs only (`ab/<32 hex>`), never the kept original emails.
 
@@ -54,14 +59,17 @@ class RepairReport:
     events_queued: list[str] = field(default_factory=list)
     blobs_removed: list[str] = field(default_factory=list)
     tickets_checked: int = 0
+    reindexed: int = 0
 
     @property
     def changed(self) -> int:
-        return (len(self.claims_completed) + self.claims_released + len(self.index_repaired)
+        return (self.reindexed + len(self.claims_completed) + self.claims_released
+                + len(self.index_repaired)
                 + len(self.events_queued) + len(self.blobs_removed))
 
     def lines(self) -> list[str]:
         return [
+            f"tickets reindexed (old index layout): {self.reindexed}",
             f"tickets checked: {self.tickets_checked}",
             f"claims completed (ticket announced again): {len(self.claims_completed)} "
             f"{' '.join(self.claims_completed)}".rstrip(),
@@ -78,6 +86,10 @@ async def repair(desk: Helpdesk, *, grace: timedelta = GRACE, since: timedelta =
                  ) -> RepairReport:
     report = RepairReport()
     now = desk.clock()
+    if await reindex.needed(desk):
+        rebuilt = await reindex.reindex(desk, budget=REINDEX_BUDGET)
+        report.reindexed = rebuilt.tickets
+        log.info("repair: reindex: %s", "; ".join(rebuilt.lines()))
     await _claims(desk, now, report)
     await _tickets(desk, now - grace, now - since, report)
     await _blobs(desk, now - grace, report)
@@ -104,22 +116,17 @@ async def _claims(desk: Helpdesk, now: datetime, report: RepairReport) -> None:
 async def _tickets(desk: Helpdesk, settled: datetime, since: datetime,
                    report: RepairReport) -> None:
     heads = await desk.tickets.updated_since(since)
-    if not heads:
-        return
-    rows = await desk.tickets.index_keys_by_ticket()
     for ticket in heads:
         if ticket.updated_at > settled:
             continue
         report.tickets_checked += 1
-        have = rows.get(ticket.number, set())
-        wanted = set(index_keys(ticket))
-        stale_index = have != wanted
+        have = await desk.tickets.index_rows(ticket)
         stored = None
-        if stale_index:
+        if not index_matches(ticket, have):
             stored = await desk.tickets.get(ticket.number)
             if stored is None or stored.ticket.updated_at != ticket.updated_at:
                 continue  # changed meanwhile: its own request or event sees to it
-            await desk.tickets.write_index(stored.ticket, stale=sorted(have - wanted))
+            await desk.tickets.write_index(stored.ticket, had=sorted(have))
             report.index_repaired.append(ticket.number)
             # The request that left the index behind never queued its events either.
             for entry in stored.thread:
@@ -168,4 +175,5 @@ def summary_json(report: RepairReport) -> str:
                        "index_repaired": report.index_repaired,
                        "events_queued": report.events_queued,
                        "blobs_removed": len(report.blobs_removed),
-                       "tickets_checked": report.tickets_checked})
+                       "tickets_checked": report.tickets_checked,
+                       "reindexed": report.reindexed})

@@ -2,22 +2,27 @@
 
 Every kind is a read of one key or one index range, never a scan:
 - 8 digits with a valid check digit: that ticket (one partition read);
-- an email address: the requester's tickets (`requester|<email>` rows);
-- anything else: its longest word as a prefix range of `word|` rows (`shared/core/words.py`),
-  the other words checked on the `words` those rows carry.
+- an email address: the requester's tickets (the newest of the requester's partition in
+  `ticketrequesters`);
+- anything else: its longest word as a prefix range of the `ticketwords` partitions
+  (`shared/core/words.py`), the other words checked on the `words` those rows carry.
+Requester and word rows never change after they are written, so the listed tickets' heads
+are read (one point read each, in parallel) for what they are now; the newest created come
+first. Word rows are written by the created event's handler: a ticket is found by its
+words a moment after intake.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from shared.core.errors import ValidationFailed
 from shared.core.numbering import is_valid
 from shared.core.words import matches, query_tokens
-from shared.storage.indexing import queue_prefix, summary, word_prefix
+from shared.storage.indexing import summary
 from shared.tickets.queues import QueueItem, item
 
 if TYPE_CHECKING:
@@ -46,21 +51,26 @@ async def search(query: str, *, desk: Helpdesk) -> SearchResult:
         items = [item(summary(stored.ticket))] if stored else []
         return SearchResult(kind="number", query=text, items=items)
     if _EMAIL.match(text):
-        rows = await desk.tickets.list_index(queue_prefix("requester", text.lower()),
-                                             limit=LIMIT + 1)
-        newest = sorted((item(r) for r in rows), key=lambda i: i.created_at, reverse=True)
-        return SearchResult(kind="email", query=text, items=newest[:LIMIT],
-                            truncated=len(rows) > LIMIT)
+        rows = await desk.tickets.requester_rows(text, limit=LIMIT + 1)
+        items = await _current([r["number"] for r in rows[:LIMIT]], desk=desk)
+        return SearchResult(kind="email", query=text, items=items, truncated=len(rows) > LIMIT)
     tokens = query_tokens(text)
     if not tokens:
         raise ValidationFailed("Search for a number, an email address or some words "
                                "(common words such as 'the' are not indexed).",
                                errors=[{"field": "q", "message": "no searchable words"}])
-    rows = await desk.tickets.list_index(word_prefix(tokens[0]), limit=WORD_ROWS)
-    found: dict[str, QueueItem] = {}
+    rows = await desk.tickets.word_rows(tokens[0], limit=WORD_ROWS)
+    found: dict[str, Any] = {}
     for row in rows:
         if row["number"] not in found and matches(tokens[1:], row.get("words", "").split()):
-            found[row["number"]] = item(row)
-    newest = sorted(found.values(), key=lambda i: i.updated_at, reverse=True)
-    return SearchResult(kind="words", query=text, items=newest[:LIMIT],
+            found[row["number"]] = row["RowKey"]  # newest first
+    newest = sorted(found, key=lambda number: found[number])
+    items = await _current(newest[:LIMIT], desk=desk)
+    return SearchResult(kind="words", query=text, items=items,
                         truncated=len(found) > LIMIT or len(rows) >= WORD_ROWS)
+
+
+async def _current(numbers: list[str], *, desk: Helpdesk) -> list[QueueItem]:
+    """The tickets as they are now, in the order given."""
+    heads = await desk.tickets.heads(numbers)
+    return [item(summary(heads[n])) for n in numbers if n in heads]

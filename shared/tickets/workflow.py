@@ -343,7 +343,7 @@ async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: 
     """Index rows and events; the action is accepted whatever happens here."""
     indexed = False
     try:
-        await desk.tickets.write_index(ticket, stale=stale)
+        await desk.tickets.write_index(ticket, had=stale)
         indexed = True
     except StorageFailed:
         log.exception("index write for %s failed; its event will repair it", ticket.number)

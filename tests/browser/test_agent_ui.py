@@ -275,6 +275,10 @@ def test_a_phone_ticket_is_typed_in_and_found_by_search(
 
     search(number)
     expect(page).to_have_url(re.compile(f"#/ticket/{number}$"))
+    # The search words are written by the created event's handler, a moment after intake.
+    with host.signed_in() as agent:
+        wait_for(lambda: agent.get("/api/search", params={"q": f"zz{tag}"}).json()["items"],
+                 what="the ticket's search words")
     for q in (email, f"zz{tag}", f"QQ{tag}", f"headset zz{tag}"):
         search(q)
         expect(page.locator("h1")).to_have_text(f"Search: {q}")

@@ -7,6 +7,7 @@ import uuid
 
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
+from tests.support import wait_for
 
 
 def test_the_page_sends_a_signed_out_browser_to_the_sign_in(host: RunningHost):
@@ -57,7 +58,9 @@ def test_search_over_http(host: RunningHost):
             "name": "Searcher", "email": unique_email(), "subject": f"Monitor flickers k{tag}",
             "description": f"Since the update w{tag}"}).json()["number"]
     with host.signed_in() as agent:
-        found = agent.get("/api/search", params={"q": f"w{tag}"}).json()
+        # The words are written by the created event's handler, a moment after intake.
+        found = wait_for(lambda: (r := agent.get("/api/search", params={"q": f"w{tag}"}).json())
+                         ["items"] and r, what="the ticket's search words")
         assert found["kind"] == "words" and [i["number"] for i in found["items"]] == [number]
         assert agent.get("/api/search", params={"q": number}).json()["items"][0]["number"] == number
         for q in ("", "the and"):

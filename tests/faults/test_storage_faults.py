@@ -39,7 +39,8 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from shared.storage.indexing import INDEX_PARTITION
+from shared.storage import indexing
+from shared.storage.indexing import ACTIVE_TABLE, CLOSED_TABLE, REQUESTERS_TABLE
 from tests.conftest import ROOT, app_env
 from tests.e2e.conftest import RunningHost, running_host
 from tests.faults.conftest import FaultyServices
@@ -187,10 +188,13 @@ def read_storage(connection: str) -> Stored:
             elif e["RowKey"].startswith("att-"):
                 blob_of[e["PartitionKey"]].append(e["blob_name"])
         index: dict[str, set[str]] = defaultdict(set)
-        for row in service.get_table_client("ticketindex").query_entities(
-                "PartitionKey eq @pk", parameters={"pk": INDEX_PARTITION}, select=["RowKey"],
-                results_per_page=1000):
-            index[row["RowKey"].rpartition("|")[2]].add(row["RowKey"])
+        for table in (ACTIVE_TABLE, CLOSED_TABLE, REQUESTERS_TABLE):
+            for row in service.get_table_client(table).list_entities(
+                    select=["PartitionKey", "RowKey"], results_per_page=1000):
+                if table == ACTIVE_TABLE and not row["PartitionKey"].startswith("active|"):
+                    continue  # the reindex' checkpoint
+                index[row["RowKey"].rpartition("|")[2]].add(
+                    indexing.address(table, row["PartitionKey"], row["RowKey"]))
     with BlobServiceClient.from_connection_string(connection) as blobs:
         names = {b.name for b in blobs.get_container_client("attachments").list_blobs()}
     by_email: dict[str, list[str]] = defaultdict(list)

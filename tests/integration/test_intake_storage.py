@@ -14,7 +14,7 @@ from shared.core.events import TicketEvent
 from shared.core.models import AttachmentUpload, EntryKind
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.storage.indexing import queue_prefix
+from shared.storage.indexing import ACTIVE_TABLE, active_address, parse_address
 from shared.tickets import intake
 from tests.conftest import LocalServices, app_env, unique_email
 
@@ -36,9 +36,9 @@ async def test_a_ticket_is_stored_with_its_created_entry_and_index_rows(desk: He
     assert [e.kind for e in stored.thread] == [EntryKind.CREATED, EntryKind.SLA, EntryKind.SLA]
     assert [e.data["event"] for e in stored.thread[1:]] == ["sla_started", "sla_started"]
     assert stored.thread[0].body == "Page 3 is stuck."
-    by_requester = await desk.tickets.list_index(queue_prefix("requester", email), limit=10)
+    by_requester = await desk.tickets.requester_rows(email, limit=10)
     assert [r["number"] for r in by_requester] == [created.number]
-    new_queue = await desk.tickets.list_index(queue_prefix("status", "new"), limit=1000)
+    new_queue = await desk.tickets.active_rows([("status", "eq", "new")], select=["number"])
     assert created.number in [r["number"] for r in new_queue]
 
 
@@ -68,8 +68,7 @@ async def test_the_same_idempotency_key_returns_the_first_ticket(desk: Helpdesk)
     assert results
     again = await intake.submit_ticket(body, [], desk=desk, idempotency_key="form-123-abc")
     assert {r.number for r in results} == {again.number}
-    requester = await desk.tickets.list_index(queue_prefix("requester", body["email"]), limit=10)
-    assert len(requester) == 1
+    assert len(await desk.tickets.requester_rows(body["email"], limit=10)) == 1
 
 
 async def test_a_reused_key_with_another_body_is_refused(desk: Helpdesk):
@@ -108,7 +107,7 @@ async def test_when_the_ticket_write_fails_nothing_is_left_behind(test_services:
                                        idempotency_key="will-fail-1")
         after = {b.name async for b in container.list_blobs()}
         assert after == before, "the uploaded blob was not removed"
-        assert await desk.tickets.list_index(queue_prefix("requester", email), limit=5) == []
+        assert await desk.tickets.requester_rows(email, limit=5) == []
     finally:
         await desk.close()
     # The key was released: the same retry succeeds once storage is back.
@@ -124,16 +123,21 @@ async def test_when_the_ticket_write_fails_nothing_is_left_behind(test_services:
 async def test_a_lost_index_write_is_repaired_by_the_event(desk: Helpdesk):
     email = unique_email()
     created = await intake.submit_ticket(submission(email), [], desk=desk)
-    index = desk.clients.table("ticketindex")
-    prefix = queue_prefix("requester", email)
-    [row] = await desk.tickets.list_index(prefix, limit=5)
-    await index.delete_entity(row["PartitionKey"], row["RowKey"])
-    assert await desk.tickets.list_index(prefix, limit=5) == []
-
     stored = await desk.tickets.get(created.number)
     assert stored is not None
+    table, partition, row = parse_address(active_address(stored.ticket))  # type: ignore[misc]
+    assert table == ACTIVE_TABLE
+    await desk.clients.table(table).delete_entity(partition, row)
+    await desk.clients.table("ticketrequesters").delete_entity(
+        *parse_address(stored.index_keys[1])[1:])  # type: ignore[index]
+
+    def numbers(rows) -> list[str]:
+        return [r["number"] for r in rows]
+
+    assert created.number not in numbers(await desk.tickets.active_rows([]))
+    assert await desk.tickets.requester_rows(email, limit=5) == []
     from shared.notifications.notify import handle_event
 
     await handle_event(TicketEvent(ticket=created.number, seq=1, kind="created"), desk=desk)
-    assert [r["number"] for r in await desk.tickets.list_index(prefix, limit=5)] == [
-        created.number]
+    assert numbers(await desk.tickets.requester_rows(email, limit=5)) == [created.number]
+    assert created.number in numbers(await desk.tickets.active_rows([("status", "eq", "new")]))

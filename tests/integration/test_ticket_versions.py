@@ -30,7 +30,7 @@ class InterposedStore(TicketStore):
 
     def __init__(self, store: TicketStore,
                  before_write: Callable[[], Awaitable[Any]]) -> None:
-        super().__init__(tickets=store._tickets, index=store._index)
+        super().__init__(tickets=store._tickets, index=store._tables)
         self._before_write: Callable[[], Awaitable[Any]] | None = before_write
 
     async def update(self, *args: Any, **kwargs: Any) -> str:

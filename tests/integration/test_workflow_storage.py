@@ -13,8 +13,8 @@ from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
+from shared.storage.clients import INDEX_TABLES
 from shared.storage.events import EventQueue
-from shared.storage.indexing import queue_prefix
 from shared.storage.tickets import TicketStore
 from shared.tickets import intake, workflow
 from tests.conftest import unique_email
@@ -32,7 +32,8 @@ async def agent_act(desk: Helpdesk, number: str, action: Action, body: dict):
 
 
 async def numbers_in(desk: Helpdesk, index: str, value: str) -> list[str]:
-    rows = await desk.tickets.list_index(queue_prefix(index, value), limit=1000)
+    """The tickets whose active row has `value` as its `index` property (status, team)."""
+    rows = await desk.tickets.active_rows([(index, "eq", value)], select=["number"])
     return [r["number"] for r in rows]
 
 
@@ -59,7 +60,8 @@ async def test_an_index_write_lost_after_the_action_is_repaired_by_its_event(des
     # The same desk, but the index table is unreachable and events go to a queue of our own.
     port = services.free_port()
     dead = services.azurite_connection_string(blob=port, queue=port, table=port)
-    broken_index = TableClient.from_connection_string(dead, "ticketindex", retry_total=0)
+    broken_index = {name: TableClient.from_connection_string(dead, name, retry_total=0)
+                    for name in INDEX_TABLES}
     queue_name = f"test-events-{uuid.uuid4().hex[:8]}"
     queue = desk.clients.queue(queue_name)
     await queue.create_queue()
@@ -71,7 +73,8 @@ async def test_an_index_write_lost_after_the_action_is_repaired_by_its_event(des
     try:
         view = await agent_act(broken, number, Action.ASSIGN, {"team": "service-desk"})
     finally:
-        await broken_index.close()
+        for client in broken_index.values():
+            await client.close()
     assert view.ticket.status == "open"  # the action itself was accepted
     assert number in await numbers_in(desk, "status", "new")  # the index is behind
     assert number not in await numbers_in(desk, "status", "open")

@@ -1,9 +1,10 @@
-"""Which index rows a ticket has (shared/storage/indexing.py): the queues it is listed in,
-the order those lists read in, the SLA sweep's row and the search words. A queue page is
-one RowKey range, so "in the queue" here means "has a key under the queue's prefix"."""
+"""Which index rows a ticket has and where (shared/storage/indexing.py): one active row
+while it can be worked, one closed row once closed, one requester row, its search words;
+the partitions they spread over and the order each reads in."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,17 +12,23 @@ import pytest
 
 from shared.core.lifecycle import Status
 from shared.core.models import Channel, Priority, Ticket
+from shared.core.numbering import new_number
 from shared.storage import indexing
 from shared.storage.indexing import (
-    UNASSIGNED,
-    due_before,
+    ACTIVE_TABLE,
+    BUCKETS,
+    CLOSED_TABLE,
+    REQUESTERS_TABLE,
+    active_partitions,
+    candidate_keys,
     index_keys,
-    queue_prefix,
+    index_matches,
+    live_address,
+    parse_address,
     sort_key,
     summary,
-    sweep_key,
-    sweep_range_end,
-    word_prefix,
+    word_range,
+    word_rows,
 )
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -36,79 +43,55 @@ def ticket(number: str = "10000009", **changes: Any) -> Ticket:
     return Ticket(**{**fields, **changes})
 
 
-def queues_of(t: Ticket) -> set[tuple[str, str]]:
-    """The (index, value) pairs of the queues a ticket is listed in, by any sort."""
-    found = set()
-    for key in index_keys(t):
-        index, value, *_ = key.split("|")
-        if index not in ("word", "sweep"):
-            found.add((index, value))
-    return found
+def tables_of(t: Ticket) -> list[str]:
+    return sorted(parse_address(k)[0] for k in index_keys(t))  # type: ignore[index]
 
 
-def in_queue(t: Ticket, index: str, value: str | None, sort: str = "created") -> bool:
-    prefix = queue_prefix(index, value, sort)
-    return any(key.startswith(prefix) for key in index_keys(t))
+def test_a_ticket_that_can_be_worked_has_one_active_row_and_one_requester_row():
+    for status in ("new", "open", "pending", "escalated", "resolved"):
+        assert tables_of(ticket(status=status)) == [ACTIVE_TABLE, REQUESTERS_TABLE]
 
 
-def test_a_new_ticket_is_in_the_unassigned_queues_its_status_everything_and_its_requesters():
-    assert queues_of(ticket()) == {("status", "new"), ("team", UNASSIGNED),
-                                   ("assignee", UNASSIGNED), ("all", "*"),
-                                   ("requester", "ada@example.org")}
-    assert in_queue(ticket(), "assignee", None) and in_queue(ticket(), "team", None)
+def test_a_closed_ticket_leaves_the_active_rows_for_the_closed_table():
+    assert tables_of(ticket(status="closed")) == [CLOSED_TABLE, REQUESTERS_TABLE]
+    assert set(index_keys(ticket(status="closed"))) <= set(candidate_keys(ticket()))
 
 
-def test_every_queue_has_all_three_sorts_and_the_requester_list_only_by_created():
-    keys = [k for k in index_keys(ticket()) if not indexing.is_word_key(k)]
-    assert len(keys) == 13  # README: status, team, assignee, all × 3 sorts + requester
-    for index in ("status", "team", "assignee", "all"):
-        for sort in ("created", "updated", "due"):
-            assert in_queue(ticket(), index, "new" if index == "status" else None, sort)
-    assert in_queue(ticket(), "requester", "ada@example.org", "created")
-    assert not in_queue(ticket(), "requester", "ada@example.org", "updated")
+@pytest.mark.parametrize("change", [{"status": Status.PENDING}, {"team": "senior-support"},
+                                    {"assignee": "grace"}, {"updated_at": T0 + timedelta(1)},
+                                    {"due_at": T0, "sla_check_at": T0}])
+def test_a_move_between_queues_rewrites_the_same_row_in_place(change: dict[str, Any]):
+    before = ticket(status="open")
+    after = before.model_copy(update=change)
+    assert index_keys(after) == index_keys(before)
+    assert summary(after) != summary(before)
 
 
-def test_an_assigned_ticket_leaves_the_unassigned_queues_for_its_agent_and_team():
-    t = ticket(status="open", team="senior-support", assignee="grace")
-    assert in_queue(t, "assignee", "grace") and in_queue(t, "team", "senior-support")
-    assert in_queue(t, "status", "open") and not in_queue(t, "status", "new")
-    assert not in_queue(t, "assignee", None) and not in_queue(t, "team", None)
-    assert not in_queue(t, "assignee", "grace-hopper")  # a longer id is another queue
+def test_the_active_rows_spread_evenly_over_the_buckets_and_never_one_partition():
+    buckets = Counter(parse_address(live_address(ticket(new_number())))[1]  # type: ignore[index]
+                      for _ in range(4000))
+    assert set(buckets) == set(active_partitions()) and len(buckets) == BUCKETS
+    assert max(buckets.values()) < 2 * 4000 / BUCKETS
 
 
-def test_a_team_without_an_agent_is_still_in_the_unassigned_agent_queue():
-    t = ticket(status="open", team="service-desk")
-    assert in_queue(t, "team", "service-desk") and in_queue(t, "assignee", None)
+def test_closed_rows_are_partitioned_by_the_day_created_and_keys_sort_by_creation_time():
+    key = live_address(ticket(status="closed"))
+    table, partition, row = parse_address(key)  # type: ignore[misc]
+    assert (table, partition) == (CLOSED_TABLE, "20260302") and row.startswith(partition)
+    a = live_address(ticket("10000009", created_at=T0)).split("/")[2]
+    b = live_address(ticket("10000017", created_at=T0 + timedelta(microseconds=1))).split("/")[2]
+    assert a < b
 
 
-@pytest.mark.parametrize("status", ["pending", "escalated", "resolved", "closed"])
-def test_a_status_change_moves_the_ticket_to_exactly_that_status_queue(status: str):
-    before = ticket(status="open", assignee="grace")
-    after = before.model_copy(update={"status": Status(status)})
-    assert {v for i, v in queues_of(after) if i == "status"} == {status}
-    assert not in_queue(after, "status", "open")
-    # The rows to delete when it changes: only the status rows differ here.
-    gone = set(index_keys(before)) - set(index_keys(after))
-    assert gone and all(key.startswith("status|open|") for key in gone)
+def test_requester_rows_ignore_the_case_of_the_address_and_list_the_newest_first():
+    def row(**fields: Any) -> tuple[str, str]:
+        _, partition, key = parse_address(index_keys(ticket(**fields))[1])  # type: ignore[misc]
+        return partition, key
+    assert row(requester_email="ADA@EXAMPLE.ORG")[0] == row()[0] == "ada@example.org"
+    assert row(created_at=T0 + timedelta(days=1))[1] < row()[1]
 
 
-def test_a_done_ticket_leaves_the_sla_sweep_and_the_overdue_part_of_its_queues():
-    due = T0 + timedelta(hours=4)
-    open_ = ticket(status="open", due_at=due, sla_check_at=due - timedelta(hours=1))
-    done = open_.model_copy(update={"status": Status.RESOLVED, "due_at": None, "sla_check_at": None,
-                                    "resolved_at": T0 + timedelta(hours=1)})
-    later = due + timedelta(minutes=1)
-    prefix = queue_prefix("all", None, "due")
-
-    def overdue(t: Ticket) -> bool:
-        return any(prefix <= key < due_before(prefix, later) for key in index_keys(t))
-
-    assert overdue(open_) and not overdue(done)
-    assert any(k.startswith("sweep|") for k in index_keys(open_))
-    assert not any(k.startswith("sweep|") for k in index_keys(done))
-
-
-def test_created_lists_oldest_first_updated_latest_first_due_soonest_first_undated_last():
+def test_created_oldest_first_updated_latest_first_due_soonest_first_undated_last():
     a = ticket("10000009", created_at=T0, updated_at=T0 + timedelta(hours=5),
                due_at=T0 + timedelta(hours=9))
     b = ticket("10000017", created_at=T0 + timedelta(minutes=1),
@@ -116,63 +99,60 @@ def test_created_lists_oldest_first_updated_latest_first_due_soonest_first_undat
     c = ticket("10000025", created_at=T0 + timedelta(days=400), updated_at=T0 + timedelta(days=400))
 
     def order(sort: str) -> list[str]:
-        prefix = queue_prefix("all", None, sort)
-        keys = sorted(k for t in (a, b, c) for k in index_keys(t) if k.startswith(prefix))
-        return [k.rsplit("|", 1)[1] for k in keys]
+        return [r["number"] for r in sorted((summary(t) for t in (a, b, c)),
+                                            key=lambda r: sort_key(r, sort))]
 
     assert order("created") == ["10000009", "10000017", "10000025"]
     assert order("updated") == ["10000025", "10000009", "10000017"]
     assert order("due") == ["10000017", "10000009", "10000025"]  # no due time: last
+    with pytest.raises(ValueError):
+        sort_key(summary(a), "random")
 
 
 def test_updated_order_holds_to_the_microsecond_and_across_years():
     times = [T0, T0 + timedelta(microseconds=1), T0 + timedelta(days=3650),
              datetime(2001, 1, 1, tzinfo=UTC)]
-    keys = [sort_key(ticket(updated_at=t), "updated") for t in times]
+    keys = [sort_key(summary(ticket(updated_at=t)), "updated") for t in times]
     assert sorted(keys) == [keys[2], keys[1], keys[0], keys[3]]
     assert len(set(map(len, keys))) == 1  # fixed width, so text order is time order
 
 
 def test_user_values_cannot_break_out_of_their_part_of_the_key():
-    t = ticket(team="a|b", assignee="x/y#z?", requester_email="o'neil+x@example.org")
+    t = ticket(team="a|b", assignee="x/y#z?", requester_email="o'neil/x#y?@example.org")
     for key in index_keys(t):
-        assert "/" not in key and "#" not in key and "?" not in key and "\\" not in key
-        if not key.startswith(("word|", "sweep|")):
-            assert len(key.split("|")) == 5, key
-    assert in_queue(t, "team", "a|b") and in_queue(t, "assignee", "x/y#z?")
-    assert not in_queue(t, "team", "a")
+        _, partition, row = parse_address(key)  # type: ignore[misc]
+        for part in (partition, row):
+            assert "/" not in part and "#" not in part and "?" not in part and "\\" not in part
+    assert parse_address("status|open|created|x|1") is None  # the old layout's keys
 
 
-def test_the_requesters_list_ignores_the_case_of_the_address():
-    assert in_queue(ticket(requester_email="ADA@EXAMPLE.ORG"), "requester", "ada@example.org")
+def test_a_done_ticket_has_no_sla_check_for_the_sweep():
+    due = T0 + timedelta(hours=4)
+    open_ = ticket(status="open", due_at=due, sla_check_at=due - timedelta(hours=1))
+    assert summary(open_)["sla_check_at"] == due - timedelta(hours=1)
+    resolved = open_.model_copy(update={"status": Status.RESOLVED})
+    assert "sla_check_at" not in summary(resolved)
 
 
-def test_the_sweep_reads_only_what_has_come_due():
-    check = T0 + timedelta(hours=2)
-    key = sweep_key(check, "10000009")
-    assert key in index_keys(ticket(sla_check_at=check))
-    assert "sweep|" <= key < sweep_range_end(check)  # due now
-    assert key < sweep_range_end(check + timedelta(seconds=1))
-    assert not key < sweep_range_end(check - timedelta(microseconds=1))  # not yet
-
-
-def test_search_words_are_rows_a_prefix_finds():
+def test_search_words_are_rows_of_their_word_that_a_prefix_range_finds():
     t = ticket(subject="Printer jams", requester_name="Ada", description="")
-    words = [k for k in index_keys(t) if indexing.is_word_key(k)]
-    assert words == ["word|printer|10000009", "word|jams|10000009", "word|ada|10000009"]
-    assert words[0].startswith(word_prefix("print"))  # "print" finds "printer"
-    assert not any(k.startswith(word_prefix("jammed")) for k in words)
-    assert not indexing.is_word_key(queue_prefix("all", None))
+    rows = word_rows(t)
+    assert [r["PartitionKey"] for r in rows] == ["printer", "jams", "ada"]
+    assert all(r["words"] == "printer jams ada" and r["number"] == t.number for r in rows)
+    low, high = word_range("print")  # "print" finds "printer"
+    assert low <= "printer" < high and not low <= "jams" < high
+    assert not word_range("jammed")[0] <= "jams" < word_range("jammed")[1]
 
 
-def test_queue_prefix_refuses_unknown_indexes_and_sorts_and_all_ignores_the_value():
-    assert queue_prefix("all", "whatever") == queue_prefix("all", None)
-    with pytest.raises(ValueError):
-        queue_prefix("priority", "high")
-    with pytest.raises(ValueError):
-        queue_prefix("status", "open", "random")
-    with pytest.raises(ValueError):
-        sort_key(ticket(), "random")
+def test_the_repair_sees_a_missing_an_extra_or_an_out_of_date_row():
+    t = ticket(status="open")
+    rows = {key: {"PartitionKey": "p", "RowKey": "r", **summary(t)} for key in index_keys(t)}
+    assert index_matches(t, rows)
+    assert not index_matches(t, {k: v for k, v in rows.items() if k != live_address(t)})
+    closed = indexing.closed_address(t)
+    assert not index_matches(t, {**rows, closed: summary(t)})
+    later = t.model_copy(update={"updated_at": T0 + timedelta(minutes=1)})
+    assert not index_matches(later, rows)
 
 
 def test_every_row_carries_what_a_queue_page_shows_and_outcomes_only_once_they_happened():
@@ -180,9 +160,16 @@ def test_every_row_carries_what_a_queue_page_shows_and_outcomes_only_once_they_h
     assert len(fresh["subject"]) == 200
     assert fresh["team"] == "" and fresh["assignee"] == "" and fresh["priority"] == "normal"
     assert not {"due_at", "overdue", "first_response_at", "resolved_at", "closed_at",
-                "satisfied"} & set(fresh)
+                "satisfied", "sla_check_at"} & set(fresh)
     done = summary(ticket(status="closed", team="t", assignee="g", overdue=True,
                           due_at=T0, resolved_at=T0, closed_at=T0, satisfied=False))
     assert done["team"] == "t" and done["assignee"] == "g" and done["overdue"] is True
     assert done["resolved_at"] == T0 and done["closed_at"] == T0 and done["due_at"] == T0
     assert done["satisfied"] == "no" and "first_response_at" not in done
+
+
+def test_a_ticket_has_two_listed_rows_and_at_most_thirty_words_whatever_its_text():
+    words = " ".join(f"word{i}" for i in range(200))
+    t = ticket(subject=words, description=words, requester_name=words, due_at=T0,
+               sla_check_at=T0)
+    assert len(index_keys(t)) == 2 and len(word_rows(t)) == 30

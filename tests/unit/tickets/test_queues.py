@@ -1,5 +1,5 @@
-"""Which range and filters an agent's queue reads (`plan`), checked against the index rows
-tickets really have: the sidebar's queues list the tickets an agent expects there."""
+"""Which conditions an agent's queue puts on the active rows (`plan`), checked against the
+rows tickets really have: the sidebar's queues list the tickets an agent expects there."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from shared.core.errors import BadRequest
+from shared.core.lifecycle import is_closed
 from shared.core.models import Channel, Priority, Ticket
-from shared.storage.indexing import index_keys, summary
-from shared.tickets.queues import SIDEBAR, QueueQuery, _decode, _encode, plan
+from shared.storage.indexing import summary
+from shared.tickets.queues import SIDEBAR, QueueQuery, _decode, _encode, item, matches, plan
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -38,18 +39,11 @@ DESK = [
 
 
 def listed(query: QueueQuery, me: str = "grace") -> list[str]:
-    """What the range query of `plan` returns over the index rows of DESK."""
+    """What the queries of `plan` return over the index rows of DESK: the active rows, or
+    for `status=closed` the closed ones."""
     found = plan(query, me=me, now=NOW)
-    numbers = []
-    for t in DESK:
-        row = summary(t)
-        for key in index_keys(t):
-            if not key.startswith(found.prefix) or (found.before and key >= found.before):
-                continue
-            if all(row[name] == value for name, value in found.filters) and \
-                    not any(row[name] == value for name, value in found.exclude):
-                numbers.append(t.number)
-    return sorted(numbers)
+    return sorted(t.number for t in DESK if is_closed(t.status) == found.closed
+                  and matches(summary(t), found.conditions))
 
 
 def test_the_sidebar_lists_what_an_agent_expects_in_each_queue():
@@ -67,13 +61,16 @@ def test_filters_combine_within_the_most_selective_range():
     assert listed(QueueQuery(assignee="grace", team="senior-support")) == ["2"]
     assert listed(QueueQuery(assignee="grace", team="none")) == ["3", "4"]
     assert listed(QueueQuery(team="none", status="open")) == ["8"]
-    assert listed(QueueQuery()) == [str(n) for n in range(1, 9)]
+    # Closed tickets have left the agents' queues; they are listed on their own.
+    assert listed(QueueQuery()) == ["1", "2", "3", "4", "5", "6", "8"]
+    assert listed(QueueQuery(status="closed")) == ["7"]
+    assert plan(QueueQuery(status="closed", sort="due"), me="g", now=NOW).sort == "created"
 
 
 def test_me_means_the_caller():
     assert listed(QueueQuery(assignee="me"), me="nobody-here") == []
-    assert plan(QueueQuery(assignee="me"), me="grace", now=NOW).prefix == \
-        plan(QueueQuery(assignee="grace"), me="x", now=NOW).prefix
+    assert plan(QueueQuery(assignee="me"), me="grace", now=NOW).queue == \
+        plan(QueueQuery(assignee="grace"), me="x", now=NOW).queue
 
 
 @pytest.mark.parametrize("sort", ["created", "updated", "due"])
@@ -82,11 +79,23 @@ def test_every_sort_lists_the_same_tickets(sort: str):
 
 
 def test_a_continuation_token_only_resumes_its_own_queue():
-    mine = plan(QueueQuery(assignee="grace"), me="grace", now=NOW).prefix
-    theirs = plan(QueueQuery(assignee="ada"), me="grace", now=NOW).prefix
-    token = _encode(mine + "somewhere")
-    assert _decode(token, mine) == mine + "somewhere"
-    with pytest.raises(BadRequest):
-        _decode(token, theirs)
+    mine = plan(QueueQuery(assignee="grace"), me="grace", now=NOW).queue
+    theirs = plan(QueueQuery(assignee="ada"), me="grace", now=NOW).queue
+    by_due = plan(QueueQuery(assignee="grace", sort="due"), me="grace", now=NOW).queue
+    token = _encode("somewhere", mine)
+    assert _decode(token, mine) == "somewhere"
+    for other in (theirs, by_due):
+        with pytest.raises(BadRequest):
+            _decode(token, other)
     with pytest.raises(BadRequest):
         _decode("not a token", mine)
+    # The overdue queue compares with now: its token still resumes it a minute later.
+    overdue = QueueQuery(overdue=True, active=True)
+    assert plan(overdue, me="g", now=NOW).queue == \
+        plan(overdue, me="g", now=NOW + timedelta(minutes=1)).queue
+
+
+def test_a_selected_property_a_row_lacks_is_left_at_its_default():
+    row = {**summary(ticket("1")), "due_at": None, "overdue": None, "RowKey": "k"}
+    shown = item(row)
+    assert shown.overdue is False and shown.due_at is None and shown.team is None
