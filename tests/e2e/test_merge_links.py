@@ -264,6 +264,15 @@ def test_a_parent_is_not_resolved_while_a_child_is_open_unless_a_supervisor_forc
         assert agent.post(f"/api/tickets/{other_parent}/close", json={}).status_code == 200
 
 
+def replying(number: str, body: str, etag: str):
+    return lambda a: a.post(f"/api/tickets/{number}/reply", json={"body": body},
+                            headers={"If-Match": etag})
+
+
+def merging(number: str, into: str, etag: str | None = None):
+    return lambda a: merge(a, number, into, etag)
+
+
 def _race(host: RunningHost, *calls) -> list[httpx.Response]:
     def run(call):
         with host.signed_in(user="racer", email="racer@staff.example.com") as agent:
@@ -278,11 +287,8 @@ def test_a_merge_racing_a_reply_on_the_duplicate_includes_it_or_gets_412(host: R
         duplicate, target = new_ticket(host), new_ticket(host)
         with host.signed_in() as agent:
             etag = view(agent, duplicate).headers["etag"]
-        reply, merged = _race(
-            host,
-            lambda a: a.post(f"/api/tickets/{duplicate}/reply", json={"body": f"r{round_}"},
-                             headers={"If-Match": etag}),
-            lambda a: merge(a, duplicate, target, etag))
+        reply, merged = _race(host, replying(duplicate, f"r{round_}", etag),
+                              merging(duplicate, target, etag))
         assert sorted([reply.status_code, merged.status_code]) == [200, 412], \
             (reply.text, merged.text)
         with host.signed_in() as agent:
@@ -308,11 +314,8 @@ def test_a_merge_racing_a_reply_on_the_target_includes_it_or_the_reply_gets_412(
         duplicate, target = new_ticket(host), new_ticket(host)
         with host.signed_in() as agent:
             etag = view(agent, target).headers["etag"]
-        reply, merged = _race(
-            host,
-            lambda a: a.post(f"/api/tickets/{target}/reply", json={"body": f"t{round_}"},
-                             headers={"If-Match": etag}),
-            lambda a: merge(a, duplicate, target))
+        reply, merged = _race(host, replying(target, f"t{round_}", etag),
+                              merging(duplicate, target))
         assert merged.status_code == 200, merged.text
         assert reply.status_code in (200, 412), reply.text
         with host.signed_in() as agent:
@@ -332,7 +335,7 @@ def test_a_double_submitted_merge_merges_once(host: RunningHost, maildev: MailDe
     maildev.wait_to(requester)
     with host.signed_in() as agent:
         etag = view(agent, duplicate).headers["etag"]
-    answers = _race(host, *[lambda a: merge(a, duplicate, target, etag)] * 3)
+    answers = _race(host, *[merging(duplicate, target, etag)] * 3)
     assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
     with host.signed_in() as agent:
         assert len(kinds(agent, target, "merged")) == 1
