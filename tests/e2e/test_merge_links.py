@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
+from tests.e2e.test_portal import confirm
 from tests.support import DkimKey, MailDev, email_message
 
 
@@ -113,6 +114,14 @@ def test_a_merge_closes_the_duplicate_copies_its_people_and_its_mail_follows(
     assert header(maildev.raw(merged_mail["id"]), "In-Reply-To") == \
         header(maildev.raw(ack["id"]), "Message-ID")
 
+    # The email's portal link opens the duplicate, which points to the target.
+    with host.client() as client:
+        link_path = maildev.portal_link(merged_mail["id"]).split(host.base_url, 1)[-1]
+        assert confirm(client, link_path).status_code == 303
+        page = client.get("/api/portal/ticket")
+        assert f"merged into request #{target}" in page.text
+        assert 'id="reply-form"' not in page.text
+
     # Mail to the duplicate joins the target: by our signed Message-ID of its ack, ...
     ack_id = header(maildev.raw(ack["id"]), "Message-ID")
     by_ack = post_mail(host, mail_key, email_message(
@@ -140,7 +149,7 @@ def test_merges_that_are_refused(host: RunningHost):
     with host.signed_in(roles="supervisor", user="sup-merge") as agent:
         assert agent.post(f"/api/tickets/{closed}/close", json={}).status_code == 200
         cases = [
-            (a, {"into": a}, 422), (a, {"into": "12345674"}, 422), (a, {"into": "1234"}, 422),
+            (a, {"into": a}, 422), (a, {"into": "10000004"}, 422), (a, {"into": "1234"}, 422),
             (a, {"into": b, "extra": 1}, 422), (a, {"into": int(b)}, 422), (a, {}, 422),
             (a, {"into": closed}, 409), (closed, {"into": a}, 409),
         ]
@@ -204,7 +213,7 @@ def test_links_show_on_both_sides_and_are_refused_when_they_make_no_sense(host: 
             (grandchild, parent, "child", 409),     # a cycle: parent is above grandchild
             (parent, grandchild, "parent", 409),    # the same cycle, said the other way
             (parent, parent, "related", 422),       # itself
-            (parent, "12345674", "related", 422),   # no such ticket
+            (parent, "10000004", "related", 422),   # no such ticket
             (parent, other, "sibling", 422),
             (parent, "abc", "related", 422),
         ]
