@@ -20,11 +20,12 @@ from shared.admin.dryrun import RuleSample
 from shared.automation.rules import Outcome, Rule
 from shared.channels.chat import ChatResult, ChatTranscript
 from shared.channels.email import EmailResult
-from shared.core.actions import BODIES, CommentBody
+from shared.core.actions import BODIES
 from shared.core.directory import Agent, CategoryDef, Team
 from shared.core.lifecycle import Action
 from shared.core.mailboxes import Mailbox
 from shared.core.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
+from shared.core.relations import LinkBody, MergeBody
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery
 from shared.tickets.bulk import BulkOutcome, BulkRequest
@@ -104,6 +105,7 @@ AGENT_ACTIONS: dict[Action, str] = {
     Action.REOPEN: "Reopen a resolved or closed ticket, with an optional comment",
 }
 AGENT_ERRORS = (401, 403)
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/tickets",
@@ -160,6 +162,27 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/api/tickets/{number}/presence",
               "The agent left the ticket's page", role="agent", status=204,
               errors=(*AGENT_ERRORS, 404, 503), params=NUMBER),
+    Operation("post", "/api/tickets/{number}/merge",
+              "Merge this ticket (a duplicate; If-Match: its ETag) into `into`: the target "
+              "gets a `merged` entry and the duplicate's requester and Cc as its Cc; the "
+              "duplicate closes with `merged_into`, its mail goes to the target, its requester "
+              "is emailed once. Answers the duplicate. Refused: into itself (422); into a closed "
+              "or merged ticket, or a duplicate merged or closed already (409)",
+              role="agent", request=MergeBody, response=AgentTicketView,
+              errors=(*AGENT_ERRORS, 400, 404, 409, 412, 415, 422, 503),
+              params=[*NUMBER, IF_MATCH]),
+    Operation("post", "/api/tickets/{number}/links",
+              "Link another ticket to this one (If-Match: this one's ETag): `kind` is what "
+              "the other ticket is to this one (related, parent, child); written on both. "
+              "409: linked already, a parent/child cycle, a merged ticket",
+              role="agent", request=LinkBody, response=AgentTicketView,
+              errors=(*AGENT_ERRORS, 400, 404, 409, 412, 415, 422, 503),
+              params=[*NUMBER, IF_MATCH]),
+    Operation("delete", "/api/tickets/{number}/links/{other}",
+              "Remove the link between this ticket and `other`, on both (If-Match: this "
+              "one's ETag)", role="agent", response=AgentTicketView,
+              errors=(*AGENT_ERRORS, 404, 409, 412, 503),
+              params=[*NUMBER, _path_param("other"), IF_MATCH]),
     Operation("get", "/api/tickets/{number}/attachments/{id}", "Download an attachment",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
               media="application/octet-stream"),
@@ -282,7 +305,8 @@ MODELS: list[type[BaseModel]] = [
     TicketSubmission, PhoneSubmission, TicketCreated, AgentTicketView, QueuePage, Team, Agent,
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
-    SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, *BODIES.values()]
+    SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, MergeBody, LinkBody,
+    *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:
@@ -339,7 +363,9 @@ def spec() -> dict[str, Any]:
                 paths[op.path.replace("{action}", action.value)] = {op.method: {
                     **operation, "summary": summary, "operationId": f"ticket_{action.name.lower()}",
                     "parameters": [p for p in op.params if p["name"] != "action"],
-                    "requestBody": {"required": body is not CommentBody, "content": {
+                    "requestBody": {"required": any(f.is_required()
+                                                    for f in body.model_fields.values()),
+                                    "content": {
                         "application/json": {"schema": ref(body)}}}}}
             continue
         paths.setdefault(op.path, {})[op.method] = operation

@@ -3,6 +3,7 @@ has one open."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import azure.functions as func
@@ -11,18 +12,23 @@ from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
 from shared.core import telemetry
 from shared.core.errors import NotFound
+from shared.core.models import AgentTicketView
 from shared.core.numbering import is_valid
-from shared.tickets import presence
+from shared.core.relations import LinkBody, MergeBody
+from shared.tickets import presence, relations
 from shared.tickets.bulk import act_on_many
 from shared.tickets.queues import list_queue, parse_query
-from shared.tickets.views import for_agent, read_attachment, read_ticket
-from shared.tickets.workflow import act, parse_action, parse_body
+from shared.tickets.views import for_agent, read_attachment, read_ticket, with_links
+from shared.tickets.workflow import act, parse_action, parse_body, parse_model
+
+if TYPE_CHECKING:
+    from shared.helpdesk import Helpdesk
 
 bp = func.Blueprint()
 
 
-def _number(req: func.HttpRequest) -> str:
-    number = req.route_params.get("number", "")
+def _number(req: func.HttpRequest, param: str = "number") -> str:
+    number = req.route_params.get(param, "")
     if not is_valid(number):
         raise NotFound(f"No ticket {number!r}: a ticket number has 8 digits "
                        "and its last digit is a check digit.")
@@ -44,7 +50,9 @@ async def tickets_list(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def tickets_get(req: func.HttpRequest) -> func.HttpResponse:
     who = await agent(req)
-    view = for_agent(await read_ticket(_number(req), desk=await helpdesk()), who.roles)
+    desk = await helpdesk()
+    view = for_agent(await with_links(await read_ticket(_number(req), desk=desk), desk=desk),
+                     who.roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
 
@@ -58,9 +66,15 @@ async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
     action = parse_action(req.route_params.get("action", ""))
     number = _number(req)
     body = parse_body(action, json_body(req, optional=True))
+    desk = await helpdesk()
     view = await act(number, action, body, actor=who.user_id, roles=who.roles,
-                     if_match=req.headers.get("if-match"), desk=await helpdesk())
-    view = for_agent(view, who.roles)
+                     if_match=req.headers.get("if-match"), desk=desk)
+    return await _answer(view, who.roles, desk=desk)
+
+
+async def _answer(view: AgentTicketView, roles: frozenset[str], *, desk: Helpdesk
+                  ) -> func.HttpResponse:
+    view = for_agent(await with_links(view, desk=desk), roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
 
@@ -95,6 +109,44 @@ async def tickets_presence_leave(req: func.HttpRequest) -> func.HttpResponse:
     who = await agent(req)
     await presence.leave(_number(req), who=who, desk=await helpdesk())
     return func.HttpResponse(status_code=204, headers={"Cache-Control": "no-store"})
+# Merge and links: literal routes, which take precedence over `{action}` above.
+@bp.function_name("tickets_merge")
+@bp.route(route="tickets/{number}/merge", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_merge(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    body = parse_model(MergeBody, json_body(req), what="merge")
+    desk = await helpdesk()
+    view = await relations.merge(number, body, actor=who.user_id,
+                                 if_match=req.headers.get("if-match"), desk=desk)
+    return await _answer(view, who.roles, desk=desk)
+
+
+@bp.function_name("tickets_link")
+@bp.route(route="tickets/{number}/links", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_link(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    body = parse_model(LinkBody, json_body(req), what="link")
+    desk = await helpdesk()
+    view = await relations.link(number, body, actor=who.user_id,
+                                if_match=req.headers.get("if-match"), desk=desk)
+    return await _answer(view, who.roles, desk=desk)
+
+
+@bp.function_name("tickets_unlink")
+@bp.route(route="tickets/{number}/links/{other}", methods=["DELETE"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_unlink(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number, other = _number(req), _number(req, "other")
+    desk = await helpdesk()
+    view = await relations.unlink(number, other, actor=who.user_id,
+                                  if_match=req.headers.get("if-match"), desk=desk)
+    return await _answer(view, who.roles, desk=desk)
 
 
 @bp.function_name("tickets_attachment")

@@ -40,7 +40,7 @@ from pydantic import BaseModel
 
 from shared.core.errors import BadRequest, Conflict, HelpdeskError, StorageFailed, StorageUnavailable
 from shared.core.lifecycle import Action, NotAllowed, Role, may
-from shared.core.models import AttachmentUpload, Channel
+from shared.core.models import AttachmentUpload, Channel, Ticket
 from shared.core.numbering import is_valid
 from shared.mail import messageids
 from shared.mail.inbound.message import MailParseError, ParsedEmail, parse_email
@@ -245,11 +245,33 @@ async def _if_known_sender(mail: ParsedEmail, number: str, rule: str, *, desk: H
     if stored is None:
         return None, "new", None
     known = {stored.ticket.requester_email.lower(), *stored.ticket.cc}
+    number, known = await _follow_merges(stored.ticket, known, desk=desk)
     if mail.from_address in known:
         return number, rule, None
     log.info("%s to #%s from %s: not the requester or copied; a new ticket", rule, number,
              mail.from_address)
     return None, "new", number
+
+
+# How many merges mail follows (A merged into B, B later into C): more means a loop.
+MAX_MERGE_HOPS = 5
+
+
+async def _follow_merges(ticket: Ticket, known: set[str], *, desk: Helpdesk
+                         ) -> tuple[str, set[str]]:
+    """The ticket mail to `ticket` joins: the one it was merged (or is being merged) into,
+    and the people who may write to it, those of every ticket on the way included (the
+    merge made the duplicate's people the target's Cc; a half-done merge not yet)."""
+    number = ticket.number
+    for _hop in range(MAX_MERGE_HOPS):
+        into = ticket.merged_into or ticket.merging_into
+        target = await desk.tickets.head(into) if into else None
+        if target is None:
+            break
+        log.info("mail to #%s goes to #%s, which it was merged into", number, target.number)
+        ticket, number = target, target.number
+        known = known | {ticket.requester_email.lower(), *ticket.cc}
+    return number, known
 
 
 async def _keep(folder: str, data: bytes, extension: str, content_type: str, *,

@@ -92,12 +92,22 @@ class EscalateBody(ActionBody):
         return self
 
 
+# A parent ticket is not resolved or closed while a child is not done, unless a supervisor
+# says so (shared/tickets/workflow.py).
+FORCE = "close even though children are not done (supervisors only)"
+
+
 class ResolveBody(ActionBody):
     resolution: Text
+    force: bool = Field(False, description=FORCE.replace("close", "resolve"))
 
 
 class CommentBody(ActionBody):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)] = ""
+
+
+class CloseBody(CommentBody):
+    force: bool = Field(False, description=FORCE)
 
 
 class RequesterReplyBody(ActionBody):
@@ -117,7 +127,7 @@ BODIES: dict[Action, type[ActionBody]] = {
     Action.REQUEST_INFO: RequestInfoBody,
     Action.ESCALATE: EscalateBody,
     Action.RESOLVE: ResolveBody,
-    Action.CLOSE: CommentBody,
+    Action.CLOSE: CloseBody,
     Action.REOPEN: CommentBody,
     Action.REQUESTER_REPLY: RequesterReplyBody,
     Action.REMIND: CommentBody,

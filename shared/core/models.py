@@ -46,6 +46,14 @@ class EntryKind(StrEnum):
     SLA = "sla"                    # the SLA clock started, paused, resumed, warned, breached
     EMAIL_SENT = "email_sent"
     RATED = "rated"                # the requester said whether the resolution solved it
+    # Merging a duplicate (shared/tickets/relations.py): the intent on the duplicate, the
+    # duplicate taken in by the target, the duplicate closed with its pointer; or given up.
+    MERGING = "merging"
+    MERGED = "merged"
+    MERGED_INTO = "merged_into"
+    MERGE_CANCELLED = "merge_cancelled"
+    LINKED = "linked"              # a link to another ticket added (each side has one)
+    UNLINKED = "unlinked"
 
 
 class TicketSubmission(BaseModel):
@@ -112,6 +120,29 @@ class ThreadEntry(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class LinkKind(StrEnum):
+    """What the other ticket of a link is to this one."""
+
+    RELATED = "related"
+    PARENT = "parent"
+    CHILD = "child"
+
+
+class TicketLink(BaseModel):
+    """One link as a ticket keeps it: `ticket` is the other one, `kind` what it is to this."""
+
+    ticket: str
+    kind: LinkKind
+
+
+class LinkView(TicketLink):
+    """A link as an agent sees it: the other ticket's subject and status beside it."""
+
+    subject: str
+    status: Status
+    merged_into: str | None = None
+
+
 class Ticket(BaseModel):
     """A ticket as the domain knows it (the head of its thread)."""
 
@@ -148,6 +179,13 @@ class Ticket(BaseModel):
                                    "\"did this solve your problem?\" (portal)")
     satisfaction_comment: str | None = None
     rated_at: datetime | None = None
+    merged_into: str | None = Field(None, description="the ticket this duplicate was merged "
+                                    "into (it is closed and points there)")
+    merging_into: str | None = Field(None, description="a merge into this ticket was begun "
+                                     "and is not finished yet")
+    merged_from: list[str] = Field(default_factory=list,
+                                   description="the duplicates merged into this ticket")
+    links: list[TicketLink] = Field(default_factory=list)
 
 
 class TicketCreated(BaseModel):
@@ -174,3 +212,5 @@ class AgentTicketView(BaseModel):
     sla_due: dict[str, datetime | None] = Field(
         default_factory=dict, description="each SLA target's due time; null once met or "
         "while the clock is paused")
+    links: list[LinkView] = Field(default_factory=list, description="the linked tickets, "
+                                  "each with its subject and status")

@@ -76,6 +76,11 @@ REQUESTER_MAILS: dict[EntryKind, RequesterMail] = {
     EntryKind.CLOSED: RequesterMail(
         "closed", "Your request is now closed.",
         "If you need more help with it, reply to this email."),
+    # Once per merge: the entry that closes the duplicate (shared/tickets/relations.py).
+    EntryKind.MERGED_INTO: RequesterMail(
+        "merged", "Your request was merged into another request about the same thing, "
+        "where we go on with it:",
+        "Replies to this email reach that request."),
 }
 
 

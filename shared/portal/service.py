@@ -41,7 +41,7 @@ REPLIES_PER_HOUR = 20  # portal messages on one ticket; a person answering write
 PORTAL_KINDS = frozenset({
     EntryKind.CREATED, EntryKind.MESSAGE, EntryKind.REPLY, EntryKind.INFO_REQUESTED,
     EntryKind.RESOLVED, EntryKind.CLOSED, EntryKind.REOPENED, EntryKind.REMINDER,
-    EntryKind.RATED,
+    EntryKind.RATED, EntryKind.MERGED_INTO,
 })
 FROM_REQUESTER = frozenset({EntryKind.CREATED, EntryKind.MESSAGE, EntryKind.RATED})
 
@@ -143,7 +143,7 @@ _LABELS = {
     EntryKind.REPLY: "Answer", EntryKind.INFO_REQUESTED: "We asked for more information",
     EntryKind.RESOLVED: "Resolved", EntryKind.CLOSED: "Closed",
     EntryKind.REOPENED: "Reopened", EntryKind.REMINDER: "Reminder",
-    EntryKind.RATED: "Your rating",
+    EntryKind.RATED: "Your rating", EntryKind.MERGED_INTO: "Merged",
 }
 
 

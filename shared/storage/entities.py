@@ -65,6 +65,11 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str], version: int) -> dic
         "satisfied": ticket.satisfied,
         "satisfaction_comment": ticket.satisfaction_comment,
         "rated_at": ticket.rated_at,
+        "merged_into": ticket.merged_into,
+        "merging_into": ticket.merging_into,
+        "merged_from": json.dumps(ticket.merged_from) if ticket.merged_from else None,
+        "links": json.dumps([link.model_dump(mode="json") for link in ticket.links])
+        if ticket.links else None,
         "version": version,
     }
     return {k: v for k, v in entity.items() if v is not None}
@@ -107,6 +112,10 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         satisfied=entity.get("satisfied"),
         satisfaction_comment=entity.get("satisfaction_comment") or None,
         rated_at=_aware_or_none(entity.get("rated_at")),
+        merged_into=entity.get("merged_into") or None,
+        merging_into=entity.get("merging_into") or None,
+        merged_from=json.loads(entity.get("merged_from") or "[]"),
+        links=json.loads(entity.get("links") or "[]"),
     )
 
 

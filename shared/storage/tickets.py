@@ -172,6 +172,14 @@ class TicketStore:
             version=ent.version_of(head),
         )
 
+    async def head(self, number: str) -> Ticket | None:
+        """The ticket's head alone (one point read): what a linked ticket shows."""
+        try:
+            entity = await self._tickets.get_entity(number, ent.HEAD)
+        except ResourceNotFoundError:
+            return None
+        return ent.ticket_from_entity(entity)
+
     async def get_attachment(self, number: str, attachment_id: str
                              ) -> tuple[AttachmentInfo, str] | None:
         try:

@@ -18,6 +18,8 @@ nothing more (every step is idempotent):
   once whatever the number of deliveries, shared/notifications/notify.py);
 - tickets whose acknowledgement was never recorded as sent (their created event was
   lost): the created event is queued again;
+- merges stopped after their intent was recorded (a ticket still `merging_into` another):
+  finished, or given up when the target no longer takes it (shared/tickets/relations.py);
 - attachment blobs no ticket refers to (their request stopped before the ticket write
   or before it could delete them): deleted.
 
@@ -33,10 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shared.core.errors import Conflict, NotFound, ValidationFailed
 from shared.core.events import TicketEvent
 from shared.core.models import EntryKind
 from shared.storage.indexing import index_matches
-from shared.tickets import intake, reindex
+from shared.tickets import intake, reindex, relations
 from shared.tickets.idempotency import CLAIM_TIMEOUT, claim_age
 
 if TYPE_CHECKING:
@@ -57,6 +60,7 @@ class RepairReport:
     claims_released: int = 0
     index_repaired: list[str] = field(default_factory=list)
     events_queued: list[str] = field(default_factory=list)
+    merges_finished: list[str] = field(default_factory=list)
     blobs_removed: list[str] = field(default_factory=list)
     tickets_checked: int = 0
     reindexed: int = 0
@@ -65,7 +69,8 @@ class RepairReport:
     def changed(self) -> int:
         return (self.reindexed + len(self.claims_completed) + self.claims_released
                 + len(self.index_repaired)
-                + len(self.events_queued) + len(self.blobs_removed))
+                + len(self.events_queued) + len(self.blobs_removed)
+                + len(self.merges_finished))
 
     def lines(self) -> list[str]:
         return [
@@ -79,6 +84,8 @@ class RepairReport:
             f"events queued again: {len(self.events_queued)} "
             f"{' '.join(self.events_queued)}".rstrip(),
             f"orphaned attachment blobs removed: {len(self.blobs_removed)}",
+            f"half-done merges settled: {len(self.merges_finished)} "
+            f"{' '.join(self.merges_finished)}".rstrip(),
         ]
 
 
@@ -120,6 +127,8 @@ async def _tickets(desk: Helpdesk, settled: datetime, since: datetime,
         if ticket.updated_at > settled:
             continue
         report.tickets_checked += 1
+        if ticket.merging_into:
+            await _finish_merge(ticket.number, ticket.merging_into, desk, report)
         have = await desk.tickets.index_rows(ticket)
         stored = None
         if not index_matches(ticket, have):
@@ -150,6 +159,14 @@ async def _tickets(desk: Helpdesk, settled: datetime, since: datetime,
         report.events_queued.append(event.id)
 
 
+async def _finish_merge(number: str, into: str, desk: Helpdesk, report: RepairReport) -> None:
+    try:
+        await relations.finish_merging(number, into, desk=desk)
+    except (Conflict, NotFound, ValidationFailed) as exc:  # given up: settled too
+        log.info("repair: merge of %s into %s: %s", number, into, exc.detail)
+    report.merges_finished.append(number)
+
+
 def _owes_acknowledgement(thread: list) -> bool:
     created = next((e for e in thread if e.kind is EntryKind.CREATED), None)
     if created is None or not created.data.get("autorespond", True):
@@ -175,5 +192,6 @@ def summary_json(report: RepairReport) -> str:
                        "index_repaired": report.index_repaired,
                        "events_queued": report.events_queued,
                        "blobs_removed": len(report.blobs_removed),
+                       "merges_finished": report.merges_finished,
                        "tickets_checked": report.tickets_checked,
                        "reindexed": report.reindexed})

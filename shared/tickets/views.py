@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from shared.core.errors import NotFound
 from shared.core.lifecycle import Action, allowed_actions
-from shared.core.models import AgentTicketView, AttachmentInfo
+from shared.core.models import AgentTicketView, AttachmentInfo, LinkView
+from shared.core.relations import is_merged, links_back
 from shared.sla import clocks, flow
 from shared.storage.tickets import StoredTicket
 
@@ -34,9 +36,23 @@ def for_agent(view: AgentTicketView, roles: frozenset[str]) -> AgentTicketView:
     clock = flow.clock_of(view.ticket)
     return view.model_copy(update={
         "allowed_actions": [a.value for a in allowed_actions(view.ticket.status, roles)
-                            if a not in _NOT_OFFERED],
+                            if a not in _NOT_OFFERED
+                            # A merged ticket takes notes only (shared/core/relations.py).
+                            and (a is Action.NOTE or not is_merged(view.ticket))],
         "sla_due": clocks.due_times(clock) if clock else {},
     })
+
+
+async def with_links(view: AgentTicketView, *, desk: Helpdesk) -> AgentTicketView:
+    """The view with its links: each other ticket's subject and status (a point read
+    each), shown only when the other ticket holds the link's other half."""
+    number = view.ticket.number
+    heads = await asyncio.gather(*(desk.tickets.head(link.ticket) for link in view.ticket.links))
+    links = [LinkView(ticket=link.ticket, kind=link.kind, subject=other.subject,
+                      status=other.status, merged_into=other.merged_into)
+             for link, other in zip(view.ticket.links, heads, strict=True)
+             if other is not None and links_back(other, number, link.kind)]
+    return view.model_copy(update={"links": links})
 
 
 async def read_ticket(number: str, *, desk: Helpdesk) -> AgentTicketView:

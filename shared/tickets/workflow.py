@@ -53,8 +53,16 @@ from shared.core.errors import (
     field_errors,
 )
 from shared.core.events import TicketEvent
-from shared.core.lifecycle import Action, NotAllowed, allowed_actions
-from shared.core.models import AgentTicketView, AttachmentUpload, EntryKind, ThreadEntry
+from shared.core.lifecycle import Action, NotAllowed, Role, allowed_actions, effective_roles
+from shared.core.models import (
+    AgentTicketView,
+    AttachmentUpload,
+    EntryKind,
+    LinkKind,
+    ThreadEntry,
+    Ticket,
+)
+from shared.core.relations import children, is_merged, links_back, open_children
 from shared.sla import flow
 from shared.storage.failures import SETTLE_TIMEOUT
 from shared.storage.tickets import Stale, StoredTicket
@@ -87,6 +95,16 @@ def parse_body(action: Action, raw: Mapping[str, Any] | None) -> ActionBody:
         return BODIES[action].model_validate(dict(raw or {}))
     except ValidationError as exc:
         raise ValidationFailed(f"The {action.value} request has invalid fields.",
+                               errors=field_errors(exc)) from None
+
+
+def parse_model(model: type[ActionBody], raw: Mapping[str, Any] | None, *, what: str
+                ) -> Any:
+    """A request body of its own model (merge, link), or 422 naming each bad field."""
+    try:
+        return model.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        raise ValidationFailed(f"The {what} request has invalid fields.",
                                errors=field_errors(exc)) from None
 
 
@@ -231,9 +249,15 @@ async def act(
             if precondition is not None and not precondition.holds(stored):
                 raise _stale("The ticket changed since you read it; here is the current one.",
                              stored)
+            if is_merged(stored.ticket) and action is not Action.NOTE:
+                raise _merged(stored.ticket, action, roles)
             try:
                 ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
                                              roles=roles, now=desk.clock())
+                if action in (Action.RESOLVE, Action.CLOSE) and (
+                        forced := await _children_done(stored.ticket, body, roles, desk=desk)):
+                    entry = entry.model_copy(update={
+                        "data": {**entry.data, "forced_open_children": forced}})
                 if action not in SYSTEM_ACTIONS or action is Action.REQUESTER_REPLY:
                     ticket, outcome = await apply_rules(ticket, event="update", desk=desk,
                                                         now=entry.at)
@@ -307,6 +331,37 @@ async def act(
     return view_of(after)
 
 
+def _merged(ticket: Ticket, action: Action, roles: frozenset[str]) -> Conflict:
+    into = ticket.merged_into or ticket.merging_into
+    return Conflict(f"Ticket {ticket.number} was merged into {into}: act on {into} "
+                    f"(only notes are added here).",
+                    extra={"merged_into": into, "current_status": ticket.status.value,
+                           "allowed_actions": [Action.NOTE.value]})
+
+
+async def _children_done(ticket: Ticket, body: ActionBody, roles: frozenset[str], *,
+                         desk: Helpdesk) -> list[str]:
+    """A parent is resolved or closed only once its children are done, or when a
+    supervisor forces it (`force`: then the children still open, to record). Only links
+    both tickets hold count (a half-written one is not a link yet)."""
+    kids = children(ticket)
+    if not kids:
+        return []
+    heads = await asyncio.gather(*(desk.tickets.head(kid) for kid in kids))
+    still_open = open_children([h for h in heads
+                                if h is not None and links_back(h, ticket.number, LinkKind.CHILD)])
+    if not still_open:
+        return []
+    force = bool(getattr(body, "force", False))
+    if force and Role.SUPERVISOR in effective_roles(roles):
+        return still_open
+    why = ("only a supervisor may force it" if force
+           else "a supervisor may force it with \"force\": true")
+    raise Conflict(f"Ticket {ticket.number} has children that are not done "
+                   f"({', '.join(still_open)}): resolve them first, or {why}.",
+                   extra={"open_children": still_open, "current_status": ticket.status.value})
+
+
 def _holds(stored: StoredTicket, entry: ThreadEntry) -> bool:
     """Whether the stored thread has this very entry (same number, kind, author, moment)."""
     return any(e.seq == entry.seq and e.kind == entry.kind and e.actor == entry.actor
@@ -336,6 +391,13 @@ async def _discard(blobs: list[tuple[Any, str]], *, desk: Helpdesk) -> None:
         await asyncio.gather(*(desk.attachments.delete(blob) for _, blob in blobs))
     except StorageFailed:
         log.exception("could not remove blobs of a failed action: %s", blobs)
+
+
+async def announce(ticket: Ticket, seq: int, kind: str, *, stale: list[str], desk: Helpdesk
+                   ) -> None:
+    """Index rows and the event of a write made elsewhere (merges and links,
+    shared/tickets/relations.py); accepted whatever happens here."""
+    await _announce(ticket, seq, kind, stale=stale, escalate=False, desk=desk)
 
 
 async def _announce(ticket, seq: int, kind: str, *, stale: list[str], escalate: bool,

@@ -27,7 +27,7 @@ ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
          "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test",
          "mailboxes_list", "mailboxes_health"}
 SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
-SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams",
+SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events"}
 
 

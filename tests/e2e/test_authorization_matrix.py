@@ -25,7 +25,7 @@ from tests.e2e.test_portal import csrf_of
 from tests.registry import http_functions
 
 PRINCIPALS = ("anonymous", "requester", "agent", "supervisor", "admin")
-SAMPLE = {"number": "12345674", "action": "note", "id": "abc", "kind": "teams",
+SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events", "token": "abc", "path": "ui.css"}
 # Integrations authenticate with an API key or a signature, never with a principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}

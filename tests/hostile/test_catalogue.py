@@ -105,6 +105,8 @@ def request_kwargs(case: dict[str, Any], subs: dict[str, str], email: str) -> di
         headers["content-type"] = DEFAULT_TYPE[case["endpoint"]]
     if "query" in case:
         kwargs["params"] = expand(case["query"], subs)
+    if "headers" in case:
+        headers.update(expand(case["headers"], subs))
     return kwargs
 
 
@@ -268,6 +270,10 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             subs["$CSRF"] = csrf_of(r.text)
             if "form" in case:
                 case = {**case, "form": {**case["form"], "csrf": subs["$CSRF"]}}
+        if endpoint == "agent_post":
+            # A ticket of the case's own to act on, and another one to merge or link it to.
+            subs["$TICKET"] = portal_number = new_ticket(host, email)
+            subs["$OTHER"] = new_ticket(host, unique_email("other"))
         kwargs = request_kwargs(case, subs, email)
         if endpoint == "mailpipe":
             done = subprocess.run([sys.executable, PIPE, "--url",
@@ -298,7 +304,11 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             "static": ("GET", f"/api/static/{expand(case.get('path', ''), subs)}"),
             "agent_get": ("GET", case.get("path", "")),
             "agent_send": (case.get("method", "POST"), case.get("path", "")),
+            "agent_post": (case.get("method", "POST"), expand(case.get("path", ""), subs)),
         }[endpoint]
+        if endpoint == "agent_post":
+            with host.signed_in() as agent:
+                return agent.request(method, path, **kwargs), None, "", portal_number
         if endpoint in ("agent_get", "agent_send"):
             with host.signed_in() as agent:
                 return agent.request(method, path, **kwargs), None, "", None
@@ -338,6 +348,14 @@ def test_hostile_case(case: dict[str, Any], host: RunningHost, api_key: str, mai
             TALLY["refused"] += 1
             return
         number = portal_number
+    elif endpoint == "agent_post":
+        assert portal_number is not None
+        if not accepted:
+            # Nothing of a refused merge or link is written on either ticket.
+            thread = agent_view(host, portal_number)["thread"]
+            assert not [e for e in thread if e["kind"].startswith(("merg", "link", "unlink"))]
+            TALLY["refused"] += 1
+        return
     elif endpoint in CREATES:
         number = number_of(case, response, output)
         if number is None:  # accepted without a ticket (an ignored email)

@@ -4,6 +4,8 @@
 // keeping what the agent typed, and never sends it again by itself. A resolved ticket can
 // be promoted to a knowledge base article; every ticket lists the ones most like it. A
 // line under the title names the other agents who have it open (presence.js).
+// A ticket can be merged into another (a merged one says where it went, and the target
+// shows the duplicate's thread collapsed) and linked to others (related, parent, child).
 import {ApiError, api, busy, hideProblem, showProblem} from "./api.js";
 import {announce, countdown, h, when} from "./dom.js";
 import {directory, me, refreshCounts} from "./state.js";
@@ -14,8 +16,11 @@ const LABELS = {
   created: "Opened", message: "Requester wrote", reply: "Reply", note: "Internal note",
   assigned: "Assigned", changed: "Changed", info_requested: "Information requested", escalated: "Escalated",
   resolved: "Resolved", closed: "Closed", reopened: "Reopened", reminder: "Reminder sent",
-  sla: "SLA", email_sent: "Email sent",
+  sla: "SLA", email_sent: "Email sent", merging: "Merging", merged: "Merged in",
+  merged_into: "Merged into", merge_cancelled: "Merge given up", linked: "Linked", unlinked: "Unlinked",
 };
+// What the other ticket of a link is to this one.
+const LINK_KINDS = {related: "Related", parent: "Parent", child: "Child"};
 const CONVERSATION = new Set(["created", "message", "reply", "note", "info_requested", "escalated", "resolved"]);
 export const TIERS = {"senior-support": "Senior Support", "sysadmins-developers": "SysAdmins/Developers",
                       "vendor-support": "Vendor Support"};
@@ -32,10 +37,12 @@ export async function showTicket(main, number, current) {
   const actions = h("div", {class: "actions", role: "toolbar", "aria-label": "Actions"});
   const thread = h("ol", {class: "thread", "aria-label": "Thread"});
   const details = h("div", {});
-  const aside = h("aside", {"aria-label": "Details"}, details, similarPanel(number));
+  const links = h("section", {class: "links", "aria-label": "Links"});
+  const aside = h("aside", {"aria-label": "Details"}, details, links, similarPanel(number));
   const panels = h("div", {});
   const promote = promoteForm(number);
-  main.replaceChildren(banner, title, here, h("div", {class: "ticket"},
+  const merged = h("p", {class: "notice merged", role: "status", hidden: true});
+  main.replaceChildren(banner, title, here, merged, h("div", {class: "ticket"},
     h("section", {"aria-label": "Conversation"}, actions, panels, h("h2", {}, "Thread"), thread), aside));
 
   const forms = buildForms(state, panels);
@@ -48,6 +55,8 @@ export async function showTicket(main, number, current) {
     renderActions(state, actions, forms);
     renderThread(state.view, thread);
     renderAside(state.view, details);
+    renderMerged(ticket, merged);
+    renderLinks(state, links);
   }
 
   state.render = render;
@@ -80,7 +89,7 @@ export async function showTicket(main, number, current) {
   }
   state.open = (action) => {
     const form = forms[action];
-    if (!form || !state.view.allowed_actions.includes(action)) return false;
+    if (!form || !offered(state.view).includes(action)) return false;
     for (const [name, other] of Object.entries(forms)) other.hidden = name !== action;
     promote.form.hidden = true;
     form.querySelector("textarea, select, input").focus();
@@ -101,11 +110,11 @@ export async function showTicket(main, number, current) {
 }
 
 /** Send one action with the version's ETag; true when it was applied. */
-async function send(state, action, body, errorBox) {
+async function send(state, action, body, errorBox, method = "POST") {
   hideProblem(errorBox);
   try {
     const {data, etag} = await api(`/api/tickets/${encodeURIComponent(state.number)}/${action}`,
-                                   {method: "POST", body, headers: {"If-Match": state.etag}});
+                                   {method, body, headers: {"If-Match": state.etag}});
     state.apply(data, etag);
     announce(`${LABELS[data.thread.at(-1)?.kind] || "Done"}: saved`);
     refreshCounts();
@@ -122,12 +131,20 @@ async function send(state, action, body, errorBox) {
 const BUTTONS = [
   ["reply", "Reply", "r"], ["note", "Note", "n"], ["request-info", "Request info", "i"],
   ["assign", "Assign…", null], ["escalate", "Escalate", "e"], ["resolve", "Resolve", "s"],
-  ["close", "Close", null], ["reopen", "Reopen", null],
+  ["close", "Close", null], ["reopen", "Reopen", null], ["merge", "Merge into…", null],
 ];
+
+/** The lifecycle's actions for this agent, and merging while the ticket is not closed
+ * or merged (the API refuses the rest). */
+function offered(view) {
+  const t = view.ticket;
+  const mergeable = !t.merged_into && !t.merging_into && t.status !== "closed";
+  return mergeable ? [...view.allowed_actions, "merge"] : view.allowed_actions;
+}
 
 function renderActions(state, bar, forms) {
   bar.replaceChildren();
-  const allowed = state.view.allowed_actions;
+  const allowed = offered(state.view);
   if (allowed.includes("assign") && state.view.ticket.assignee !== me.id) {
     const take = h("button", {type: "button", dataset: {action: "take"}, "aria-keyshortcuts": "t"},
                    "Take it");
@@ -268,6 +285,12 @@ function buildForms(state, holder) {
        "Close ticket", (form) => ({comment: value(form, "comment")}));
   make("reopen", "Reopen", [field("reopen-comment", "Comment (optional)", textarea("comment", false))],
        "Reopen", (form) => ({comment: value(form, "comment")}));
+  make("merge", "Merge into another ticket", [
+    field("merge-into", "Ticket number to merge this one into",
+          h("input", {name: "into", required: true, inputmode: "numeric", pattern: "[0-9]{8}", maxlength: "8"}),
+          "(this ticket closes and points there; its requester is told once)"),
+    field("merge-comment", "Comment (internal, optional)", textarea("comment", false))],
+       "Merge", (form) => ({into: value(form, "into"), comment: value(form, "comment")}));
   return forms;
 }
 
@@ -327,6 +350,14 @@ function eventText(entry) {
     if (d.category) parts.push(`category ${d.previous_category} → ${d.category}`);
   } else if (entry.kind === "email_sent") {
     parts.push(`to ${d.to || "?"}: ${entry.body}`);
+  } else if (["merging", "merged_into", "merge_cancelled"].includes(entry.kind)) {
+    parts.push(`#${d.into}`);
+    if (entry.body && entry.kind !== "merged_into") parts.push(`: ${entry.body}`);
+  } else if (entry.kind === "merged") {
+    parts.push(`#${d.duplicate} “${d.subject || ""}” from ${d.requester || "?"}`);
+    if (d.cc_added?.length) parts.push(`(now copied: ${d.cc_added.join(", ")})`);
+  } else if (["linked", "unlinked"].includes(entry.kind)) {
+    parts.push(`#${d.ticket}${d.kind ? ` as ${(LINK_KINDS[d.kind] || d.kind).toLowerCase()}` : ""}`);
   } else if (entry.body) {
     parts.push(entry.body);
   }
@@ -357,9 +388,75 @@ function renderThread(view, list) {
         attachmentLinks(view, entry.seq)));
     } else {
       list.append(h("li", {class: "event", dataset: {kind: entry.kind, seq: entry.seq}},
-        h("strong", {}, label), " ", eventText(entry), " · ", meta));
+        h("strong", {}, label), " ", eventText(entry), " · ", meta,
+        entry.kind === "merged" ? mergedThread(entry.data.duplicate) : null));
     }
   }
+}
+
+// The thread of a duplicate merged into this ticket: it stays on the duplicate, shown here
+// collapsed and read when opened.
+function mergedThread(number) {
+  const box = h("details", {class: "merged-thread", dataset: {duplicate: number}},
+                h("summary", {}, `Thread of #${number}`));
+  const list = h("ol", {class: "thread"});
+  box.append(list);
+  box.addEventListener("toggle", async () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = "true";
+    try {
+      const {data} = await api(`/api/tickets/${encodeURIComponent(number)}`);
+      renderThread({...data, thread: data.thread.filter((e) => CONVERSATION.has(e.kind))}, list);
+    } catch (err) {
+      const error = h("div", {class: "notice", role: "alert"});
+      showProblem(error, err);
+      list.replaceChildren(error);
+      delete box.dataset.loaded;
+    }
+  });
+  return box;
+}
+
+function ticketLink(number) {
+  return h("a", {href: `#/ticket/${encodeURIComponent(number)}`}, `#${number}`);
+}
+
+function renderMerged(ticket, box) {
+  const into = ticket.merged_into || ticket.merging_into;
+  box.hidden = !into;
+  box.replaceChildren();
+  if (!into) return;
+  box.append(h("strong", {}, ticket.merged_into ? "Merged. " : "Being merged. "),
+             `This ticket ${ticket.merged_into ? "was merged" : "is being merged"} into `, ticketLink(into),
+             ": work on it there; mail to this ticket reaches it. Only internal notes are added here.");
+}
+
+function renderLinks(state, box) {
+  const {view} = state;
+  const error = h("div", {class: "notice", role: "alert", hidden: true});
+  const items = view.links.map((link) => {
+    const remove = h("button", {type: "button", class: "secondary", "aria-label": `Remove the link to #${link.ticket}`},
+                     "Remove");
+    remove.addEventListener("click", () => busy(remove, () =>
+      send(state, `links/${encodeURIComponent(link.ticket)}`, undefined, error, "DELETE")));
+    return h("li", {dataset: {link: link.ticket, kind: link.kind}},
+      h("span", {class: "badge"}, LINK_KINDS[link.kind] || link.kind), " ", ticketLink(link.ticket), " ",
+      link.subject, " ", h("span", {class: "badge", dataset: {linkStatus: link.status}}, link.status), " ", remove);
+  });
+  const number = h("input", {id: "link-ticket", name: "ticket", required: true, inputmode: "numeric",
+                             pattern: "[0-9]{8}", maxlength: "8", size: "9"});
+  const kind = h("select", {id: "link-kind", name: "kind"},
+    Object.entries(LINK_KINDS).map(([id, label]) => h("option", {value: id}, label)));
+  const add = h("button", {type: "submit", class: "secondary"}, "Link");
+  const form = h("form", {class: "inline link-form", "aria-label": "Link a ticket"},
+    h("label", {for: "link-ticket"}, "Ticket number"), number,
+    h("label", {for: "link-kind"}, "is this ticket's"), kind, add);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await busy(add, () => send(state, "links", {ticket: number.value.trim(), kind: kind.value}, error));
+  });
+  box.replaceChildren(h("h2", {}, "Links"), error,
+    items.length ? h("ul", {class: "links"}, items) : h("p", {class: "muted"}, "None"), form);
 }
 
 function clock(view, target, metAt) {
