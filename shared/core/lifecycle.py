@@ -48,11 +48,11 @@ INITIAL = Status.NEW
 
 class Action(StrEnum):
     ASSIGN = "assign"
-    CHANGE = "change"  # the ticket's priority and/or category
     REPLY = "reply"
     NOTE = "note"
     REQUEST_INFO = "request-info"
     ESCALATE = "escalate"
+    CHANGE = "change"  # the ticket's priority and/or category
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
