@@ -2,9 +2,10 @@
 
     python -m bench.sweep --tickets 1000 100000 [--due 100] [--runs 5]
 
-Starts its own Azurite (in memory) per size and writes the tickets' sweep rows (the sweep
-reads only the index: its `sweep|<next check>|<number>` rows up to now), then times
-`slaflow.sweep`: the range read and one escalations-queue message per due ticket.
+Starts its own Azurite (in memory) per size and writes the tickets' active index rows with
+their next check time (the sweep reads only those: the active rows whose `sla_check_at`
+is up to now, over the 16 partitions), then times `flow.sweep`: the reads and one
+escalations-queue message per due ticket.
 """
 
 from __future__ import annotations
@@ -20,31 +21,31 @@ from datetime import UTC, datetime, timedelta
 from bench.stack import fresh_desk
 from shared.helpdesk import Helpdesk
 from shared.sla import flow
-from shared.storage.clients import INDEX_TABLE
-from shared.storage.indexing import INDEX_PARTITION, sweep_key
+from shared.storage.indexing import ACTIVE_TABLE, active_partition, created_key
 
 
 async def seed(desk: Helpdesk, count: int, due: int, now: datetime, concurrency: int = 16
                ) -> float:
-    """The sweep rows of `count` open tickets, `due` of them due. Only the `sweep|` rows:
-    the sweep's range never touches a ticket's other index rows, and writing 1 row per
-    ticket instead of 14 keeps seeding 100,000 tickets to a minute or two."""
+    """The active rows of `count` open tickets, `due` of them due, with only what the
+    sweep reads (status and the next check time), 100 to a transaction per partition."""
     rng = random.Random(count)
     batches = iter(range(0, count, 100))
 
     async def worker() -> None:
         for start in batches:
-            ops = []
+            by_partition: dict[str, list[tuple[str, dict]]] = {}
             for i in range(start, min(start + 100, count)):
                 at = now - timedelta(minutes=1) if i < due else \
                     now + timedelta(minutes=rng.randrange(5, 72 * 60))
                 number = f"{10_000_000 + i}"
-                ops.append(("upsert", {"PartitionKey": INDEX_PARTITION,
-                                       "RowKey": sweep_key(at, number), "number": number,
-                                       "status": "open"}))
-            await index.submit_transaction(ops)
+                by_partition.setdefault(active_partition(number), []).append(
+                    ("upsert", {"PartitionKey": active_partition(number),
+                                "RowKey": created_key(now, number), "number": number,
+                                "status": "open", "sla_check_at": at}))
+            for ops in by_partition.values():
+                await index.submit_transaction(ops)
 
-    index = desk.clients.table(INDEX_TABLE)
+    index = desk.clients.table(ACTIVE_TABLE)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started
