@@ -250,7 +250,13 @@ def _unquoted_history(lines: list[str], start: int, end: int) -> bool:
     and no quote anywhere below it (quotes would mean answers between them); here: a date
     with a time in it, and text below it."""
     joined = " ".join(line.strip() for line in lines[start:end + 1])
-    return bool(lang.TIME.search(joined)) and any(line.strip() for line in lines[end + 1:])
+    # Only a whole attribution as clients write it: a colon at its end, a year and a time
+    # ("On Tue, Mar 5, 2024 at 10:02 AM, Jane wrote:"); never "10:02 wrote -" in prose.
+    return (lines[end].rstrip().endswith((":", "：")) and bool(_YEAR.search(joined))
+            and bool(lang.TIME.search(joined)) and any(line.strip() for line in lines[end + 1:]))
+
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:

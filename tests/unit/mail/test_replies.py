@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shared.mail.html import to_text
@@ -90,6 +90,7 @@ def test_new_lines_survive_any_history(new, blank, history, subject):
 
 @settings(max_examples=150, deadline=None)
 @given(new=st.lists(_LINE, min_size=1, max_size=6))
+@example(new=["printer", "10:02 wrote -", "printer"])  # once cut as unquoted history
 def test_text_without_history_comes_back_unchanged(new):
     written = "\n".join(new)
     assert strip_quoted(written, is_reply=True) == written.strip()
