@@ -45,6 +45,7 @@ class EntryKind(StrEnum):
     SLA = "sla"                    # the SLA clock started, paused, resumed, warned, breached
     EMAIL_SENT = "email_sent"
     RATED = "rated"                # the requester said whether the resolution solved it
+    COLLABORATORS = "collaborators"  # an address copied on the ticket was added or removed
 
 
 class TicketSubmission(BaseModel):
