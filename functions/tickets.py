@@ -11,6 +11,7 @@ from functions.http import agent, handles_errors, json_body, json_response
 from shared.core import telemetry
 from shared.core.errors import NotFound
 from shared.core.numbering import is_valid
+from shared.tickets import collaborators
 from shared.tickets.queues import list_queue, parse_query
 from shared.tickets.views import for_agent, read_attachment, read_ticket
 from shared.tickets.workflow import act, parse_action, parse_body
@@ -57,6 +58,36 @@ async def tickets_act(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_body(action, json_body(req, optional=True))
     view = await act(number, action, body, actor=who.user_id, roles=who.roles,
                      if_match=req.headers.get("if-match"), desk=await helpdesk())
+    view = for_agent(view, who.roles)
+    return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
+
+
+@bp.function_name("tickets_collaborator_add")
+@bp.route(route="tickets/{number}/collaborators", methods=["POST"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_collaborator_add(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    email = collaborators.parse_body(json_body(req))
+    view = await collaborators.add(number, email, actor=who.user_id, via="agent",
+                                   if_match=req.headers.get("if-match"),
+                                   desk=await helpdesk())
+    view = for_agent(view, who.roles)
+    return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
+
+
+@bp.function_name("tickets_collaborator_remove")
+@bp.route(route="tickets/{number}/collaborators/{email}", methods=["DELETE"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_collaborator_remove(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    email = req.route_params.get("email", "").strip().lower()
+    view = await collaborators.remove(number, email, actor=who.user_id, via="agent",
+                                      if_match=req.headers.get("if-match"),
+                                      desk=await helpdesk())
     view = for_agent(view, who.roles)
     return json_response(view, headers={"ETag": view.etag, "Cache-Control": "no-store"})
 
