@@ -29,6 +29,7 @@ from shared.core.relations import LinkBody, MergeBody
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery
 from shared.tickets.bulk import BulkOutcome, BulkRequest
+from shared.tickets.collaborators import CollaboratorBody
 from shared.tickets.presence import Heartbeat, Presence
 from shared.tickets.queues import QueueCounts, QueuePage, QueueQuery
 from shared.tickets.search import SearchResult
@@ -90,6 +91,7 @@ def _path_param(name: str) -> dict[str, Any]:
 
 
 NUMBER = [_path_param("number")]
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}
 
 # The actions agents take, each its own path in the description (one function serves them).
 AGENT_ACTIONS: dict[Action, str] = {
@@ -183,6 +185,18 @@ OPERATIONS: tuple[Operation, ...] = (
               "one's ETag)", role="agent", response=AgentTicketView,
               errors=(*AGENT_ERRORS, 404, 409, 412, 503),
               params=[*NUMBER, _path_param("other"), IF_MATCH]),
+    Operation("post", "/api/tickets/{number}/collaborators",
+              "Copy someone on the ticket (If-Match optional): they get the public emails "
+              "on Cc and may answer; 422 for an invalid address, the requester's, the "
+              "desk's own or past 20; adding one already copied changes nothing",
+              role="agent", request=CollaboratorBody, response=AgentTicketView,
+              errors=(*AGENT_ERRORS, 400, 404, 409, 412, 415, 422, 503),
+              params=[*NUMBER, IF_MATCH]),
+    Operation("delete", "/api/tickets/{number}/collaborators/{email}",
+              "Stop copying an address on the ticket (If-Match optional); 404 if it is not "
+              "copied", role="agent", response=AgentTicketView,
+              errors=(*AGENT_ERRORS, 404, 409, 412, 503),
+              params=[*NUMBER, _path_param("email"), IF_MATCH]),
     Operation("get", "/api/tickets/{number}/attachments/{id}", "Download an attachment",
               role="agent", errors=(*AGENT_ERRORS, 404), params=[*NUMBER, _path_param("id")],
               media="application/octet-stream"),
@@ -281,6 +295,20 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/portal/ticket/rating",
               "Did this solve your problem? (form: solved=yes|no, comment, csrf); 303 to the "
               "page", status=303, media="text/html"),
+    Operation("post", "/api/portal/ticket/collaborators",
+              "The requester copies a colleague (form: email, csrf); 303 to the page",
+              status=303, media="text/html"),
+    Operation("post", "/api/portal/ticket/collaborators/remove",
+              "A collaborator leaves, or the requester removes one they added (form: email, "
+              "csrf); 303 to the page (a collaborator who left gets a page saying so)",
+              status=303, media="text/html"),
+    Operation("get", "/api/portal/unsubscribe/{token}",
+              "A collaborator's \"stop copying me\" link: a page whose button confirms it "
+              "(a GET changes nothing)", media="text/html", params=[_path_param("token")]),
+    Operation("post", "/api/portal/unsubscribe/{token}",
+              "Stop copying the link's address on its ticket: the page's button, or a mail "
+              "client's RFC 8058 one-click POST (List-Unsubscribe=One-Click)",
+              media="text/html", params=[_path_param("token")]),
     Operation("get", "/api/health", "Liveness of the app and its storage", errors=(503,)),
     Operation("get", "/api/openapi.json", "This description"),
     # The agents' web page (issue 6, part 1).
@@ -306,7 +334,7 @@ MODELS: list[type[BaseModel]] = [
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
     SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, MergeBody, LinkBody,
-    *BODIES.values()]
+    CollaboratorBody, *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:

@@ -37,6 +37,7 @@ from shared.core.links import (
     form_token,
     read_code,
     read_session,
+    read_stop,
     secret_of,
     session_for,
 )
@@ -54,7 +55,10 @@ COOKIE = "helpdesk_portal"
 COOKIE_PATH = "/api/portal"
 TICKET_PAGE = "/api/portal/ticket"
 NOTICES = {"reply": "Your message was added to the request.",
-           "rating": "Thank you for telling us. Your answer helps us get better."}
+           "rating": "Thank you for telling us. Your answer helps us get better.",
+           "collaborator-add": "They are now copied on the request: they get our answers "
+                               "by email and can follow it here.",
+           "collaborator-remove": "They are no longer copied on the request."}
 
 
 class LinkRefused(Exception):
@@ -175,7 +179,8 @@ def _read_form(req: func.HttpRequest, settings: Settings
         form, files = req.form, req.files
     except ValueError as exc:
         raise BadRequest(f"The form could not be read: {exc}") from None
-    fields = {name: str(form.get(name) or "") for name in ("body", "comment", "solved", "csrf")}
+    fields = {name: str(form.get(name) or "")
+              for name in ("body", "comment", "solved", "csrf", "email")}
     uploads = []
     for storage in files.getlist("attachments"):
         data = storage.read()
@@ -192,7 +197,7 @@ async def _ticket_page(desk: Helpdesk, grant: PortalGrant, token: str, *, status
                        notice: str | None = None, headers: dict[str, str] | None = None
                        ) -> func.HttpResponse:
     stored = await service.open_ticket(grant, desk=desk)
-    view = await service.portal_view(stored, desk=desk)
+    view = await service.portal_view(stored, desk=desk, viewer=grant.email)
     limits = desk.settings.limits
     return _render(desk.settings, "ticket", status=status, headers=headers, view=view,
                    ticket=view.ticket,
@@ -388,7 +393,15 @@ async def _post(req: func.HttpRequest, what: str) -> func.HttpResponse:
     try:
         if unreadable is not None:
             raise unreadable
-        if what == "reply":
+        if what == "collaborator-add":
+            await service.add_collaborator(grant, fields["email"], desk=desk)
+        elif what == "collaborator-remove":
+            await service.remove_collaborator(grant, fields["email"], desk=desk)
+            if fields["email"].strip().lower() == grant.email:
+                # They left: the session opens nothing more.
+                return _render(desk.settings, "unsubscribe", state="done",
+                               number=grant.number, email=grant.email, token="")
+        elif what == "reply":
             if not fields["body"].strip():
                 raise ValidationFailed("Write a message before sending.",
                                        errors=[{"field": "body", "message": "required"}])
@@ -421,3 +434,70 @@ async def portal_reply(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="portal/ticket/rating", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def portal_rate(req: func.HttpRequest) -> func.HttpResponse:
     return await _post(req, "rating")
+
+
+@bp.function_name("portal_collaborator_add")
+@bp.route(route="portal/ticket/collaborators", methods=["POST"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_collaborator_add(req: func.HttpRequest) -> func.HttpResponse:
+    """The requester copies a colleague (form: email, csrf)."""
+    return await _post(req, "collaborator-add")
+
+
+@bp.function_name("portal_collaborator_remove")
+@bp.route(route="portal/ticket/collaborators/remove", methods=["POST"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_collaborator_remove(req: func.HttpRequest) -> func.HttpResponse:
+    """A collaborator leaves, or the requester removes one they added (form: email, csrf)."""
+    return await _post(req, "collaborator-remove")
+
+
+# -- "stop copying me" (RFC 8058 one-click) -------------------------------------------
+
+
+def _stop_grant(token: str, settings: Settings, now: Any) -> PortalGrant:
+    try:
+        return read_stop(token, secret=secret_of(settings), now=now)
+    except BadLink as bad:
+        if bad.expired:
+            raise LinkRefused(410, "This link has expired",
+                              "Ask the person who made the request, or us, to stop copying "
+                              "you.") from None
+        raise INVALID from None
+
+
+@bp.function_name("portal_unsubscribe_page")
+@bp.route(route="portal/unsubscribe/{token}", methods=["GET"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_unsubscribe_page(req: func.HttpRequest) -> func.HttpResponse:
+    """The link in a collaborator's email: a page asking to confirm. A GET changes
+    nothing, so link scanners and previews unsubscribe nobody."""
+    desk = await helpdesk()
+    token = req.route_params.get("token", "")
+    try:
+        grant = _stop_grant(token, desk.settings, desk.clock())
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    stored = await desk.tickets.get(grant.number)
+    copied = stored is not None and grant.email in stored.ticket.cc
+    return _render(desk.settings, "unsubscribe", state="confirm" if copied else "not-copied",
+                   number=grant.number, email=grant.email, token=token)
+
+
+@bp.function_name("portal_unsubscribe")
+@bp.route(route="portal/unsubscribe/{token}", methods=["POST"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_unsubscribe(req: func.HttpRequest) -> func.HttpResponse:
+    """The confirmation, or a mail client's one-click POST (`List-Unsubscribe=One-Click`,
+    RFC 8058, sent without cookies): the token alone is the authority."""
+    desk = await helpdesk()
+    token = req.route_params.get("token", "")
+    try:
+        grant = _stop_grant(token, desk.settings, desk.clock())
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    if not await service.stop_copying(grant, desk=desk):
+        return _refused(desk.settings, LinkRefused(404, "This request no longer exists",
+                                                   "Nobody is copied on it any more."))
+    return _render(desk.settings, "unsubscribe", state="done", number=grant.number,
+                   email=grant.email, token="")

@@ -15,7 +15,7 @@ from shared.core.errors import NotFound
 from shared.core.models import AgentTicketView
 from shared.core.numbering import is_valid
 from shared.core.relations import LinkBody, MergeBody
-from shared.tickets import presence, relations
+from shared.tickets import collaborators, presence, relations
 from shared.tickets.bulk import act_on_many
 from shared.tickets.queues import list_queue, parse_query
 from shared.tickets.views import for_agent, read_attachment, read_ticket, with_links
@@ -109,6 +109,8 @@ async def tickets_presence_leave(req: func.HttpRequest) -> func.HttpResponse:
     who = await agent(req)
     await presence.leave(_number(req), who=who, desk=await helpdesk())
     return func.HttpResponse(status_code=204, headers={"Cache-Control": "no-store"})
+
+
 # Merge and links: literal routes, which take precedence over `{action}` above.
 @bp.function_name("tickets_merge")
 @bp.route(route="tickets/{number}/merge", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -146,6 +148,34 @@ async def tickets_unlink(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
     view = await relations.unlink(number, other, actor=who.user_id,
                                   if_match=req.headers.get("if-match"), desk=desk)
+    return await _answer(view, who.roles, desk=desk)
+
+
+@bp.function_name("tickets_collaborator_add")
+@bp.route(route="tickets/{number}/collaborators", methods=["POST"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_collaborator_add(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    email = collaborators.parse_body(json_body(req))
+    desk = await helpdesk()
+    view = await collaborators.add(number, email, actor=who.user_id, via="agent",
+                                   if_match=req.headers.get("if-match"), desk=desk)
+    return await _answer(view, who.roles, desk=desk)
+
+
+@bp.function_name("tickets_collaborator_remove")
+@bp.route(route="tickets/{number}/collaborators/{email}", methods=["DELETE"],
+          auth_level=func.AuthLevel.ANONYMOUS)
+@handles_errors
+async def tickets_collaborator_remove(req: func.HttpRequest) -> func.HttpResponse:
+    who = await agent(req)
+    number = _number(req)
+    email = req.route_params.get("email", "").strip().lower()
+    desk = await helpdesk()
+    view = await collaborators.remove(number, email, actor=who.user_id, via="agent",
+                                      if_match=req.headers.get("if-match"), desk=desk)
     return await _answer(view, who.roles, desk=desk)
 
 

@@ -134,6 +134,9 @@ def app_env(test_services: LocalServices, **overrides: str) -> dict[str, str]:
         "HELPDESK_NAME": "Test Desk",
         "HELPDESK_PORTAL_SECRET": PORTAL_SECRET,
         "HELPDESK_DNS_SERVER": LOCAL_DNS.server,
+        # The address the tests' mail is sent to (tests/support.py email_message): the
+        # desk's own, never a collaborator.
+        "HELPDESK_MAIL_ADDRESSES": "support@example.com",
     }
     env.update(overrides)
     return env

@@ -45,6 +45,7 @@ from shared.core.numbering import is_valid
 from shared.mail import messageids
 from shared.mail.inbound.message import MailParseError, ParsedEmail, parse_email
 from shared.mail.inbound.senders import SenderCheck, Verdict, check_sender
+from shared.tickets import collaborators
 from shared.tickets.idempotency import record_key
 from shared.tickets.intake import submit_ticket
 from shared.tickets.workflow import act, parse_body
@@ -198,8 +199,10 @@ async def _new_ticket(mail: ParsedEmail, message_id: str, uploads: list[Attachme
     own = {inbox.address.lower(), (inbox.reply_to or "").lower()} if inbox else set()
     created = await submit_ticket(
         raw, uploads, desk=desk, channel=Channel.EMAIL,
-        # The mailbox's own address is on every message it received: not a party to copy.
-        cc=[a for a in [*mail.to, *mail.cc] if a.lower() not in own],
+        # The people copied on it become its collaborators; the mailbox's own address is
+        # on every message it received, and neither it nor the sender is one.
+        cc=collaborators.clean([*mail.to, *mail.cc], exclude={
+            mail.from_address, *own, *await collaborators.own_addresses(desk)}),
         record=_key(message_id), entry_data=details, team=inbox.team if inbox else None,
         tags=tags)
     return EmailResult(outcome="created", number=created.number, matched_by="new")

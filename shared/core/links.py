@@ -10,6 +10,7 @@ Every token names one ticket and the address it belongs to, and is good until it
 | code (emailed) | `portal-code` | `c1|<number>|<expiry>|<email>|<nonce>` | the link's path, once |
 | session | `portal-session` | `s1|<number>|<expiry>|<email>` | an HttpOnly cookie only |
 | link (before codes) | `portal-link` | `v1|<number>|<expiry>|<email>` | links already emailed |
+| stop copying | `cc-stop` | `u1|<number>|<expiry>|<email>` | a collaborator's "stop copying me" link |
 
 A link lands in request logs, proxies and browser history, so what it carries must be
 worth nothing once used: a code only opens a page asking to confirm, the confirming POST
@@ -18,6 +19,10 @@ session. Each kind is signed under its own label, so neither a code nor an old l
 can stand in for a session cookie. Old `v1` links are accepted as codes (spent the same
 way) until they expire. The same secret, under another label, derives the portal form's
 anti-forgery field from the session token (`form_token`).
+
+A "stop copying me" link (`stop_link_for`) is not spent: it only removes its address from
+its ticket's collaborators, which doing twice does once, and it must keep working for as
+long as the emails carrying it are read (`STOP_LINK_DAYS`).
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from shared.core.numbering import is_valid
 from shared.core.settings import Settings, SettingsError
 
 LINK_PATH = "/api/portal/t/"
+STOP_PATH = "/api/portal/unsubscribe/"
+STOP_LINK_DAYS = 365
 
 # kind -> (payload version, signing label)
 _KINDS = {"code": ("c1", "portal-code"), "session": ("s1", "portal-session"),
-          "link": ("v1", "portal-link")}
+          "link": ("v1", "portal-link"), "stop": ("u1", "cc-stop")}
 
 
 class BadLink(Exception):
@@ -127,6 +134,17 @@ def _read(kind: str, token: str, secret: str, now: datetime) -> PortalGrant:
     return grant
 
 
+def make_stop(number: str, email: str, *, secret: str, expires: datetime) -> str:
+    """A collaborator's "stop copying me" token."""
+    return _sign("stop", [number, str(int(expires.timestamp())), email.strip().lower()],
+                 secret)
+
+
+def read_stop(token: str, *, secret: str, now: datetime) -> PortalGrant:
+    """The ticket and address a "stop copying me" link names; `BadLink` otherwise."""
+    return _read("stop", token, secret, now)
+
+
 def read_code(token: str, *, secret: str, now: datetime) -> PortalGrant:
     """What an emailed link names: a one-time code, or a link emailed before codes;
     `BadLink` if neither was made with `secret`, or it expired."""
@@ -166,6 +184,13 @@ def link_for(number: str, email: str, *, settings: Settings, now: datetime) -> s
     code = make_code(number, email, secret=secret_of(settings),
                      expires=now + timedelta(days=settings.portal_link_days))
     return settings.public_base_url.rstrip("/") + LINK_PATH + code
+
+
+def stop_link_for(number: str, email: str, *, settings: Settings, now: datetime) -> str:
+    """The absolute "stop copying me" link an email to a collaborator carries."""
+    token = make_stop(number, email, secret=secret_of(settings),
+                      expires=now + timedelta(days=STOP_LINK_DAYS))
+    return settings.public_base_url.rstrip("/") + STOP_PATH + token
 
 
 def session_for(grant: PortalGrant, *, settings: Settings, now: datetime) -> tuple[str, int]:

@@ -54,6 +54,7 @@ class EntryKind(StrEnum):
     MERGE_CANCELLED = "merge_cancelled"
     LINKED = "linked"              # a link to another ticket added (each side has one)
     UNLINKED = "unlinked"
+    COLLABORATORS = "collaborators"  # an address copied on the ticket was added or removed
 
 
 class TicketSubmission(BaseModel):

@@ -45,6 +45,13 @@ class StorageSettings(BaseModel):
         return self
 
 
+def _addresses(value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated list of addresses, lower-cased; None when unset."""
+    if value is None:
+        return None
+    return tuple(a.strip().lower() for a in value.split(",") if a.strip())
+
+
 class MailSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(1025, ge=1, le=65535)
@@ -53,6 +60,9 @@ class MailSettings(BaseModel):
     password: str | None = None
     sender: str = "helpdesk@example.com"
     sender_name: str = "Help Desk"
+    # Addresses mail reaches the desk at besides `sender` (the pipe's support address):
+    # never copied on a ticket (HELPDESK_MAIL_ADDRESSES, comma-separated).
+    own_addresses: tuple[str, ...] = ()
     timeout_seconds: float = 20.0
     # Azure Communication Services Email: when set, mail goes there instead of SMTP.
     acs_connection: str | None = None
@@ -177,6 +187,7 @@ class Settings(BaseModel):
                     "sender_check": get("HELPDESK_MAIL_SENDER_CHECK"),
                     "authserv_id": get("HELPDESK_MAIL_AUTHSERV_ID"),
                     "dns_server": get("HELPDESK_DNS_SERVER"),
+                    "own_addresses": _addresses(get("HELPDESK_MAIL_ADDRESSES")),
                 }.items() if v is not None
             },
             "limits": {k: v for k, v in limits.items() if v is not None},

@@ -17,10 +17,14 @@ from azure.core.exceptions import AzureError
 
 from shared.mail.mailer import MailError
 
-PASSED_HEADERS = ("In-Reply-To", "References", "Auto-Submitted", "X-Auto-Response-Suppress")
+PASSED_HEADERS = ("In-Reply-To", "References", "Auto-Submitted", "X-Auto-Response-Suppress",
+                  "List-Unsubscribe", "List-Unsubscribe-Post")
 
 
-def acs_message(message: EmailMessage, sender: str) -> dict[str, Any]:
+def acs_message(message: EmailMessage, sender: str, recipients: list[str] | None = None
+                ) -> dict[str, Any]:
+    """ACS sends to every address it is given, so a copy meant for some of its To and
+    Cc (`recipients`) goes to those alone, shown as its To."""
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     headers = {h: str(message[h]) for h in PASSED_HEADERS if message[h]}
@@ -29,7 +33,8 @@ def acs_message(message: EmailMessage, sender: str) -> dict[str, Any]:
     return {
         "senderAddress": sender,
         "recipients": {"to": [{"address": addr, "displayName": name}
-                              for name, addr in getaddresses([str(message["To"])])]},
+                              for name, addr in getaddresses([str(message["To"])])]
+                       if recipients is None else [{"address": a} for a in recipients]},
         "content": {
             "subject": str(message["Subject"]),
             "plainText": text.get_content() if text is not None else "",
@@ -47,9 +52,11 @@ class AcsMailer:
     async def close(self) -> None:
         await self._client.close()
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, recipients: list[str] | None = None
+                   ) -> None:
         try:
-            poller = await self._client.begin_send(acs_message(message, self._sender))
+            poller = await self._client.begin_send(acs_message(message, self._sender,
+                                                               recipients))
             result = await poller.result()
         except AzureError as exc:
             raise MailError(f"Azure Communication Services refused the email: {exc}") from exc

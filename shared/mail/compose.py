@@ -50,6 +50,26 @@ class EncodedHeader(str):
         return f"{self.name}: {encoded.encode(linesep=policy.linesep)}{policy.linesep}"
 
 
+class RawHeader(str):
+    """A header value of our own making (printable ASCII, such as a `List-Unsubscribe`
+    URL) written out on one line as it is: the standard library would encode a token
+    longer than a line as encoded words, which no mail client reads as a URL. RFC 5322
+    allows 998 characters a line."""
+
+    name: str
+
+    def __new__(cls, name: str, text: str) -> RawHeader:
+        value = one_line(text)
+        if not value.isascii() or _CONTROL.search(value) or len(name) + len(value) > 990:
+            raise ValueError(f"{name}: not a short printable ASCII value")
+        made = super().__new__(cls, value)
+        made.name = name
+        return made
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
 def header_value(name: str, text: str) -> str:
     """`text` for header `name`: plain printable ASCII without encoded-word syntax as it
     is (nothing in it can be decoded to anything else), anything else encoded by us."""
@@ -70,7 +90,12 @@ def compose(
     in_reply_to: str | None = None,
     references: list[str] | None = None,
     reply_to: str | None = None,
+    cc: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> EmailMessage:
+    """`cc`: the addresses the message shows as copied (who receives this very message
+    is the mailer's `recipients`); `headers`: more fields of our own making (plain ASCII,
+    such as `List-Unsubscribe`)."""
     message = EmailMessage()
     message["From"] = formataddr((settings.sender_name, settings.sender))
     # What people typed reaches these headers (an address, a subject): CR/LF in it would
@@ -79,6 +104,8 @@ def compose(
     # (see EncodedHeader). An address cannot be encoded: one with encoded-word syntax or
     # a control character is refused by intake (shared.tickets.intake.validate_submission).
     message["To"] = one_line(to)
+    if cc:
+        message["Cc"] = one_line(", ".join(cc))
     message["Subject"] = header_value("Subject", subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
@@ -91,6 +118,8 @@ def compose(
     # Tell other help desks and vacation responders not to answer us automatically.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
+    for name, value in (headers or {}).items():
+        message[name] = RawHeader(name, value)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -21,4 +21,7 @@ class MailError(Exception):
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    # `recipients`: who gets this message, when not everyone its To and Cc name (each
+    # collaborator gets a copy of their own, shared/notifications/notify.py).
+    async def send(self, message: EmailMessage, *, recipients: list[str] | None = None
+                   ) -> None: ...

@@ -34,20 +34,21 @@ class SmtpMailer:
         self._idle: list[tuple[smtplib.SMTP, float]] = []  # (connection, when it was put back)
         self._lock = threading.Lock()
 
-    async def send(self, message: EmailMessage) -> None:
-        await asyncio.to_thread(self._send, message)
+    async def send(self, message: EmailMessage, *, recipients: list[str] | None = None
+                   ) -> None:
+        await asyncio.to_thread(self._send, message, recipients)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_idle)
 
-    def _send(self, message: EmailMessage) -> None:
+    def _send(self, message: EmailMessage, recipients: list[str] | None = None) -> None:
         s = self._settings
         handing_over = False
         smtp: smtplib.SMTP | None = None
         try:
             smtp = self._checkout()
             handing_over = True
-            smtp.send_message(message)
+            smtp.send_message(message, to_addrs=recipients)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
                 smtplib.SMTPDataError) as exc:
             # The server answered with a refusal: certainly not delivered.

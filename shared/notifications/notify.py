@@ -13,6 +13,7 @@ requester threads onto the ones before it (`In-Reply-To`, `References`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +26,7 @@ from shared.core import telemetry
 from shared.core.directory import Agent, Team
 from shared.core.errors import NotFound, StorageFailed
 from shared.core.events import TicketEvent
-from shared.core.links import link_for
+from shared.core.links import link_for, stop_link_for
 from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.settings import Settings
 from shared.kb import knowledge
@@ -86,6 +87,21 @@ REQUESTER_MAILS: dict[EntryKind, RequesterMail] = {
 
 # Emails that went to the requester: the ones a new one threads onto.
 REQUESTER_PURPOSES = {"ack", *(m.purpose for m in REQUESTER_MAILS.values())}
+
+
+@dataclass(frozen=True)
+class Copy:
+    """How one participant's copy of a requester email looks: the To and Cc every copy
+    shows, and headers of its own (a collaborator's List-Unsubscribe)."""
+
+    to: list[str]
+    cc: list[str]
+    headers: dict[str, str] | None = None
+
+
+def copy_purpose(purpose: str, address: str) -> str:
+    """The record (and Message-ID) of a collaborator's copy of the email `purpose`."""
+    return f"{purpose}-cc-{hashlib.sha256(address.encode()).hexdigest()[:12]}"
 
 
 @cache
@@ -166,7 +182,10 @@ async def _mail_for(event: TicketEvent, stored: StoredTicket, *, desk: Helpdesk)
 
 async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[str],
                      subject: str, text: str, html: str, desk: Helpdesk,
-                     thread: bool, limit: RateLimiter | None = None) -> None:
+                     thread: bool, limit: RateLimiter | None = None,
+                     copy: Copy | None = None) -> None:
+    """Send one email once. With `copy`, the message shows `copy.to` and `copy.cc` as its
+    To and Cc and goes to `to` alone (each participant of a ticket gets their own)."""
     number = stored.ticket.number
     # The partition read that loaded `stored` also brought every sent-mail record.
     if any(e.kind == EntryKind.EMAIL_SENT and e.seq == seq and e.data.get("purpose") == purpose
@@ -204,15 +223,20 @@ async def _send_once(stored: StoredTicket, seq: int, purpose: str, *, to: list[s
     # A ticket from a fetched mailbox is answered from that mailbox (its reply_from).
     reply_to = next((e.data.get("reply_to") for e in stored.thread
                      if e.kind == EntryKind.CREATED), None)
-    message = compose(settings=desk.settings.mail, to=", ".join(to), subject=subject,
+    message = compose(settings=desk.settings.mail,
+                      to=", ".join(copy.to if copy else to), subject=subject,
                       text=text, html=html, message_id=mid,
                       in_reply_to=earlier[-1] if earlier else None,
-                      references=earlier or None, reply_to=reply_to)
+                      references=earlier or None, reply_to=reply_to,
+                      cc=copy.cc if copy else None, headers=copy.headers if copy else None)
     unconfirmed = False
     with telemetry.span("mail.send", attributes={"helpdesk.ticket": number,
                                                  "helpdesk.mail.purpose": purpose}):
         try:
-            await desk.mailer.send(message)
+            if copy is not None:
+                await desk.mailer.send(message, recipients=to)
+            else:
+                await desk.mailer.send(message)
         except MailError as exc:
             if not exc.maybe_sent:
                 # Certainly not sent: give the claim back, so the retry sends at once.
@@ -247,9 +271,10 @@ async def _record(number: str, seq: int, purpose: str, *, desk: Helpdesk, **prop
             await asyncio.sleep(min(2 ** attempt, 8))
 
 
-def portal_link(ticket: Ticket, *, desk: Helpdesk) -> str:
-    """The signed link every email to the requester carries (shared/core/links.py)."""
-    return link_for(ticket.number, ticket.requester_email, settings=desk.settings,
+def portal_link(ticket: Ticket, *, desk: Helpdesk, email: str | None = None) -> str:
+    """The signed link every email to the requester (or to `email`, a collaborator)
+    carries (shared/core/links.py)."""
+    return link_for(ticket.number, email or ticket.requester_email, settings=desk.settings,
                     now=desk.clock())
 
 
@@ -275,25 +300,47 @@ async def send_requester_update(stored: StoredTicket, entry: ThreadEntry, *,
     actor = entry.actor
     if agent := await desk.directory.get(Agent, entry.actor):
         actor = agent.name
-    text, html = _render("update", {
+    context = {
         "ticket": ticket, "intro": kind.intro.format(actor=actor), "body": entry.body,
         "outro": kind.outro.format(resolve_days=entry.data.get("resolve_days", "a few")),
-        "helpdesk_name": desk.settings.helpdesk_name,
-        "marker": REPLY_MARKER, "portal_link": portal_link(ticket, desk=desk)})
+        "helpdesk_name": desk.settings.helpdesk_name, "marker": REPLY_MARKER,
+        "portal_link": portal_link(ticket, desk=desk), "stop_link": None}
+    subject = f"Re: [#{ticket.number}] {ticket.subject}"
+    text, html = _render("update", context)
+    # The requester's copy shows the collaborators on Cc; each of them gets a copy of
+    # their own, with their own portal link and a link to stop being copied.
+    shown = Copy(to=[ticket.requester_email], cc=list(ticket.cc)) if ticket.cc else None
     await _send_once(stored, entry.seq, kind.purpose, to=[ticket.requester_email],
-                     subject=f"Re: [#{ticket.number}] {ticket.subject}", text=text, html=html,
-                     desk=desk, thread=True)
+                     subject=subject, text=text, html=html, desk=desk, thread=True,
+                     copy=shown)
+    whose = f"the request of {ticket.requester_name}"
+    for address in ticket.cc:
+        stop = stop_link_for(ticket.number, address, settings=desk.settings, now=desk.clock())
+        intro = kind.intro.format(actor=actor)
+        text, html = _render("update", {
+            **context, "intro": intro.replace("your request", whose)
+                                     .replace("Your request", whose.capitalize()),
+            "portal_link": portal_link(ticket, desk=desk, email=address), "stop_link": stop})
+        assert shown is not None
+        await _send_once(stored, entry.seq, copy_purpose(kind.purpose, address),
+                         to=[address], subject=subject, text=text, html=html, desk=desk,
+                         thread=True, copy=Copy(to=shown.to, cc=shown.cc, headers={
+                             "List-Unsubscribe": f"<{stop}>",
+                             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}))
 
 
-async def send_portal_link(stored: StoredTicket, request_id: str, *, desk: Helpdesk) -> None:
-    """The answer to "check a ticket": a fresh link, once per request (`request_id`)."""
+async def send_portal_link(stored: StoredTicket, request_id: str, *, desk: Helpdesk,
+                           email: str | None = None) -> None:
+    """The answer to "check a ticket": a fresh link, once per request (`request_id`), to
+    the requester or to `email` (a collaborator), for that address."""
     ticket = stored.ticket
+    to = email or ticket.requester_email
     text, html = _render("portal_link", {
         "ticket": ticket, "helpdesk_name": desk.settings.helpdesk_name,
-        "portal_link": portal_link(ticket, desk=desk),
-        "days": desk.settings.portal_link_days})
+        "portal_link": portal_link(ticket, desk=desk, email=to),
+        "days": desk.settings.portal_link_days, "copied": to != ticket.requester_email})
     # Keyed by the request, not by a thread entry: each request sends its own email.
-    await _send_once(stored, 0, f"link-{request_id}", to=[ticket.requester_email],
+    await _send_once(stored, 0, f"link-{request_id}", to=[to],
                      subject=f"[#{ticket.number}] Your link to {ticket.subject}",
                      text=text, html=html, desk=desk, thread=False)
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 from shared.core.directory import Agent
 from shared.core.errors import Forbidden, NotFound, ValidationFailed
 from shared.core.events import LinkRequest
-from shared.core.lifecycle import Action, Role, Status, may
+from shared.core.lifecycle import Action, Role, Status, is_closed, may
 from shared.core.links import PortalGrant
 from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
 from shared.notifications.notify import send_portal_link
 from shared.storage.ratelimit import TooManyRequests
 from shared.storage.tickets import StoredTicket
-from shared.tickets import workflow
+from shared.tickets import collaborators, workflow
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -71,7 +71,7 @@ async def send_link(request: LinkRequest, *, desk: Helpdesk) -> bool:
     """Email the link if `number` is a ticket of `email`; True if it was sent (or had been)."""
     email = request.email.strip().lower()
     stored = await desk.tickets.get(request.number) if request.number.isdigit() else None
-    if stored is None or stored.ticket.requester_email.strip().lower() != email:
+    if stored is None or not is_participant(stored, email):
         log.info("portal link request %s: no matching ticket; nothing sent", request.id)
         return False
     try:
@@ -81,7 +81,7 @@ async def send_link(request: LinkRequest, *, desk: Helpdesk) -> bool:
         log.warning("portal link request %s: too many links for one address this hour",
                     request.id)
         return False
-    await send_portal_link(stored, request.id, desk=desk)
+    await send_portal_link(stored, request.id, desk=desk, email=email)
     return True
 
 
@@ -120,21 +120,41 @@ class PortalEntry:
 
 
 @dataclass
+class PortalCollaborator:
+    email: str
+    removable: bool  # by the viewer: the requester's own additions, or the viewer
+
+
+@dataclass
 class PortalView:
     ticket: Ticket
     status_words: str
     entries: list[PortalEntry]
     can_reply: bool
     can_rate: bool
+    viewer: str = ""
+    is_requester: bool = True
+    collaborators: list[PortalCollaborator] = field(default_factory=list)
+    can_add: bool = False
+
+
+def is_requester(stored: StoredTicket, email: str) -> bool:
+    return stored.ticket.requester_email.strip().lower() == email
+
+
+def is_participant(stored: StoredTicket, email: str) -> bool:
+    """The requester, or an address copied on the ticket (a collaborator)."""
+    return is_requester(stored, email) or email in stored.ticket.cc
 
 
 async def open_ticket(grant: PortalGrant, *, desk: Helpdesk) -> StoredTicket:
-    """The ticket a valid link names, if it still belongs to the link's address."""
+    """The ticket a valid link names, if the link's address still takes part in it."""
     stored = await desk.tickets.get(grant.number)
     if stored is None:
         raise NotFound("This ticket no longer exists.")
-    if stored.ticket.requester_email.strip().lower() != grant.email:
-        raise Forbidden("This link no longer matches the ticket's requester.")
+    if not is_participant(stored, grant.email):
+        raise Forbidden("This link no longer matches the ticket's requester or anyone "
+                        "copied on it.")
     return stored
 
 
@@ -147,8 +167,14 @@ _LABELS = {
 }
 
 
-async def portal_view(stored: StoredTicket, *, desk: Helpdesk) -> PortalView:
+async def portal_view(stored: StoredTicket, *, desk: Helpdesk, viewer: str | None = None
+                      ) -> PortalView:
+    """The ticket as `viewer` (the requester by default, or a collaborator) sees it: the
+    public thread, their own messages as "You", and who is copied."""
     ticket = stored.ticket
+    requester_email = ticket.requester_email.strip().lower()
+    viewer = viewer or requester_email
+    requester = viewer == requester_email
     names = {a.id: a.name for a in await desk.directory.list(Agent)}
     files: dict[int, list[AttachmentInfo]] = {}
     for info in stored.attachments:
@@ -157,16 +183,31 @@ async def portal_view(stored: StoredTicket, *, desk: Helpdesk) -> PortalView:
     for e in stored.thread:
         if not e.public or e.kind not in PORTAL_KINDS:
             continue
-        mine = e.kind in FROM_REQUESTER
+        # The requester's side: their request and rating, and messages, theirs or a
+        # collaborator's (whose actor is the collaborator's address).
+        author = e.actor.lower() if e.kind is EntryKind.MESSAGE else requester_email
+        mine = e.kind in FROM_REQUESTER and author == viewer
+        label = _LABELS[e.kind]
+        who = names.get(e.actor, desk.settings.helpdesk_name)
+        if mine:
+            who = "You"
+        elif e.kind in FROM_REQUESTER:
+            who = ticket.requester_name if author == requester_email else e.actor
+            label = {EntryKind.CREATED: "The request", EntryKind.MESSAGE: "Wrote",
+                     EntryKind.RATED: "Rating"}[e.kind]
         entries.append(PortalEntry(
             seq=e.seq, kind=e.kind, at=e.at.strftime("%Y-%m-%d %H:%M UTC"),
-            who="You" if mine else names.get(e.actor, desk.settings.helpdesk_name),
-            mine=mine, body=e.body, label=_LABELS[e.kind], attachments=files.get(e.seq, []),
+            who=who, mine=mine, body=e.body, label=label, attachments=files.get(e.seq, []),
             solved=e.data.get("solved") if e.kind is EntryKind.RATED else None))
-    requester = {Role.REQUESTER.value}
+    roles = {Role.REQUESTER.value}
+    people = [PortalCollaborator(email=a, removable=a == viewer or (
+        requester and collaborators.added_by(stored, a) == viewer)) for a in ticket.cc]
     return PortalView(ticket=ticket, status_words=STATUS_WORDS[ticket.status], entries=entries,
-                      can_reply=may(Action.REQUESTER_REPLY, ticket.status, requester),
-                      can_rate=may(Action.RATE, ticket.status, requester))
+                      can_reply=may(Action.REQUESTER_REPLY, ticket.status, roles),
+                      can_rate=requester and may(Action.RATE, ticket.status, roles),
+                      viewer=viewer, is_requester=requester, collaborators=people,
+                      can_add=requester and not is_closed(ticket.status)
+                      and len(ticket.cc) < collaborators.MAX_COLLABORATORS)
 
 
 def public_attachment(stored: StoredTicket, attachment_id: str) -> AttachmentInfo:
@@ -210,5 +251,62 @@ async def reply(grant: PortalGrant, text: str, uploads: list[AttachmentUpload], 
 
 async def rate(grant: PortalGrant, *, solved: bool, comment: str, desk: Helpdesk
                ) -> AgentTicketView:
+    """Only the requester says whether the resolution solved their problem."""
+    if not is_requester(await open_ticket(grant, desk=desk), grant.email):
+        raise Forbidden("Only the person who made the request can rate its resolution.")
     return await workflow.rate(grant.number, solved=solved, comment=comment,
                                requester=grant.email, desk=desk)
+
+
+# -- collaborators -----------------------------------------------------------------
+
+
+async def add_collaborator(grant: PortalGrant, text: str, *, desk: Helpdesk
+                           ) -> AgentTicketView:
+    """The requester copies a colleague on their request (collaborators can only leave).
+    Counted with the portal's messages, so that adding and removing cannot flood the
+    thread either."""
+    email = collaborators.parse_address(text)
+    stored = await open_ticket(grant, desk=desk)
+    if not is_requester(stored, grant.email):
+        raise Forbidden("Only the person who made the request can copy others on it.")
+    if is_closed(stored.ticket.status):
+        raise Forbidden("This request is closed.")
+    await _count_portal_change(grant, desk=desk)
+    return await collaborators.add(grant.number, email, actor=grant.email, via="portal",
+                                   if_match=None, desk=desk)
+
+
+async def remove_collaborator(grant: PortalGrant, text: str, *, desk: Helpdesk
+                              ) -> AgentTicketView:
+    """A collaborator leaves, or the requester removes one they added themselves."""
+    email = str(text or "").strip().lower()
+    stored = await open_ticket(grant, desk=desk)
+    if email not in stored.ticket.cc:
+        raise NotFound(f"{email or 'That address'} is not copied on this request.")
+    if email != grant.email and not (is_requester(stored, grant.email) and
+                                     collaborators.added_by(stored, email) == grant.email):
+        raise Forbidden("You can remove only the people you added yourself.")
+    await _count_portal_change(grant, desk=desk)
+    return await collaborators.remove(grant.number, email, actor=grant.email, via="portal",
+                                      if_match=None, desk=desk)
+
+
+async def _count_portal_change(grant: PortalGrant, *, desk: Helpdesk) -> None:
+    try:
+        await desk.portal_reply_limit.hit(grant.number, desk.clock())
+    except TooManyRequests as error:
+        wait = int(error.extra.get("retry_after", 3600))
+        raise TooManyRequests(
+            f"At most {REPLIES_PER_HOUR} changes an hour can be made to one request here; "
+            f"try again in {wait // 60 + 1} minutes.", extra=error.extra) from None
+
+
+async def stop_copying(grant: PortalGrant, *, desk: Helpdesk) -> bool:
+    """The "stop copying me" link: the address leaves the ticket's collaborators (it may
+    have left already); False if the ticket is gone."""
+    if await desk.tickets.get(grant.number) is None:
+        return False
+    await collaborators.remove(grant.number, grant.email, actor=grant.email,
+                               via="unsubscribe", if_match=None, desk=desk, missing_ok=True)
+    return True

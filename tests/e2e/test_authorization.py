@@ -20,7 +20,10 @@ PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_file
           # The requester portal: signed links instead of a sign-in (tests/e2e/test_portal.py).
           "portal_check_form", "portal_check_send", "portal_open_link", "portal_open",
           "portal_renew_link", "portal_ticket",
-          "portal_attachment", "portal_reply", "portal_rate"}
+          "portal_attachment", "portal_reply", "portal_rate",
+          "portal_collaborator_add", "portal_collaborator_remove",
+          # A collaborator's "stop copying me" link (tests/e2e/test_collaborators.py).
+          "portal_unsubscribe_page", "portal_unsubscribe"}
 # Integrations authenticate with an API key or a signature, never a signed-in principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
@@ -28,7 +31,7 @@ ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
          "mailboxes_list", "mailboxes_health"}
 SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
 SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
-          "queue": "ticket-events"}
+          "queue": "ticket-events", "email": "someone@example.org"}
 
 
 def endpoints():

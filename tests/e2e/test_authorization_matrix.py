@@ -26,11 +26,13 @@ from tests.registry import http_functions
 
 PRINCIPALS = ("anonymous", "requester", "agent", "supervisor", "admin")
 SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
-          "queue": "ticket-events", "token": "abc", "path": "ui.css"}
+          "queue": "ticket-events", "token": "abc", "path": "ui.css",
+          "email": "someone@example.org"}
 # Integrations authenticate with an API key or a signature, never with a principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 # The portal's session routes: a link's cookie, whatever principal the browser has.
-PORTAL_SESSION = {"portal_ticket", "portal_attachment", "portal_reply", "portal_rate"}
+PORTAL_SESSION = {"portal_ticket", "portal_attachment", "portal_reply", "portal_rate",
+                  "portal_collaborator_add", "portal_collaborator_remove"}
 
 
 def _normal(path: str) -> str:
@@ -46,7 +48,8 @@ def expected(name: str, method: str, path: str, principal: str) -> set[int] | st
         return {401}
     if name in PORTAL_SESSION:
         return {401}
-    if name in ("portal_open_link", "portal_open", "portal_renew_link"):
+    if name in ("portal_open_link", "portal_open", "portal_renew_link",
+                "portal_unsubscribe_page", "portal_unsubscribe"):
         return {403}  # "abc" (or no code at all) is not a signed link
     role = ROLES[(_normal(path), method)]
     if role is None:

@@ -36,7 +36,9 @@ CHAT_SECRET = b"test-chat-secret"  # tests/e2e/conftest.py LIMITS
 PIPE = str(ROOT / "tools" / "mailpipe.py")
 # Endpoints whose accepted request makes a ticket for the case's address.
 CREATES = {"intake", "webform", "osticket", "email", "mailpipe", "chat"}
-PORTAL = {"portal_reply", "portal_rate"}
+PORTAL = {"portal_reply", "portal_rate", "portal_collaborator"}
+# Endpoints that change a ticket made for the case (a refused request must change nothing).
+CHANGES = PORTAL | {"agent_collaborator"}
 REPEAT = re.compile(r"\$repeat:(\d+):(.)", re.S)
 VICTIM = "victim@example.net"
 
@@ -158,7 +160,7 @@ def check_problem(case: dict[str, Any], response: httpx.Response) -> None:
     endpoint = case["endpoint"]
     if endpoint == "osticket":
         assert kind.startswith("text/plain") and response.text.strip(), kind
-    elif endpoint in {"webform", "portal_check", "help", "help_article"} | PORTAL:
+    elif endpoint in {"webform", "portal_check", "help", "help_article", "unsubscribe"} | PORTAL:
         assert kind.startswith("text/html"), kind
     elif endpoint == "static":
         assert kind.startswith("text/plain"), kind
@@ -299,12 +301,16 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             "chat": ("POST", "/api/channels/chat"), "portal_check": ("POST", "/api/portal"),
             "portal_reply": ("POST", "/api/portal/ticket/reply"),
             "portal_rate": ("POST", "/api/portal/ticket/rating"),
+            "portal_collaborator": ("POST", "/api/portal/ticket/collaborators"),
+            "unsubscribe": (case.get("method", "GET"),
+                            f"/api/portal/unsubscribe/{expand(case.get('path', ''), subs)}"),
             "kb_suggest": ("GET", "/api/kb/suggest"), "help": ("GET", "/api/help"),
             "help_article": ("GET", f"/api/help/{case.get('path', '')}"),
             "static": ("GET", f"/api/static/{expand(case.get('path', ''), subs)}"),
             "agent_get": ("GET", case.get("path", "")),
             "agent_send": (case.get("method", "POST"), case.get("path", "")),
             "agent_post": (case.get("method", "POST"), expand(case.get("path", ""), subs)),
+            "agent_collaborator": ("POST", ""),  # on a ticket made for the case, below
         }[endpoint]
         if endpoint == "agent_post":
             with host.signed_in() as agent:
@@ -312,6 +318,11 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
         if endpoint in ("agent_get", "agent_send"):
             with host.signed_in() as agent:
                 return agent.request(method, path, **kwargs), None, "", None
+        if endpoint == "agent_collaborator":
+            number = new_ticket(host, email)
+            with host.signed_in() as agent:
+                return (agent.post(f"/api/tickets/{number}/collaborators", **kwargs), None, "",
+                        number)
         return client.request(method, path, **kwargs), None, "", portal_number
 
 
@@ -339,12 +350,12 @@ def test_hostile_case(case: dict[str, Any], host: RunningHost, api_key: str, mai
         assert host.tickets_of(email) == [], "a refused request left a ticket behind"
         TALLY["refused"] += 1
         return
-    if endpoint in PORTAL:
+    if endpoint in CHANGES:
         assert portal_number is not None
         thread = agent_view(host, portal_number)["thread"]
         if not accepted:
-            assert not [e for e in thread if e["kind"] in ("message", "rated")], \
-                "a refused portal form changed the ticket"
+            assert not [e for e in thread if e["kind"] in ("message", "rated", "collaborators")], \
+                "a refused form changed the ticket"
             TALLY["refused"] += 1
             return
         number = portal_number

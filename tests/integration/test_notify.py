@@ -59,3 +59,45 @@ async def test_two_deliveries_at_once_send_one_email(desk: Helpdesk, maildev: Ma
     maildev.wait_to(email)
     await asyncio.sleep(1)
     assert len(maildev.to(email)) == 1
+
+
+async def test_a_reply_delivered_twice_sends_each_participant_one_copy(desk: Helpdesk,
+                                                                       maildev: MailDev):
+    """The requester's copy shows the collaborators on Cc and goes to the requester alone;
+    each collaborator's copy is its own email, recorded under its own key, so a
+    redelivered event sends none of them again."""
+    from shared.tickets import collaborators, workflow
+
+    requester, first, second = (unique_email("nreq"), unique_email("ncc1"),
+                                unique_email("ncc2"))
+    created = await intake.submit_ticket(
+        {"name": "Nia", "email": requester, "subject": "Copies", "description": "d"}, [],
+        desk=desk)
+    for address in (first, second):
+        await collaborators.add(created.number, address, actor="agent1", via="agent",
+                                if_match=None, desk=desk)
+    view = await workflow.act(created.number, workflow.Action.REPLY,
+                              workflow.parse_body(workflow.Action.REPLY, {"body": "Answer"}),
+                              actor="agent1", roles=frozenset({"agent"}), if_match=None,
+                              desk=desk)
+    [reply] = [e for e in view.thread if e.kind == EntryKind.REPLY]
+    event = TicketEvent(ticket=created.number, seq=reply.seq, kind="reply")
+    await handle_event(event, desk=desk)
+    await handle_event(event, desk=desk)
+
+    def envelope(message: dict) -> list[str]:
+        return [t["address"] for t in message["envelope"]["to"]]
+
+    maildev.wait_to(requester, 3)  # every copy shows the requester as its To
+    sent = [m for m in maildev.messages() if m["subject"].startswith(f"Re: [#{created.number}]")]
+    by_recipient = sorted(envelope(m)[0] for m in sent)
+    assert by_recipient == sorted([requester, first, second])
+    for message in sent:
+        raw = message_from_bytes(maildev.raw(message["id"]), policy=policy.default)
+        assert str(raw["To"]) == requester and str(raw["Cc"]) == f"{first}, {second}"
+        assert bool(raw["List-Unsubscribe"]) == (envelope(message)[0] != requester)
+    stored = await desk.tickets.get(created.number)
+    assert stored is not None
+    records = [e.data["to"] for e in stored.thread if e.kind == EntryKind.EMAIL_SENT
+               and e.seq == event.seq]
+    assert sorted(records) == sorted([requester, first, second])

@@ -2,7 +2,8 @@
 // ticket's status allows. Each action sends the ETag of the version on screen; when
 // someone else changed the ticket meanwhile the page says so and offers to reload,
 // keeping what the agent typed, and never sends it again by itself. A resolved ticket can
-// be promoted to a knowledge base article; every ticket lists the ones most like it. A
+// be promoted to a knowledge base article; every ticket lists the ones most like it, and
+// the people copied on it (collaborators), whom an agent adds and removes. A
 // line under the title names the other agents who have it open (presence.js).
 // A ticket can be merged into another (a merged one says where it went, and the target
 // shows the duplicate's thread collapsed) and linked to others (related, parent, child).
@@ -16,8 +17,9 @@ const LABELS = {
   created: "Opened", message: "Requester wrote", reply: "Reply", note: "Internal note",
   assigned: "Assigned", changed: "Changed", info_requested: "Information requested", escalated: "Escalated",
   resolved: "Resolved", closed: "Closed", reopened: "Reopened", reminder: "Reminder sent",
-  sla: "SLA", email_sent: "Email sent", merging: "Merging", merged: "Merged in",
-  merged_into: "Merged into", merge_cancelled: "Merge given up", linked: "Linked", unlinked: "Unlinked",
+  sla: "SLA", email_sent: "Email sent", collaborators: "Collaborators", merging: "Merging",
+  merged: "Merged in", merged_into: "Merged into", merge_cancelled: "Merge given up", linked: "Linked",
+  unlinked: "Unlinked",
 };
 // What the other ticket of a link is to this one.
 const LINK_KINDS = {related: "Related", parent: "Parent", child: "Child"};
@@ -38,7 +40,8 @@ export async function showTicket(main, number, current) {
   const thread = h("ol", {class: "thread", "aria-label": "Thread"});
   const details = h("div", {});
   const links = h("section", {class: "links", "aria-label": "Links"});
-  const aside = h("aside", {"aria-label": "Details"}, details, links, similarPanel(number));
+  const people = h("section", {class: "collaborators-panel", "aria-labelledby": "collaborators-title"});
+  const aside = h("aside", {"aria-label": "Details"}, details, people, links, similarPanel(number));
   const panels = h("div", {});
   const promote = promoteForm(number);
   const merged = h("p", {class: "notice merged", role: "status", hidden: true});
@@ -56,6 +59,7 @@ export async function showTicket(main, number, current) {
     renderThread(state.view, thread);
     renderAside(state.view, details);
     renderMerged(ticket, merged);
+    renderCollaborators(state, people);
     renderLinks(state, links);
   }
 
@@ -358,6 +362,9 @@ function eventText(entry) {
     if (d.cc_added?.length) parts.push(`(now copied: ${d.cc_added.join(", ")})`);
   } else if (["linked", "unlinked"].includes(entry.kind)) {
     parts.push(`#${d.ticket}${d.kind ? ` as ${(LINK_KINDS[d.kind] || d.kind).toLowerCase()}` : ""}`);
+  } else if (entry.kind === "collaborators") {
+    const how = {agent: "by an agent", portal: "in the portal", unsubscribe: "by their stop-copying link"}[d.via] || "";
+    parts.push(d.added ? `added ${d.added}` : `removed ${d.removed}`, how);
   } else if (entry.body) {
     parts.push(entry.body);
   }
@@ -365,17 +372,74 @@ function eventText(entry) {
   return parts.join(" ");
 }
 
+// -- collaborators ---------------------------------------------------------------------
+
+/** A message by someone copied on the ticket rather than its requester. */
+function byCollaborator(view, entry) {
+  return entry.kind === "message" && entry.actor.toLowerCase() !== (view.ticket.requester_email || "").toLowerCase();
+}
+
+/** Add or remove a collaborator under the version's ETag, as the actions are sent. */
+async function changeCollaborator(state, method, path, body, errorBox) {
+  hideProblem(errorBox);
+  try {
+    const {data, etag} = await api(`/api/tickets/${encodeURIComponent(state.number)}/collaborators${path}`,
+                                   {method, body, headers: {"If-Match": state.etag}});
+    state.apply(data, etag);
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 412) state.conflict();
+    else showProblem(errorBox, err);
+    return false;
+  }
+}
+
+function renderCollaborators(state, box) {
+  const cc = state.view.ticket.cc || [];
+  const errorBox = h("div", {class: "notice", role: "alert", hidden: true});
+  const list = cc.length ? h("ul", {class: "collaborators", id: "collaborator-list"}, cc.map((email) => {
+    const remove = h("button", {type: "button", class: "secondary", "aria-label": `Remove ${email}`}, "Remove");
+    remove.addEventListener("click", () => busy(remove, async () => {
+      if (await changeCollaborator(state, "DELETE", `/${encodeURIComponent(email)}`, undefined, errorBox)) {
+        announce(`${email} is no longer copied`);
+      }
+    }));
+    return h("li", {dataset: {email}}, h("span", {class: "collaborator-email"}, email), " ", remove);
+  })) : h("p", {class: "muted", id: "collaborator-list"}, "None");
+  const input = h("input", {type: "email", name: "email", required: true, maxlength: "254",
+                            autocomplete: "off", placeholder: "name@example.com"});
+  const add = h("button", {type: "submit", class: "secondary"}, "Add");
+  const form = h("form", {class: "composer", id: "collaborator-form"},
+    field("collaborator-email", "Copy someone", input), h("div", {class: "inline"}, add), errorBox);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(add, async () => {
+      const email = input.value.trim();
+      if (await changeCollaborator(state, "POST", "", {email}, errorBox)) {
+        announce(`${email} is now copied`);
+        box.querySelector("#collaborator-email")?.focus();
+      }
+    });
+  });
+  box.replaceChildren(
+    h("h2", {id: "collaborators-title"}, "Collaborators"),
+    h("p", {class: "hint"}, "Copied on every public email; their replies join the ticket."),
+    list, form);
+}
+
 function renderThread(view, list) {
   list.replaceChildren();
   for (const entry of view.thread) {
     // An email the desk chose not to send (the per-address cap) is not "Email sent".
     const label = entry.kind === "email_sent" && entry.data?.skipped ? "Email not sent"
+      : byCollaborator(view, entry) ? "Collaborator wrote"
       : LABELS[entry.kind] || entry.kind;
     const meta = [h("span", {class: "actor"}, entry.actor), " · ",
                   h("time", {datetime: entry.at}, when(entry.at))];
     if (CONVERSATION.has(entry.kind) || (entry.body && ["closed", "reopened", "reminder"].includes(entry.kind))) {
       const note = entry.kind === "note";
       const badges = [h("span", {class: `badge${note ? " note" : ""}`}, label)];
+      if (byCollaborator(view, entry)) badges.push(" ", h("span", {class: "badge collaborator"}, "collaborator"));
       if (!entry.public && !note) badges.push(" ", h("span", {class: "badge note"}, "Internal"));
       const d = entry.data || {};
       const extra = entry.kind === "escalated" ? ` to ${TIERS[d.tier] || d.tier}${d.vendor_name ? ` (${d.vendor_name})` : ""}` :

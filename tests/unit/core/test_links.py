@@ -150,3 +150,26 @@ def test_a_code_with_any_part_changed_is_refused():
         with pytest.raises(BadLink) as info:
             read_code(b64("|".join(changed).encode()) + "." + mac, secret=SECRET, now=NOW)
         assert not info.value.expired
+
+
+def test_a_stop_copying_link_names_its_ticket_and_address_and_nothing_else():
+    from datetime import UTC, datetime, timedelta
+
+    from shared.core.links import BadLink, make_code, make_session, make_stop, read_stop
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    token = make_stop(NUMBER, "Col@Example.org", secret="s" * 32,
+                      expires=now + timedelta(days=365))
+    grant = read_stop(token, secret="s" * 32, now=now)
+    assert (grant.number, grant.email) == (NUMBER, "col@example.org")
+    for other in (make_code(NUMBER, "col@example.org", secret="s" * 32,
+                            expires=now + timedelta(days=1)),
+                  make_session(NUMBER, "col@example.org", secret="s" * 32,
+                               expires=now + timedelta(days=1))):
+        with pytest.raises(BadLink):  # neither a portal code nor a session stops anyone
+            read_stop(other, secret="s" * 32, now=now)
+    with pytest.raises(BadLink):
+        read_stop(token, secret="another" * 5, now=now)
+    with pytest.raises(BadLink) as expired:
+        read_stop(token, secret="s" * 32, now=now + timedelta(days=366))
+    assert expired.value.expired
