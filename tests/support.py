@@ -74,9 +74,12 @@ class MailDev:
         return httpx.get(f"{self.base_url}/email", timeout=10).json()
 
     def to(self, address: str) -> list[dict[str, Any]]:
+        """The messages delivered to `address`: its SMTP envelope, whatever To says (a
+        collaborator's copy names the requester in To)."""
         return [
             m for m in self.messages()
-            if any(t.get("address", "").lower() == address.lower() for t in m.get("to", []))
+            if any(t.get("address", "").lower() == address.lower()
+                   for t in (m.get("envelope") or {}).get("to") or m.get("to", []))
         ]
 
     def raw(self, message_id: str) -> bytes:

@@ -48,9 +48,7 @@ def view(host: RunningHost, number: str) -> httpx.Response:
 
 def delivered(maildev: MailDev, address: str) -> list[dict]:
     """The messages MailDev received for `address` (the SMTP envelope, whatever To says)."""
-    return [m for m in maildev.messages()
-            if any(t.get("address", "").lower() == address.lower()
-                   for t in (m.get("envelope") or {}).get("to", []))]
+    return maildev.to(address)
 
 
 def wait_delivered(maildev: MailDev, address: str, count: int = 1) -> list[dict]:
