@@ -343,7 +343,7 @@ AREAS = (  # (what a path contains, the area it is counted in), first match wins
 def _area(path: str) -> str | None:
     """The area of a file; None for built-ins and the rest of the standard library,
     whose time is counted in the area of whoever called them."""
-    if path == "~" or ("python3" in path and "site-packages" not in path
+    if path == "~" or path.startswith("<frozen") or ("python3" in path and "site-packages" not in path
                        and "/email/" not in path and "asyncio" not in path):
         return None
     return next((label for part, label in AREAS if part in path), "other")
