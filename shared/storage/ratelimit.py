@@ -28,10 +28,14 @@ class TooManyRequests(HelpdeskError):
 
 @failures.store
 class RateLimiter:
-    def __init__(self, table: TableClient, *, per_window: int, prefix: str = "ip") -> None:
+    def __init__(self, table: TableClient, *, per_window: int, prefix: str = "ip",
+                 mostly_new: bool = False) -> None:
         self._table = table
         self._limit = per_window
         self._prefix = prefix  # what is counted: client addresses, email addresses...
+        # Most addresses counted are seen once in a window (requesters acknowledged):
+        # insert first, one request, and read only when the row is already there.
+        self._mostly_new = mostly_new
 
     async def hit(self, address: str | None, now: datetime) -> None:
         """Count one submission from `address`; raise `TooManyRequests` past the limit."""
@@ -50,16 +54,15 @@ class RateLimiter:
             return True
         window = int(now.timestamp()) // WINDOW_SECONDS
         pk, rk = f"{self._prefix}|{key_part(address)}", str(window)
+        if self._mostly_new and await self._first(pk, rk):
+            return True
         for _ in range(10):
             try:
                 entity = await self._table.get_entity(pk, rk)
             except ResourceNotFoundError:
-                try:
-                    await self._table.create_entity({"PartitionKey": pk, "RowKey": rk,
-                                                     "count": 1})
+                if await self._first(pk, rk):
                     return True
-                except ResourceExistsError:
-                    continue
+                continue
             if entity["count"] >= self._limit:
                 return False
             entity["count"] += 1
@@ -72,3 +75,11 @@ class RateLimiter:
                 continue
         # Ten lost races in a row: the count is contended, not exceeded.
         return True
+
+    async def _first(self, pk: str, rk: str) -> bool:
+        """Count the window's first use; False if the window's row is already there."""
+        try:
+            await self._table.create_entity({"PartitionKey": pk, "RowKey": rk, "count": 1})
+            return True
+        except ResourceExistsError:
+            return False

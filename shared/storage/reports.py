@@ -28,7 +28,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.core.counters import Contribution, Counters, add_into
-from shared.storage import failures
+from shared.storage import failures, transactions
 from shared.storage.entities import METRICS as RECORD_KEY
 from shared.storage.keys import join, key_part
 
@@ -142,7 +142,7 @@ class ReportStore:
                     ops.append(("update", new, {"mode": UpdateMode.REPLACE, "etag": entity.metadata["etag"],
                                                 "match_condition": MatchConditions.IfNotModified}))
             try:
-                await self._reports.submit_transaction(ops)
+                await transactions.submit(self._reports, ops)
                 return True
             except TableTransactionError:
                 # Another ticket's handler changed one of the rows (or took the marker):
@@ -184,18 +184,18 @@ class ReportStore:
             ops = batch.setdefault(entity["PartitionKey"], [])
             ops.append(("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}))
             if len(ops) == 100:
-                await self._reports.submit_transaction(ops)
+                await transactions.submit(self._reports, ops)
                 ops.clear()
         for ops in batch.values():
             if ops:
-                await self._reports.submit_transaction(ops)
+                await transactions.submit(self._reports, ops)
 
     async def write_day(self, day: str, rows: dict[str, Counters]) -> None:
         """Write a day's rows outright (the rebuild), 100 to a transaction."""
         entities = [{"PartitionKey": DAY_PREFIX + day, "RowKey": f"{row_key(row)}{SHARD_MARK}0", "row": row,
                      "c": json.dumps(counters)} for row, counters in rows.items()]
         for start in range(0, len(entities), 100):
-            await self._reports.submit_transaction(
+            await transactions.submit(self._reports,
                 [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in entities[start:start + 100]])
 
     async def ticket_numbers(self) -> AsyncIterator[str]:

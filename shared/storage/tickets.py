@@ -18,7 +18,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.core.models import AttachmentInfo, ThreadEntry, Ticket
 from shared.storage import entities as ent
-from shared.storage import failures
+from shared.storage import failures, transactions
 from shared.storage.indexing import (
     ACTIVE_TABLE,
     CLOSED_TABLE,
@@ -96,7 +96,7 @@ class TicketStore:
             for info, blob in attachments
         ]
         try:
-            await self._tickets.submit_transaction(ops)
+            await transactions.submit(self._tickets, ops)
         except TableTransactionError as exc:
             if _code(exc) == "EntityAlreadyExists":
                 raise NumberTaken(ticket.number) from exc
@@ -127,7 +127,7 @@ class TicketStore:
             for info, blob in attachments
         ]
         try:
-            results = await self._tickets.submit_transaction(ops)
+            results = await transactions.submit(self._tickets, ops)
         except TableTransactionError as exc:
             if _code(exc) in ("UpdateConditionNotSatisfied", "EntityAlreadyExists",
                                   "ResourceNotFound") or exc.status_code == 412:
@@ -416,7 +416,7 @@ class TicketStore:
             ops = [("delete", {"PartitionKey": OLD_PARTITION, "RowKey": r["RowKey"]})
                    for r in rows[start:start + 100]]
             try:
-                await table.submit_transaction(ops)
+                await transactions.submit(table, ops)
             except TableTransactionError as exc:
                 if _code(exc) != "ResourceNotFound":
                     raise
