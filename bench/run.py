@@ -37,14 +37,13 @@ from azure.core.exceptions import AzureError
 
 from bench import intake as intake_bench
 from bench import queue_page, requests, sweep
-from bench.stack import Stack, fresh_desk, stack
+from bench.stack import CpuMeter, Stack, drained, fresh_desk, stack
 from shared.core import numbering
 from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload, Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.storage.clients import QUEUES
 from shared.storage.events import EventQueue
 from shared.storage.tickets import NumberTaken
 from shared.tickets import workflow
@@ -117,25 +116,6 @@ async def ceiling(storage: str, clients: int, count: int, attachment_kb: int
         await desk.close()
 
 
-async def drained(storage: str, timeout: float = 300) -> None:
-    """Wait until the host has handled every queued event (its emails sent), so that one
-    run's backlog does not slow the next."""
-    desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": storage}))
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                counts = [(await desk.clients.queue(name).get_queue_properties())
-                          .approximate_message_count for name in QUEUES]
-            except AzureError:  # Azurite still busy with the run before: ask again
-                counts = [1]
-            if not any(counts):
-                return
-            await asyncio.sleep(0.5)
-    finally:
-        await desk.close()
-
-
 # -- intake over HTTP, with the host's memory ------------------------------------------------
 
 class PeakRss:
@@ -160,30 +140,6 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-class CpuMeter:
-    """CPU time (user + system) each process of the stack spends inside the `with`
-    blocks, summed over them: where an intake's cost goes on the shared cores."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.processes = {role: psutil.Process(pid) for role, pid in pids.items() if pid}
-        self.seconds = dict.fromkeys(self.processes, 0.0)
-        self._start: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        return {role: sum(p.cpu_times()[:2]) for role, p in self.processes.items()}
-
-    def __enter__(self) -> CpuMeter:
-        self._start = self._now()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for role, spent in self._now().items():
-            self.seconds[role] += spent - self._start[role]
-
-    def per_ticket_ms(self, tickets: int) -> dict[str, float]:
-        return {role: round(s * 1000 / tickets, 1) for role, s in self.seconds.items()}
 
 
 def tickets_for(clients: int) -> int:
