@@ -181,8 +181,22 @@ def prepared(running: Stack, count: int, active: int) -> dict[str, Any]:
             for kind in ("new", "open", "closed")}
     stored = asyncio.run(store(running.storage, templates, count, active))
     asyncio.run(drained(running.storage))
+    check_stored(running, count)
     print(f"stored {stored} (rows per template ticket: {rows})", flush=True)
     return {**stored, "rows_per_ticket": rows}
+
+
+def check_stored(running: Stack, count: int) -> None:
+    """The first and last stored tickets read back through the agents' API, whole."""
+    agent = sign_in(running.base_url, user=ME, roles="agent", email=f"{ME}@helpdesk.example.com")
+    try:
+        for i in sorted({0, count - 1}) if count else []:
+            r = agent.get(f"/api/tickets/{stored_number(i)}")
+            if r.status_code != 200 or not r.json().get("thread"):
+                raise SystemExit(f"stored ticket {stored_number(i)} reads back as "
+                                 f"{r.status_code} {r.text[:300]}")
+    finally:
+        agent.close()
 
 
 # -- what is measured on the stocked desk ------------------------------------------------------
