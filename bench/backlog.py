@@ -217,7 +217,8 @@ def queue_pages(running: Stack, samples: int) -> dict[str, dict[str, float]]:
                 page()
                 times.append((time.perf_counter() - started) * 1000)
             q = statistics.quantiles(times, n=20)
-            out[name] = {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(q[18], 1)}
+            out[name] = {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(q[18], 1),
+                         "load_average": round(os.getloadavg()[0], 1)}
     finally:
         agent.close()
     return out
@@ -236,6 +237,10 @@ def intake_cell(running: Stack, clients: int, *, path: str = "/api/tickets",
     # The warm-up's requests (one per client) are counted in the CPU, so it is a little high.
     per = cpu.per_ticket_ms(n + clients)
     result["cpu_ms_per_ticket"] = {**per, "total": round(sum(per.values()), 1)}
+    # The machine's 1-minute load average at the end: above the two cores, something
+    # outside the stack was running too, and rates and latencies are not the desk's alone
+    # (CPU per intake, being each process's own time, is less affected).
+    result["load_average"] = round(os.getloadavg()[0], 1)
     print(result, flush=True)
     return result
 
@@ -287,8 +292,8 @@ def markdown(cells: list[dict[str, Any]], cases: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     if cells:
         lines += ["| stored | Azurite | seeded in | data on disk | clients | tickets/s | "
-                  "p50 / p95 / p99 ms | errors | CPU ms per intake (all processes) |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "p50 / p95 / p99 ms | errors | CPU ms per intake (all processes) | load |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for cell in cells:
             seeding = cell["seeding"]
             runs = [(str(r["clients"]), r) for r in cell["intake"]]
@@ -298,7 +303,8 @@ def markdown(cells: list[dict[str, Any]], cases: list[dict[str, Any]]) -> str:
                     f"| {cell['stored']:,} | {cell['azurite']} | {seeding['seconds']} s | "
                     f"{cell['data_mb_after_seeding'] or ''} MB | {clients} | "
                     f"{r['tickets_per_second']} | {r['p50_ms']} / {r['p95_ms']} / {r['p99_ms']} | "
-                    f"{r['errors']} | {r['cpu_ms_per_ticket']['total']} |")
+                    f"{r['errors']} | {r['cpu_ms_per_ticket']['total']} | "
+                    f"{r.get('load_average', '')} |")
         roles = [k for k in cells[0]["intake"][-1]["cpu_ms_per_ticket"] if k != "total"]
         lines += ["", "| CPU ms per intake, 16 clients | " + " | ".join(roles) + " | total |",
                   "| --- |" + " --- |" * (len(roles) + 1)]
