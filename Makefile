@@ -83,7 +83,8 @@ faults: install
 	$(PY) -m pytest -m faults tests/faults -s -q
 
 # Figures for bench/README.md (Performance): a markdown table, and bench/results/latest.json.
-# About 50 minutes, half of it seeding the 100,000-ticket backlog into Azurite (`--sizes`).
+# About 50 minutes, half of it seeding the 100,000-ticket backlog into Azurite (`--sizes`),
+# and more than an hour more for issue 21's stocked desks (`--backlog`, `--queue-case`).
 bench: install
 	$(PY) -m bench.run
 

@@ -21,9 +21,15 @@ import httpx
 from bench.stack import stack
 
 
-async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict:
+async def run(base: str, clients: int, tickets: int, attachment_kb: int, *,
+              path: str = "/api/tickets", headers: dict[str, str] | None = None) -> dict:
+    """`path` and `headers` send the tickets elsewhere: osTicket's API is
+    `/api/tickets.json` with an `X-API-Key` (its body names the text `message`)."""
     body: dict[str, Any] = {"name": "Bench", "email": "bench@example.org", "subject": "Bench ticket",
             "description": "x" * 500, "priority": "normal"}
+    if path.endswith(".json"):
+        body = {"name": "Bench", "email": "bench@example.org", "subject": "Bench ticket",
+                "message": "data:text/plain," + "x" * 500}
     if attachment_kb:
         body["attachments"] = [{"filename": "blob.bin", "content_type": "application/octet-stream",
                                 "data": base64.b64encode(b"\0" * attachment_kb * 1024).decode()}]
@@ -40,7 +46,7 @@ async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict
             queue.get_nowait()
             started = time.perf_counter()
             try:
-                response = await client.post("/api/tickets", json=body)
+                response = await client.post(path, json=body, headers=headers)
                 ok = response.status_code == 201
                 if not ok:
                     refusals[str(response.status_code)] += 1
@@ -53,7 +59,8 @@ async def run(base: str, clients: int, tickets: int, attachment_kb: int) -> dict
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         # warm-up: clients, connections, tables
-        await asyncio.gather(*(client.post("/api/tickets", json=body) for _ in range(clients)))
+        await asyncio.gather(*(client.post(path, json=body, headers=headers)
+                               for _ in range(clients)))
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         elapsed = time.perf_counter() - started

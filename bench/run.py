@@ -9,8 +9,12 @@ Azurite, between its intake runs: the same writes one intake makes (ticket trans
 index transaction, queue message, and the blob when there is an attachment), straight
 through the storage layer, at the same concurrency. The storage-level scenarios (requests,
 queue page, sweep, long ticket) run in this process on in-memory Azurites of their own.
-Every timing is the median of `--runs` runs, with the spread. Results go to
-bench/results/latest.json (`--json`) after each scenario.
+Every timing is the median of `--runs` runs, with the spread. Issue 21's scenarios run
+once each: `entities` (entities written per intake and per agent action,
+`bench.entities`), `backlog` (intake, CPU per intake and queue pages with `--backlog`
+tickets already stored, Azurite on disk as `make run` keeps it, `bench.backlog`) and
+`queue_case` (the queue page with most stored tickets closed, `--queue-case`). Results go
+to bench/results/latest.json (`--json`) after each scenario.
 """
 
 from __future__ import annotations
@@ -35,16 +39,15 @@ import httpx
 import psutil
 from azure.core.exceptions import AzureError
 
+from bench import backlog, entities, queue_page, requests, sweep
 from bench import intake as intake_bench
-from bench import queue_page, requests, sweep
-from bench.stack import Stack, fresh_desk, stack
+from bench.stack import CpuMeter, Stack, drained, fresh_desk, stack
 from shared.core import numbering
 from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload, Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
-from shared.storage.clients import QUEUES
 from shared.storage.events import EventQueue
 from shared.storage.tickets import NumberTaken
 from shared.tickets import workflow
@@ -117,25 +120,6 @@ async def ceiling(storage: str, clients: int, count: int, attachment_kb: int
         await desk.close()
 
 
-async def drained(storage: str, timeout: float = 300) -> None:
-    """Wait until the host has handled every queued event (its emails sent), so that one
-    run's backlog does not slow the next."""
-    desk = await Helpdesk.start(Settings.from_env({"AzureWebJobsStorage": storage}))
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                counts = [(await desk.clients.queue(name).get_queue_properties())
-                          .approximate_message_count for name in QUEUES]
-            except AzureError:  # Azurite still busy with the run before: ask again
-                counts = [1]
-            if not any(counts):
-                return
-            await asyncio.sleep(0.5)
-    finally:
-        await desk.close()
-
-
 # -- intake over HTTP, with the host's memory ------------------------------------------------
 
 class PeakRss:
@@ -160,30 +144,6 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-class CpuMeter:
-    """CPU time (user + system) each process of the stack spends inside the `with`
-    blocks, summed over them: where an intake's cost goes on the shared cores."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.processes = {role: psutil.Process(pid) for role, pid in pids.items() if pid}
-        self.seconds = dict.fromkeys(self.processes, 0.0)
-        self._start: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        return {role: sum(p.cpu_times()[:2]) for role, p in self.processes.items()}
-
-    def __enter__(self) -> CpuMeter:
-        self._start = self._now()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for role, spent in self._now().items():
-            self.seconds[role] += spent - self._start[role]
-
-    def per_ticket_ms(self, tickets: int) -> dict[str, float]:
-        return {role: round(s * 1000 / tickets, 1) for role, s in self.seconds.items()}
 
 
 def tickets_for(clients: int) -> int:
@@ -267,7 +227,8 @@ def versions() -> dict[str, str]:
             f"{psutil.virtual_memory().total // 2**30} GiB"}
 
 
-SCENARIOS = ("intake", "notifications", "requests", "queue_page", "sweep", "long_ticket")
+SCENARIOS = ("intake", "notifications", "requests", "queue_page", "sweep", "long_ticket",
+             "entities", "backlog", "queue_case")
 
 
 def main() -> None:
@@ -278,6 +239,14 @@ def main() -> None:
                         help="the intake matrix's client counts")
     parser.add_argument("--attachment-kb", type=int, nargs="+", default=[0, 100],
                         help="the intake matrix's attachment sizes (0: none)")
+    parser.add_argument("--backlog", type=int, nargs="+", default=[1000, 5000, 20000],
+                        help="tickets stored before each run of the desk with its Azurite on "
+                             "disk (bench.backlog)")
+    parser.add_argument("--queue-case", type=int, nargs=4, default=[1000, 1000, 100_000, 2000],
+                        metavar=("STORED", "ACTIVE", "STORED", "ACTIVE"),
+                        help="the queue page with most tickets closed: two backlogs compared")
+    parser.add_argument("--entity-tickets", type=int, default=20,
+                        help="tickets taken through each step when counting entities")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--json", default="bench/results/latest.json")
     parser.add_argument("--single-host", action="store_true",
@@ -325,6 +294,24 @@ def main() -> None:
     if "sweep" in only:
         result["sweep"] = [asyncio.run(sweep.measure(n, 100, 5)) for n in args.sizes]
         save()
+    if "entities" in only:
+        with stack(split=not args.single_host) as running:
+            result["entities"] = entities.measure(running, args.entity_tickets)
+        save()
+    if "backlog" in only:
+        result["backlog"] = []
+        for size in args.backlog:
+            result["backlog"].append(backlog.stocked_desk(
+                size, on_disk=True, clients=[c for c in args.clients if c <= 16],
+                split=not args.single_host, samples=50))
+            save()
+    if "queue_case" in only:
+        result["queue_case"] = []
+        stored, active = args.queue_case[0::2], args.queue_case[1::2]
+        for n, a in zip(stored, active, strict=True):
+            result["queue_case"].append(backlog.queue_case(n, a, split=not args.single_host,
+                                                           samples=50))
+            save()
     if "long_ticket" in only:
         result["long_ticket_200"] = asyncio.run(long_ticket(200, 30))
         save()
@@ -450,6 +437,10 @@ def markdown(r: dict[str, Any]) -> str:
     if "host_peak_rss_mb" in r:
         lines.append(f"| local host peak memory during intake (HTTP; queue functions) | "
                      f"{r['host_peak_rss_mb']} MB; {r['worker_peak_rss_mb']} MB |")
+    if "entities" in r:
+        lines += ["", entities.markdown(r["entities"])]
+    if r.get("backlog") or r.get("queue_case"):
+        lines += ["", backlog.markdown(r.get("backlog", []), r.get("queue_case", []))]
     return "\n".join(lines)
 
 
