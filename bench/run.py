@@ -107,7 +107,7 @@ async def ceiling(storage: str, clients: int, count: int, attachment_kb: int
                 break
             except NumberTaken:  # intake draws again too
                 t = t.model_copy(update={"number": numbering.new_number()})
-        await desk.tickets.write_index(t, stale=[])
+        await desk.tickets.write_index(t, had=[])
         await desk.events.publish(TicketEvent(ticket=t.number, seq=1, kind="bench",
                                               indexed=True))
 
