@@ -10,7 +10,7 @@ from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
 from shared.tickets import intake
 from tests.conftest import unique_email
-from tests.support import MailDev
+from tests.support import MailDev, wait_for
 
 
 async def test_acknowledgement_is_sent_once_and_recorded_in_the_thread(desk: Helpdesk,
@@ -88,8 +88,12 @@ async def test_a_reply_delivered_twice_sends_each_participant_one_copy(desk: Hel
     def envelope(message: dict) -> list[str]:
         return [t["address"] for t in message["envelope"]["to"]]
 
-    maildev.wait_to(requester, 3)  # every copy shows the requester as its To
-    sent = [m for m in maildev.messages() if m["subject"].startswith(f"Re: [#{created.number}]")]
+    def copies() -> list[dict]:  # every copy shows the requester as its To
+        return [m for m in maildev.messages()
+                if m["subject"].startswith(f"Re: [#{created.number}]")]
+
+    sent = wait_for(lambda: len(found := copies()) >= 3 and found, what="three copies")
+    assert [m["subject"] for m in maildev.to(requester)] == [f"Re: [#{created.number}] Copies"]
     by_recipient = sorted(envelope(m)[0] for m in sent)
     assert by_recipient == sorted([requester, first, second])
     for message in sent:
