@@ -46,6 +46,7 @@ from typing import Any
 
 import httpx
 import psutil
+from azure.core.exceptions import AzureError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
@@ -65,6 +66,9 @@ QUEUES = {  # the agents' queue pages, as the agent page asks for them
     "mine": {"assignee": "me"},
 }
 BATCH = 100  # operations in one entity group transaction: Azure's limit
+# A 20,000-ticket seeding once failed at its end on one "connection reset" after the SDK's
+# own retries; a seeding takes up to an hour, so a failed transaction is sent again.
+RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,14 @@ async def store(storage: str, templates: list[Template], count: int, active: int
             nonlocal written
             while (item := await work.get()) is not None:
                 table, ops = item
-                await service.get_table_client(table).submit_transaction(ops)
+                for attempt in range(RETRIES):
+                    try:
+                        await service.get_table_client(table).submit_transaction(ops)
+                        break
+                    except AzureError:  # upserts: sending them again is harmless
+                        if attempt == RETRIES - 1:
+                            raise
+                        await asyncio.sleep(1)
                 written += len(ops)
 
         started = time.perf_counter()
