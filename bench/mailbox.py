@@ -47,7 +47,6 @@ from azure.data.tables import TableServiceClient
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from bench.stack import _wait_healthy
 from devtools import dovecot as dovecot_files
 from devtools import services
 from shared.core.settings import MailboxSettings
@@ -212,7 +211,7 @@ def desk(log_dir: Path, **env: str) -> Iterator[Desk]:
                  "--keys-file", str(log_dir / "keys.json"),
                  "--settings", str(services.ROOT / "local.settings.example.json")],
                 cwd=services.ROOT, env=host_env, stdout=log, stderr=subprocess.STDOUT)
-        _wait_healthy(base, host, log_dir)
+        services.wait_healthy(base, host, log_dir)
         yield Desk(base, storage, f"http://127.0.0.1:{ports[4]}", log_dir / "keys.json",
                    log_path)
     finally:

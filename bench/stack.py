@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 from azure.core.exceptions import AzureError
 
@@ -105,7 +104,7 @@ def stack(split: bool = False, location: Path | None = None) -> Iterator[Stack]:
         for port, extra in plan:
             hosts.append(_host(port, {**env, **extra}, log_dir))
         for (port, _), host in zip(plan, hosts, strict=True):
-            _wait_healthy(f"http://127.0.0.1:{port}", host, log_dir)
+            services.wait_healthy(f"http://127.0.0.1:{port}", host, log_dir)
         yield Stack(base_url=f"http://127.0.0.1:{ports[5]}",
                     host_pids=tuple(h.pid for h in hosts), storage=env["AzureWebJobsStorage"],
                     maildev_url=f"http://127.0.0.1:{ports[4]}",
@@ -217,14 +216,3 @@ def _host(port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen[byt
             cwd=services.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(base: str, host: subprocess.Popen[bytes], log_dir: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or host.poll() is not None:
-            raise SystemExit(f"local host did not start; see the logs in {log_dir}")
-        time.sleep(0.2)

@@ -113,7 +113,7 @@ def stack(log_dir: Path, *, profile: Path | None = None) -> Iterator[Stack]:
                 hosts.append(subprocess.Popen(command, cwd=services.ROOT, env={**env, **extra},
                                               stdout=log, stderr=subprocess.STDOUT))
         for port, host in zip(ports[5:], hosts, strict=True):
-            _wait_healthy(f"http://127.0.0.1:{port}", host, log_dir)
+            services.wait_healthy(f"http://127.0.0.1:{port}", host, log_dir)
         yield Stack(base_url=f"http://127.0.0.1:{ports[5]}",
                     maildev_url=f"http://127.0.0.1:{ports[4]}", smtp_port=ports[3],
                     storage=storage,
@@ -133,17 +133,6 @@ def _pid(service: services.Service) -> int:
     return service.process.pid if service.process else 0
 
 
-def _wait_healthy(base: str, host: subprocess.Popen[bytes], log_dir: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or host.poll() is not None:
-            raise SystemExit(f"a local host did not start; see the logs in {log_dir}")
-        time.sleep(0.2)
 
 
 # -- 1. storage requests, counted in this process ------------------------------------------

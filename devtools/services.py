@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,21 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def wait_healthy(base: str, host: subprocess.Popen[bytes], log_dir: Path) -> None:
+    """Until the local host at `base` answers its health check (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or host.poll() is not None:
+            raise SystemExit(f"a local host did not start; see the logs in {log_dir}")
+        time.sleep(0.2)
 
 
 def port_is_open(port: int) -> bool:
