@@ -205,7 +205,9 @@ def _attribution_ending_at(lines: list[str], quoted: list[bool], end: int) -> in
     <j@x>:"), and holds a date. A window of several lines must begin the way attributions begin ("On",
     "Am", "Le", a weekday or a date), so that it never takes in the line of new text above.
     """
-    last = lines[end].strip().strip("-").strip()  # "---- On <date>, Jane wrote ----"
+    last = lines[end].strip()
+    if last.startswith("-") and last.endswith("-"):  # "---- On <date>, Jane wrote ----"
+        last = last.strip("-").strip()
     if len(last) > _MAX_ATTRIBUTION_CHARS:  # also keeps the patterns linear: none sees a long line
         return None
     if not (lang.ATTRIBUTION_VERB.search(last) or lang.ATTRIBUTION_VERB_LAST.search(last)
@@ -270,8 +272,10 @@ def _is_header_block(lines: list[str], i: int) -> bool:
         if not (re.search(r"\d{4}", value) and lang.TIME.search(value)):
             return False
         block = _block_below(lines, i)
-        return any(lang.FROM_LABEL.match(line) or lang.TO_LABEL.match(line) for line in block) and any(
-            lang.ADDRESS.search(line) for line in block)
+        # ... and a To or Subject line (a recipient or a subject is what makes it a message's
+        # header, not "Sent: … / From: …" in prose), with an address in the block.
+        return any(lang.TO_LABEL.match(line) or lang.SUBJECT_LABEL.match(line)
+                   for line in block) and any(lang.ADDRESS.search(line) for line in block)
     if not lines[i][found.end():].strip():
         return False
     following = _block_below(lines, i)

@@ -81,6 +81,7 @@ _HISTORY = [
 @settings(max_examples=300, deadline=None)
 @given(new=st.lists(_LINE, min_size=1, max_size=6), blank=st.booleans(), history=st.sampled_from(_HISTORY),
        subject=st.sampled_from(["Re: printer", "AW: Drucker", "printer", "Fwd: printer"]))
+@example(new=["printer", "2024 wrote -"], blank=False, history=_HISTORY[-1], subject="Re: printer")
 def test_new_lines_survive_any_history(new, blank, history, subject):
     written = ("\n\n" if blank else "\n").join(new)
     got = strip_quoted(f"{written}\n\n{history}", is_reply=is_reply_subject(subject))
@@ -91,6 +92,7 @@ def test_new_lines_survive_any_history(new, blank, history, subject):
 @settings(max_examples=150, deadline=None)
 @given(new=st.lists(_LINE, min_size=1, max_size=6))
 @example(new=["printer", "10:02 wrote -", "printer"])  # once cut as unquoted history
+@example(new=["printer", "Sent: 2024 10:02", "From: jane@example.com"])  # once as a header block
 def test_text_without_history_comes_back_unchanged(new):
     written = "\n".join(new)
     assert strip_quoted(written, is_reply=True) == written.strip()
