@@ -115,7 +115,10 @@ async def receive_email(raw: bytes, *, desk: Helpdesk, inbox: Inbox | None = Non
 
     key = _key(message_id)
     found = await desk.idempotency.read(key)
-    if found is not None and found[0].get("number"):
+    # A new ticket's claim still `claimed` is not a duplicate yet: its worker may have died
+    # before the ticket was written. Intake settles it below (the ticket, a 409 while it may
+    # still be written, or a stale claim taken over), so the message is never dropped.
+    if found is not None and found[0].get("number") and found[0].get("state") != "claimed":
         return EmailResult(outcome="duplicate", number=found[0]["number"],
                            matched_by=found[0].get("matched_by"))
 

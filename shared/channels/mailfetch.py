@@ -279,6 +279,10 @@ class _Run:
         except StorageUnavailable as exc:
             raise _Stop(f"storage unavailable while receiving UID {uid}: {exc.detail}") from exc
         except HelpdeskError as exc:
+            if isinstance(exc, Conflict) and "retry_after" in exc.extra:
+                # Another worker's claim on this message may still become its ticket: try
+                # again next run, without counting it as the message's failure.
+                raise _Stop(f"UID {uid} is still being stored: {exc.detail}") from exc
             if exc.status < 500 and not isinstance(exc, Conflict | PreconditionFailed):
                 return await self._quarantine(uid, done, f"refused: {exc.detail}")
             return await self._failed(uid, checkpoint, done, f"{exc.title}: {exc.detail}")
