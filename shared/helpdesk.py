@@ -35,6 +35,7 @@ from shared.storage.clients import (
     KB_TABLE,
     MAILBOX_FETCH_QUEUE,
     MAILBOXES_TABLE,
+    OLD_INDEX_TABLES,
     PORTAL_LINKS_QUEUE,
     PRESENCE_TABLE,
     RATELIMIT_TABLE,
@@ -117,7 +118,8 @@ class Helpdesk:
             settings=settings,
             clients=clients,
             tickets=TicketStore(tickets=clients.table(TICKETS_TABLE),
-                                index={name: clients.table(name) for name in INDEX_TABLES}),
+                                index={name: clients.table(name)
+                                       for name in (*INDEX_TABLES, *OLD_INDEX_TABLES)}),
             attachments=AttachmentStore(clients.container(ATTACHMENTS_CONTAINER)),
             idempotency=IdempotencyStore(clients.table(IDEMPOTENCY_TABLE)),
             events=EventQueue(clients.queue(EVENTS_QUEUE)),

@@ -32,7 +32,7 @@ var tables = [
   'ticketindex'
   'ticketclosed'
   'ticketrequesters'
-  'ticketwords'
+  'ticketsearch'
   'idempotency'
   'directory'
   'ratelimits'

@@ -2,7 +2,7 @@
 
 A ticket is found by the words of its subject, its requester's name and the start of its
 description. Those never change after intake, so its tokens are computed from the ticket
-alone and kept as rows of the `ticketwords` table, one per token, written once (see
+alone and kept as rows of the `ticketsearch` table, one per token, written once (see
 `shared/storage/indexing.py`). At most `MAX_TOKENS` per ticket bounds what a ticket costs
 there.
 """

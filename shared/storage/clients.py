@@ -35,11 +35,19 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from shared.core.settings import StorageSettings
 from shared.storage import failures
-from shared.storage.indexing import ACTIVE_TABLE, CLOSED_TABLE, REQUESTERS_TABLE, WORDS_TABLE
+from shared.storage.indexing import (
+    ACTIVE_TABLE,
+    CLOSED_TABLE,
+    OLD_WORDS_TABLE,
+    REQUESTERS_TABLE,
+    WORDS_TABLE,
+)
 
 TICKETS_TABLE = "tickets"
 INDEX_TABLE = ACTIVE_TABLE  # the agents' queues; the other index tables: shared/storage/indexing.py
 INDEX_TABLES = (ACTIVE_TABLE, CLOSED_TABLE, REQUESTERS_TABLE, WORDS_TABLE)
+# Read and dropped by tools.reindex only (never created): an older layout's table.
+OLD_INDEX_TABLES = (OLD_WORDS_TABLE,)
 IDEMPOTENCY_TABLE = "idempotency"
 DIRECTORY_TABLE = "directory"
 RATELIMIT_TABLE = "ratelimits"

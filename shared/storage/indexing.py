@@ -16,10 +16,14 @@ Four small tables, each for one purpose (docs/architecture.md, "The index"):
 - `ticketrequesters`: one row per ticket, written once at intake, partition = the
   requester's address (lower case), RowKey `<newest first>|<number>`: the agents' search
   by email address.
-- `ticketwords`: the agents' word search, written once per ticket by the created event's
-  handler (off the intake request): partition = the word, RowKey `<newest first>|<number>`,
-  each row carrying all the ticket's words so a query's other words are checked on the
-  rows read.
+- `ticketsearch`: the agents' word search, written once per ticket by the created event's
+  handler (off the intake request): one row per word of the ticket, all in the ticket's
+  bucket partition (`<bucket>`, the same 16 buckets as the active rows), RowKey
+  `<word>|<newest first>|<number>`, each row carrying all the ticket's words so a query's
+  other words are checked on the rows read. A ticket's words share a partition, so they
+  are one entity-group transaction (one request); a search reads its word's key range in
+  each of the 16 partitions, in parallel. (The first layout, `ticketwords`, partitioned by
+  word: one request per word. `tools.reindex` moves a desk off it.)
 
 The head of a ticket lists the addresses of its rows in the first three tables
 (`<table>/<PartitionKey>/<RowKey>`; keys never hold a `/`, `key_part` encodes it), so the
@@ -42,7 +46,8 @@ from shared.storage.keys import join, key_part
 ACTIVE_TABLE = "ticketindex"
 CLOSED_TABLE = "ticketclosed"
 REQUESTERS_TABLE = "ticketrequesters"
-WORDS_TABLE = "ticketwords"
+WORDS_TABLE = "ticketsearch"
+OLD_WORDS_TABLE = "ticketwords"  # the first layout: a partition per word (tools.reindex drops it)
 
 OLD_PARTITION = "idx"  # the old layout's one partition (tools.reindex removes it)
 ACTIVE = "active"
@@ -150,17 +155,26 @@ def tokens(ticket: Ticket) -> list[str]:
     return ticket_tokens(ticket.subject, ticket.requester_name, ticket.description)
 
 
+def word_partitions() -> list[str]:
+    return [f"{b:02d}" for b in range(BUCKETS)]
+
+
 def word_rows(ticket: Ticket) -> list[dict[str, Any]]:
+    """The ticket's search rows, all in one partition (at most `MAX_TOKENS` of them, so
+    one transaction)."""
     words = tokens(ticket)
     joined = " ".join(words)
-    return [{"PartitionKey": token, "RowKey": newest_key(ticket.created_at, ticket.number),
+    newest = newest_key(ticket.created_at, ticket.number)
+    return [{"PartitionKey": bucket(ticket.number), "RowKey": join(key_part(token), newest),
              "number": ticket.number, "created_at": ticket.created_at, "words": joined}
             for token in words]
 
 
 def word_range(token: str) -> tuple[str, str]:
-    """The partitions of every word that begins with `token` (a prefix search)."""
-    return token, token + "\x7f"
+    """The RowKeys of every word that begins with `token` (a prefix search), in each
+    partition: word by word, then newest first."""
+    prefix = key_part(token)
+    return prefix, prefix + "\x7f"
 
 
 # -- queue order ---------------------------------------------------------------------------

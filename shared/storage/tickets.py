@@ -5,10 +5,12 @@ tickets, the requesters' lists, the search words)."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -23,6 +25,7 @@ from shared.storage.indexing import (
     ACTIVE_TABLE,
     CLOSED_TABLE,
     OLD_PARTITION,
+    OLD_WORDS_TABLE,
     REQUESTERS_TABLE,
     WORDS_TABLE,
     active_partitions,
@@ -33,6 +36,7 @@ from shared.storage.indexing import (
     requester_partition,
     requester_row,
     summary,
+    word_partitions,
     word_range,
     word_rows,
 )
@@ -266,8 +270,9 @@ class TicketStore:
     async def write_words(self, ticket: Ticket) -> int:
         """The ticket's search word rows (written once; rewriting them changes nothing)."""
         rows = word_rows(ticket)
-        table = self._tables[WORDS_TABLE]
-        await asyncio.gather(*(table.upsert_entity(row, mode=UpdateMode.REPLACE) for row in rows))
+        # One partition: one transaction (at most MAX_TOKENS rows, under its 100).
+        await transactions.submit(self._tables[WORDS_TABLE],
+                                  [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows])
         self.written[WORDS_TABLE] += len(rows)
         return len(rows)
 
@@ -363,11 +368,15 @@ class TicketStore:
                            {"pk": requester_partition(email)}, [], limit=limit)
 
     async def word_rows(self, token: str, *, limit: int) -> list[dict[str, Any]]:
-        """The word rows of every word beginning with `token`, word by word, newest first."""
+        """The word rows of every word beginning with `token`, word by word, newest first
+        (its key range in each bucket partition, read in parallel and merged)."""
         low, high = word_range(token)
-        return await _read(self._tables[WORDS_TABLE], ["PartitionKey ge @low",
-                                                        "PartitionKey lt @high"],
-                           {"low": low, "high": high}, [], limit=limit)
+        table = self._tables[WORDS_TABLE]
+        parts = await asyncio.gather(*(
+            _read(table, ["PartitionKey eq @pk", "RowKey ge @low", "RowKey lt @high"],
+                  {"pk": partition, "low": low, "high": high}, [], limit=limit)
+            for partition in word_partitions()))
+        return list(islice(heapq.merge(*parts, key=lambda row: row["RowKey"]), limit))
 
     async def heads(self, numbers: list[str]) -> dict[str, Ticket]:
         """The tickets of `numbers` (one point read of each head, in parallel)."""
@@ -401,10 +410,32 @@ class TicketStore:
     # -- the old layout and the reindex' checkpoint (shared/tickets/reindex.py) -----------
 
     async def old_layout(self) -> bool:
-        """Whether any row of the old index (one partition `idx`) is left."""
+        """Whether any row of the old index (one partition `idx`) or of the first search
+        layout (the table `ticketwords`) is left."""
         rows = await _read(self._tables[ACTIVE_TABLE], ["PartitionKey eq @pk"],
                            {"pk": OLD_PARTITION}, [], limit=1, select=["RowKey"])
-        return bool(rows)
+        return bool(rows) or await self._old_words_left()
+
+    async def _old_words_left(self) -> bool:
+        old = self._tables.get(OLD_WORDS_TABLE)
+        if old is None:
+            return False
+        try:
+            return bool(await _read(old, [], {}, [], limit=1, select=["RowKey"]))
+        except ResourceNotFoundError:  # never there, or dropped already
+            return False
+
+    async def drop_old_words(self) -> bool:
+        """Delete the first search layout's table (once every ticket's words are in the
+        new one); False if it was not there."""
+        old = self._tables.get(OLD_WORDS_TABLE)
+        if old is None or not await self._old_words_left():
+            return False
+        try:
+            await old.delete_table()
+        except ResourceNotFoundError:
+            return False
+        return True
 
     async def drop_old_layout(self, *, limit: int = 1000) -> int:
         """Delete up to `limit` rows of the old index, 100 to a transaction; returns how

@@ -6,7 +6,8 @@ calls for (`shared/storage/indexing.py`): its active or closed row, its requeste
 its search words, each an upsert, so writing them twice changes nothing. After each page
 the last number done is saved in a checkpoint entity: a run stopped anywhere (a crash, a
 time budget) resumes after it. Once every ticket is done, the old layout's rows (the one
-partition `idx` of `ticketindex`) are deleted and the checkpoint marked done; a later run
+partition `idx` of `ticketindex`, and the first search layout's table `ticketwords`, a
+partition per word) are deleted and the checkpoint marked done; a later run
 then does nothing, unless old rows appear again (an instance still on the old code wrote
 some) or it is asked to start over.
 
@@ -38,6 +39,7 @@ CONCURRENT = 16
 class ReindexReport:
     tickets: int = 0
     old_rows_removed: int = 0
+    old_words_dropped: bool = False
     resumed_after: str = ""
     finished: bool = False
     written: dict[str, int] = field(default_factory=dict)
@@ -49,6 +51,7 @@ class ReindexReport:
             "entities written: " + (", ".join(f"{table} {n}" for table, n in
                                               sorted(self.written.items())) or "none"),
             f"old index rows removed: {self.old_rows_removed}",
+            f"old search table dropped: {'yes' if self.old_words_dropped else 'no'}",
             "finished" if self.finished else "not finished: run again to continue",
         ]
 
@@ -90,6 +93,7 @@ async def reindex(desk: Helpdesk, *, again: bool = False, budget: float | None =
             return report
     while removed := await desk.tickets.drop_old_layout():
         report.old_rows_removed += removed
+    report.old_words_dropped = await desk.tickets.drop_old_words()
     await desk.tickets.save_reindex_state(after=after, done=True, at=desk.clock())
     report.finished = True
     report.written = _since(before, desk)

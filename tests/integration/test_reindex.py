@@ -1,21 +1,24 @@
-"""A desk started with the old index (one partition `idx` of `ticketindex`) on a real
-Azurite: `shared/tickets/reindex.py` (python -m tools.reindex) rebuilds the new index from
-the tickets table, resumes after a stop, removes the old rows, and a second run does
-nothing; the repair runs it when it finds the old layout."""
+"""A desk started with the old index (one partition `idx` of `ticketindex`, or the first
+search layout: a partition per word in `ticketwords`) on a real Azurite:
+`shared/tickets/reindex.py` (python -m tools.reindex) rebuilds the new index from the
+tickets table, resumes after a stop, removes the old rows, and a second run does nothing;
+the repair runs it when it finds the old layout."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.core import numbering
 from shared.core.lifecycle import Status
 from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket
 from shared.helpdesk import Helpdesk
-from shared.storage.indexing import OLD_PARTITION
+from shared.storage.indexing import OLD_PARTITION, OLD_WORDS_TABLE
 from shared.tickets import reindex, repair
 from shared.tickets.queues import QueueQuery, list_queue
 from shared.tickets.search import search
@@ -98,6 +101,38 @@ async def test_reindex_rebuilds_the_index_resumes_and_removes_the_old_rows(desk:
     moved = stored.ticket.model_copy(update={"status": Status.PENDING})
     assert await desk.tickets.write_index(moved, had=stored.index_keys) == 2  # + requester
     assert await mine(desk, tag, status="pending") == [tickets[0].number]
+
+
+async def test_a_desk_with_the_first_search_layout_is_moved_off_it(desk: Helpdesk):
+    """Search words written a partition per word (this desk's first layout): the reindex
+    writes every ticket's words into `ticketsearch`, then drops `ticketwords`."""
+    tag = uuid.uuid4().hex[:8]
+    # A ticket stored as the new code stores it ...
+    ticket = Ticket(number=numbering.new_number(), subject=f"Wordy{tag} scanner",
+                    description="Old search rows", requester_name="Old", priority=Priority.NORMAL,
+                    requester_email=f"words-{tag}@example.org", category="general",
+                    status="open", channel=Channel.WEB, created_at=T0, updated_at=T0, last_seq=1)
+    await desk.tickets.create(ticket, [ThreadEntry(seq=1, kind=EntryKind.CREATED, at=T0,
+                                                   actor="seed", public=True)], [])
+    await desk.tickets.write_index(ticket, had=[])
+    # ... but with its words where the first layout put them.
+    old = desk.clients.table(OLD_WORDS_TABLE)
+    with contextlib.suppress(ResourceExistsError):  # made by an earlier test of the session
+        await old.create_table()
+    await old.upsert_entity({"PartitionKey": f"wordy{tag}", "RowKey": f"9|{ticket.number}",
+                             "number": ticket.number, "words": f"wordy{tag} scanner"})
+    assert await desk.tickets.old_layout() and await reindex.needed(desk)
+    assert (await search(f"wordy{tag}", desk=desk)).items == []  # not in the new table yet
+
+    report = await reindex.reindex(desk, again=True)
+    assert report.finished and report.old_words_dropped
+    assert [i.number for i in (await search(f"wordy{tag}", desk=desk)).items] == [ticket.number]
+    assert not await desk.tickets.old_layout() and not await reindex.needed(desk)
+    try:
+        rows = [e async for e in old.list_entities()]
+    except ResourceNotFoundError:
+        rows = []
+    assert rows == []
 
 
 async def test_the_repair_reindexes_when_it_finds_the_old_layout(desk: Helpdesk):

@@ -134,14 +134,21 @@ def test_a_done_ticket_has_no_sla_check_for_the_sweep():
     assert "sla_check_at" not in summary(resolved)
 
 
-def test_search_words_are_rows_of_their_word_that_a_prefix_range_finds():
+def test_search_words_are_rows_of_the_tickets_bucket_that_a_prefix_range_finds():
     t = ticket(subject="Printer jams", requester_name="Ada", description="")
     rows = word_rows(t)
-    assert [r["PartitionKey"] for r in rows] == ["printer", "jams", "ada"]
+    # One partition (the ticket's bucket): one transaction, whatever the words.
+    assert {r["PartitionKey"] for r in rows} == {indexing.bucket(t.number)}
+    assert [r["RowKey"].split("|")[0] for r in rows] == ["printer", "jams", "ada"]
     assert all(r["words"] == "printer jams ada" and r["number"] == t.number for r in rows)
     low, high = word_range("print")  # "print" finds "printer"
-    assert low <= "printer" < high and not low <= "jams" < high
-    assert not word_range("jammed")[0] <= "jams" < word_range("jammed")[1]
+    keys = {r["RowKey"].split("|")[0]: r["RowKey"] for r in rows}
+    assert low <= keys["printer"] < high and not low <= keys["jams"] < high
+    assert not word_range("jammed")[0] <= keys["jams"] < word_range("jammed")[1]
+    # Newer tickets of a word sort first within it.
+    later = ticket(subject="Printer", requester_name="Bo", description="",
+                   created_at=T0 + timedelta(days=1))
+    assert word_rows(later)[0]["RowKey"] < keys["printer"]
 
 
 def test_the_repair_sees_a_missing_an_extra_or_an_out_of_date_row():
