@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.core.errors import Conflict, HelpdeskError, NotFound, PreconditionFailed
-from shared.core.models import AgentTicketView, LinkKind, ThreadEntry, Ticket
+from shared.core.models import AgentTicketView, ThreadEntry, Ticket
 from shared.core.relations import (
     MAX_DEPTH,
     REVERSE,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOO_FAST = "The tickets are changing too fast; try again."
+T = TypeVar("T")
 
 
 async def _load(number: str, *, desk: Helpdesk) -> StoredTicket:
@@ -90,6 +92,17 @@ async def _pause(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, 0.01 * (attempt + 1)))
 
 
+async def _retrying(step: Callable[[], Awaitable[T]]) -> T:
+    """Run `step` (read the tickets, decide, write under the versions read) again after
+    each `Stale`, with a short random pause; 409 "too fast" after `RETRIES` rounds."""
+    for attempt in range(RETRIES):
+        try:
+            return await step()
+        except Stale:
+            await _pause(attempt)
+    raise Conflict(TOO_FAST, extra={"retry_after": 1})
+
+
 # -- merging ---------------------------------------------------------------------------
 
 async def merge(number: str, body: MergeBody, *, actor: str, if_match: str | None,
@@ -99,33 +112,31 @@ async def merge(number: str, body: MergeBody, *, actor: str, if_match: str | Non
     The same merge again (a double submit, a retry after a failure) finishes it or finds
     it done, and answers the same."""
     precondition = Precondition.parse(if_match)
-    for attempt in range(RETRIES):
+
+    async def record_intent() -> AgentTicketView | None:
+        """Step 1; the duplicate if the merge is done already."""
         duplicate = await _load(number, desk=desk)
         if duplicate.ticket.merged_into == body.into:
             return view_of(duplicate)
         if duplicate.ticket.merging_into == body.into:
-            break
+            return None
         if precondition is not None and not precondition.holds(duplicate):
             raise _stale(duplicate)
         target = await desk.tickets.head(body.into) if body.into != number else None
         merge_refusal(duplicate.ticket, target, body.into)
         ticket, entry = start_merge(duplicate.ticket, body.into, actor=actor,
                                     comment=body.comment, now=desk.clock())
-        try:
-            await _write(duplicate, ticket, entry, desk=desk)
-        except Stale:
-            await _pause(attempt)
-            continue
-        break
-    else:
-        raise Conflict(TOO_FAST, extra={"retry_after": 1})
-    return await finish_merging(number, body.into, desk=desk)
+        await _write(duplicate, ticket, entry, desk=desk)
+        return None
+
+    done = await _retrying(record_intent)
+    return done if done is not None else await finish_merging(number, body.into, desk=desk)
 
 
 async def finish_merging(number: str, into: str, *, desk: Helpdesk) -> AgentTicketView:
     """Steps 2 and 3 of a merge whose intent is recorded (a request, its retry, or the
     repair of one that stopped)."""
-    for attempt in range(RETRIES):
+    async def finish() -> AgentTicketView:
         duplicate = await _load(number, desk=desk)
         if duplicate.ticket.merged_into == into:
             return view_of(duplicate)
@@ -141,41 +152,30 @@ async def finish_merging(number: str, into: str, *, desk: Helpdesk) -> AgentTick
                 await _cancel(number, into, refusal.detail, desk=desk)
                 raise
             assert target is not None
-            taken, entry = take_in(target.ticket, duplicate.ticket, actor=actor,
-                                   comment=intent.body if intent is not None else "",
-                                   now=desk.clock())
-            try:
-                await _write(target, taken, entry, desk=desk)
-            except Stale:
-                await _pause(attempt)
-                continue
-            target_ticket = taken
+            target_ticket, entry = take_in(target.ticket, duplicate.ticket, actor=actor,
+                                           comment=intent.body if intent is not None else "",
+                                           now=desk.clock())
+            await _write(target, target_ticket, entry, desk=desk)  # step 2
         else:
             target_ticket = target.ticket
         closed, entry = finish_merge(duplicate.ticket, target_ticket, actor=actor,
                                      now=desk.clock())
-        try:
-            await _write(duplicate, closed, entry, desk=desk)
-        except Stale:
-            await _pause(attempt)
-            continue
+        await _write(duplicate, closed, entry, desk=desk)  # step 3
         return view_of(await _load(number, desk=desk))
-    raise Conflict(TOO_FAST, extra={"retry_after": 1})
+
+    return await _retrying(finish)
 
 
 async def _cancel(number: str, into: str, reason: str, *, desk: Helpdesk) -> None:
-    for attempt in range(RETRIES):
+    async def cancel() -> None:
         duplicate = await _load(number, desk=desk)
         if duplicate.ticket.merging_into != into:
             return
         ticket, entry = cancel_merge(duplicate.ticket, reason=reason, now=desk.clock())
-        try:
-            await _write(duplicate, ticket, entry, desk=desk)
-            log.info("merge of %s into %s given up: %s", number, into, reason)
-            return
-        except Stale:
-            await _pause(attempt)
-    raise Conflict(TOO_FAST, extra={"retry_after": 1})
+        await _write(duplicate, ticket, entry, desk=desk)
+        log.info("merge of %s into %s given up: %s", number, into, reason)
+
+    await _retrying(cancel)
 
 
 # -- links -----------------------------------------------------------------------------
@@ -186,14 +186,15 @@ async def link(number: str, body: LinkBody, *, actor: str, if_match: str | None,
     both tickets; returns ticket `number` as it is afterwards."""
     precondition = Precondition.parse(if_match)
     other, kind = body.ticket, body.kind
-    for attempt in range(RETRIES):
+
+    async def this_half() -> None:
         here = await _load(number, desk=desk)
         there = await desk.tickets.head(other) if other != number else None
         mine = link_of(here.ticket, other)
         if mine is not None:
             if mine.kind is not kind or (there is not None and links_back(there, number, kind)):
                 raise duplicate_refusal(mine, kind)
-            break  # this half is written; the other is what is left
+            return  # this half is written; the other is what is left
         if precondition is not None and not precondition.holds(here):
             raise _stale(here)
         link_refusal(here.ticket, there, other, kind)
@@ -204,15 +205,18 @@ async def link(number: str, body: LinkBody, *, actor: str, if_match: str | None,
         if (pair := parent_and_child(number, other, kind)) is not None:
             await _refuse_cycle(*pair, desk=desk)
         ticket, entry = add_link(here.ticket, other, kind, actor=actor, now=desk.clock())
-        try:
-            await _write(here, ticket, entry, desk=desk)
-        except Stale:
-            await _pause(attempt)
-            continue
-        break
-    else:
-        raise Conflict(TOO_FAST, extra={"retry_after": 1})
-    await _other_half(other, number, REVERSE[kind], actor=actor, desk=desk)
+        await _write(here, ticket, entry, desk=desk)
+
+    async def other_half() -> None:
+        there = await _load(other, desk=desk)
+        if link_of(there.ticket, number) is not None:
+            return
+        ticket, entry = add_link(there.ticket, number, REVERSE[kind], actor=actor,
+                                 now=desk.clock())
+        await _write(there, ticket, entry, desk=desk)
+
+    await _retrying(this_half)
+    await _retrying(other_half)
     return view_of(await _load(number, desk=desk))
 
 
@@ -231,53 +235,30 @@ async def _refuse_cycle(parent: str, child: str, *, desk: Helpdesk) -> None:
     raise Conflict(f"Ticket {parent} has more than {MAX_DEPTH} levels of parents above it.")
 
 
-async def _other_half(other: str, number: str, kind: LinkKind, *, actor: str,
-                      desk: Helpdesk) -> None:
-    for attempt in range(RETRIES):
-        there = await _load(other, desk=desk)
-        if link_of(there.ticket, number) is not None:
-            return
-        ticket, entry = add_link(there.ticket, number, kind, actor=actor, now=desk.clock())
-        try:
-            await _write(there, ticket, entry, desk=desk)
-            return
-        except Stale:
-            await _pause(attempt)
-    raise Conflict(TOO_FAST, extra={"retry_after": 1})
-
-
 async def unlink(number: str, other: str, *, actor: str, if_match: str | None,
                  desk: Helpdesk) -> AgentTicketView:
     """Remove the link between `number` and `other` from both tickets."""
     precondition = Precondition.parse(if_match)
-    for attempt in range(RETRIES):
+
+    async def this_half() -> None:
         here = await _load(number, desk=desk)
         if link_of(here.ticket, other) is None:
             there = await desk.tickets.head(other) if other != number else None
             if there is None or link_of(there, number) is None:
                 raise NotFound(f"Ticket {number} is not linked to {other}.")
-            break  # this half is gone already; the other is what is left
+            return  # this half is gone already; the other is what is left
         if precondition is not None and not precondition.holds(here):
             raise _stale(here)
         ticket, entry = remove_link(here.ticket, other, actor=actor, now=desk.clock())
-        try:
-            await _write(here, ticket, entry, desk=desk)
-        except Stale:
-            await _pause(attempt)
-            continue
-        break
-    else:
-        raise Conflict(TOO_FAST, extra={"retry_after": 1})
-    for attempt in range(RETRIES):
-        there_stored = await desk.tickets.get(other)
-        if there_stored is None or link_of(there_stored.ticket, number) is None:
-            break
-        ticket, entry = remove_link(there_stored.ticket, number, actor=actor, now=desk.clock())
-        try:
-            await _write(there_stored, ticket, entry, desk=desk)
-            break
-        except Stale:
-            await _pause(attempt)
-    else:
-        raise Conflict(TOO_FAST, extra={"retry_after": 1})
+        await _write(here, ticket, entry, desk=desk)
+
+    async def other_half() -> None:
+        there = await desk.tickets.get(other)
+        if there is None or link_of(there.ticket, number) is None:
+            return
+        ticket, entry = remove_link(there.ticket, number, actor=actor, now=desk.clock())
+        await _write(there, ticket, entry, desk=desk)
+
+    await _retrying(this_half)
+    await _retrying(other_half)
     return view_of(await _load(number, desk=desk))
