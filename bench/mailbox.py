@@ -37,8 +37,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +48,7 @@ from imapclient.exceptions import LoginError
 from devtools import dovecot as dovecot_files
 from devtools import services
 from shared.core.settings import MailboxSettings
+from tools.mail_drop import compose
 
 RESULTS = services.ROOT / "bench" / "results" / "mailbox.json"
 PASSWORD = "bench-mailbox-password"
@@ -117,11 +116,7 @@ def dovecot(log_dir: Path) -> Iterator[Dovecot]:
 
 
 def message(user: str, sender: str, n: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, user, f"Bench {n}"
-    msg["Message-ID"] = make_msgid(domain="client.example")
-    msg.set_content(f"Message {n}.")
-    return bytes(msg)
+    return compose(sender=sender, to=user, subject=f"Bench {n}", body=f"Message {n}.")
 
 
 # -- the desk --------------------------------------------------------------------------------
