@@ -3,7 +3,7 @@
 // ticket someone changed since the list was loaded is refused, not overwritten. The
 // answer is listed ticket by ticket: what was done, and what was refused and why.
 import {api, busy, hideProblem, showProblem} from "./api.js";
-import {announce, append, h} from "./dom.js";
+import {announce, append, assignBody, field, formValue, h} from "./dom.js";
 import {directory, refreshCounts} from "./state.js";
 
 const PRIORITIES = ["low", "normal", "high", "urgent"];
@@ -67,42 +67,31 @@ export function bulkBar({reload}) {
     panels[action] = form;
     forms.append(form);
   };
-  const field = (id, label, control) => {
-    control.id = id;
-    return [h("label", {for: id}, label), control];
-  };
   const keep = () => h("option", {value: ""}, "(keep)");
-  const value = (form, name) => form.elements[name].value.trim();
 
   const agents = h("select", {name: "agent"}, keep());
   const teams = h("select", {name: "team"}, keep());
   make("assign", "Assign the selected tickets", [field("bulk-agent", "Agent", agents),
                                                  field("bulk-team", "Team", teams)],
-       "Assign", (form) => {
-         const body = {};
-         if (value(form, "agent")) body.agent = value(form, "agent");
-         if (value(form, "team")) body.team = value(form, "team");
-         if (!body.agent && !body.team) throw new Error("Choose an agent, a team, or both.");
-         return body;
-       });
+       "Assign", assignBody);
   const priority = h("select", {name: "priority"}, keep(), PRIORITIES.map((p) => h("option", {value: p}, p)));
   const category = h("select", {name: "category"}, keep());
   make("change", "Change priority or category", [field("bulk-priority", "Priority", priority),
                                                  field("bulk-category", "Category", category)],
        "Change", (form) => {
          const body = {};
-         if (value(form, "priority")) body.priority = value(form, "priority");
-         if (value(form, "category")) body.category = value(form, "category");
+         if (formValue(form, "priority")) body.priority = formValue(form, "priority");
+         if (formValue(form, "category")) body.category = formValue(form, "category");
          if (!body.priority && !body.category) throw new Error("Choose a priority, a category, or both.");
          return body;
        });
   make("note", "Add an internal note to each", [field("bulk-note", "Note (agents only)",
        h("textarea", {name: "body", required: true, maxlength: "20000", rows: "3"}))],
-       "Add note", (form) => ({body: value(form, "body")}));
+       "Add note", (form) => ({body: formValue(form, "body")}));
   make("resolve", "Resolve the selected tickets", [field("bulk-resolution",
        "Resolution notes (each requester sees them)",
        h("textarea", {name: "resolution", required: true, maxlength: "20000", rows: "3"}))],
-       "Resolve", (form) => ({resolution: value(form, "resolution")}));
+       "Resolve", (form) => ({resolution: formValue(form, "resolution")}));
   directory("agents").then((list) => {
     for (const a of list) agents.append(h("option", {value: a.id}, a.name));
   }).catch(() => {});

@@ -67,3 +67,25 @@ export function announce(text) {
   const live = document.getElementById("live");
   if (live) live.textContent = text;
 }
+
+// -- action forms (the ticket page's and the queue's bulk toolbar) --------------------------
+
+/** A labelled control: [label, control], the control given `id`. */
+export function field(id, label, control, hint) {
+  control.id = id;
+  return [h("label", {for: id}, label, hint ? h("span", {class: "hint"}, ` ${hint}`) : null), control];
+}
+
+/** A form field's value, trimmed. */
+export function formValue(form, name) {
+  return form.elements[name].value.trim();
+}
+
+/** The body of an assignment from a form with "agent" and "team" selects ("" keeps). */
+export function assignBody(form) {
+  const body = {};
+  if (formValue(form, "agent")) body.agent = formValue(form, "agent");
+  if (formValue(form, "team")) body.team = formValue(form, "team");
+  if (!body.agent && !body.team) throw new Error("Choose an agent, a team, or both.");
+  return body;
+}

@@ -8,7 +8,7 @@
 // A ticket can be merged into another (a merged one says where it went, and the target
 // shows the duplicate's thread collapsed) and linked to others (related, parent, child).
 import {ApiError, api, busy, hideProblem, showProblem} from "./api.js";
-import {announce, countdown, h, when} from "./dom.js";
+import {announce, assignBody, countdown, field, formValue, h, when} from "./dom.js";
 import {directory, me, refreshCounts} from "./state.js";
 import {promoteForm, similarPanel} from "./kb.js";
 import {watchPresence} from "./presence.js";
@@ -179,11 +179,6 @@ function renderActions(state, bar, forms) {
   }
 }
 
-function field(id, label, control, hint) {
-  control.id = id;
-  return [h("label", {for: id}, label, hint ? h("span", {class: "hint"}, ` ${hint}`) : null), control];
-}
-
 function textarea(name, required = true) {
   return h("textarea", {name, required, maxlength: "20000", rows: "5"});
 }
@@ -217,7 +212,6 @@ function buildForms(state, holder) {
     holder.append(form);
     return form;
   };
-  const value = (form, name) => form.elements[name].value.trim();
 
   // Reply: text, canned responses, attachments.
   const canned = h("select", {name: "canned"}, h("option", {value: ""}, "Canned response…"));
@@ -228,7 +222,7 @@ function buildForms(state, holder) {
     field("reply-body", "Reply (the requester sees this)", replyText),
     h("div", {class: "inline"}, field("reply-canned", "Canned response", canned), insert),
     field("reply-files", "Attachments", files, `(at most ${me.maxFiles}, ${Math.round(me.maxBytes / 1048576)} MB each)`),
-  ], "Send reply", async (form) => ({body: value(form, "body"), attachments: await readFiles(files)}));
+  ], "Send reply", async (form) => ({body: formValue(form, "body"), attachments: await readFiles(files)}));
   directory("canned").then((list) => {
     for (const c of list) canned.append(h("option", {value: c.id}, c.title));
     canned.dataset.loaded = "true";
@@ -245,21 +239,15 @@ function buildForms(state, holder) {
   });
 
   make("note", "Internal note", [field("note-body", "Note (agents only; the requester never sees it)", textarea("body"))],
-       "Add note", (form) => ({body: value(form, "body")}));
+       "Add note", (form) => ({body: formValue(form, "body")}));
   make("request-info", "Request information", [
     field("info-question", "Question for the requester (emailed; the ticket waits on them)", textarea("question"))],
-       "Send request", (form) => ({question: value(form, "question")}));
+       "Send request", (form) => ({question: formValue(form, "question")}));
 
   const agentSelect = h("select", {name: "agent"}, h("option", {value: ""}, "(keep)"));
   const teamSelect = h("select", {name: "team"}, h("option", {value: ""}, "(keep)"));
   make("assign", "Assign", [field("assign-agent", "Agent", agentSelect), field("assign-team", "Team", teamSelect)],
-       "Assign", (form) => {
-         const body = {};
-         if (value(form, "agent")) body.agent = value(form, "agent");
-         if (value(form, "team")) body.team = value(form, "team");
-         if (!body.agent && !body.team) throw new Error("Choose an agent, a team, or both.");
-         return body;
-       });
+       "Assign", assignBody);
   directory("agents").then((list) => {
     for (const a of list) agentSelect.append(h("option", {value: a.id}, `${a.name}${a.id === me.id ? " (me)" : ""}`));
   }).catch(() => {});
@@ -276,25 +264,25 @@ function buildForms(state, holder) {
   make("escalate", "Escalate", [field("escalate-tier", "Tier", tier),
                                 field("escalate-reason", "Reason (internal)", textarea("reason")), vendor],
        "Escalate", (form) => {
-         const body = {tier: value(form, "tier"), reason: value(form, "reason")};
+         const body = {tier: formValue(form, "tier"), reason: formValue(form, "reason")};
          if (body.tier === "vendor-support") {
-           body.vendor_name = value(form, "vendor_name");
-           if (value(form, "vendor_reference")) body.vendor_reference = value(form, "vendor_reference");
+           body.vendor_name = formValue(form, "vendor_name");
+           if (formValue(form, "vendor_reference")) body.vendor_reference = formValue(form, "vendor_reference");
          }
          return body;
        });
   make("resolve", "Resolve", [field("resolve-notes", "Resolution notes (the requester sees them; searchable later)", textarea("resolution"))],
-       "Resolve", (form) => ({resolution: value(form, "resolution")}));
+       "Resolve", (form) => ({resolution: formValue(form, "resolution")}));
   make("close", "Close", [field("close-comment", "Comment (optional)", textarea("comment", false))],
-       "Close ticket", (form) => ({comment: value(form, "comment")}));
+       "Close ticket", (form) => ({comment: formValue(form, "comment")}));
   make("reopen", "Reopen", [field("reopen-comment", "Comment (optional)", textarea("comment", false))],
-       "Reopen", (form) => ({comment: value(form, "comment")}));
+       "Reopen", (form) => ({comment: formValue(form, "comment")}));
   make("merge", "Merge into another ticket", [
     field("merge-into", "Ticket number to merge this one into",
           h("input", {name: "into", required: true, inputmode: "numeric", pattern: "[0-9]{8}", maxlength: "8"}),
           "(this ticket closes and points there; its requester is told once)"),
     field("merge-comment", "Comment (internal, optional)", textarea("comment", false))],
-       "Merge", (form) => ({into: value(form, "into"), comment: value(form, "comment")}));
+       "Merge", (form) => ({into: formValue(form, "into"), comment: formValue(form, "comment")}));
   return forms;
 }
 
