@@ -41,7 +41,7 @@ from typing import Any
 from shared.core.lifecycle import is_closed, is_done
 from shared.core.models import Ticket
 from shared.core.words import ticket_tokens
-from shared.storage.keys import join, key_part
+from shared.storage.keys import SEP, join, key_part
 
 ACTIVE_TABLE = "ticketindex"
 CLOSED_TABLE = "ticketclosed"
@@ -165,9 +165,17 @@ def word_rows(ticket: Ticket) -> list[dict[str, Any]]:
     words = tokens(ticket)
     joined = " ".join(words)
     newest = newest_key(ticket.created_at, ticket.number)
+    # The number and the time are in the key (`word_row_number`); each row carries only
+    # the words, to check a query's other words on. A ticket has up to 30 of these rows,
+    # the most of any table: every property costs 30 times.
     return [{"PartitionKey": bucket(ticket.number), "RowKey": join(key_part(token), newest),
-             "number": ticket.number, "created_at": ticket.created_at, "words": joined}
+             "words": joined}
             for token in words]
+
+
+def word_row_number(row_key: str) -> str:
+    """The ticket a word row belongs to (its RowKey's last part)."""
+    return row_key.rsplit(SEP, 1)[1]
 
 
 def word_range(token: str) -> tuple[str, str]:

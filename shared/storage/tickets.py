@@ -38,6 +38,7 @@ from shared.storage.indexing import (
     summary,
     word_partitions,
     word_range,
+    word_row_number,
     word_rows,
 )
 
@@ -376,7 +377,8 @@ class TicketStore:
             _read(table, ["PartitionKey eq @pk", "RowKey ge @low", "RowKey lt @high"],
                   {"pk": partition, "low": low, "high": high}, [], limit=limit)
             for partition in word_partitions()))
-        return list(islice(heapq.merge(*parts, key=lambda row: row["RowKey"]), limit))
+        merged = islice(heapq.merge(*parts, key=lambda row: row["RowKey"]), limit)
+        return [{**row, "number": word_row_number(row["RowKey"])} for row in merged]
 
     async def heads(self, numbers: list[str]) -> dict[str, Ticket]:
         """The tickets of `numbers` (one point read of each head, in parallel)."""
