@@ -1,11 +1,18 @@
 """Daily summaries in the `reports` table, and what each ticket last added to them.
 
-A day is one partition (`d|2026-11-27`); its rows are `all` and one per dimension value
-(`team|sysadmins-developers`), each holding its counters as JSON. Adding a ticket's
-change to a day is one entity group transaction: the rows, updated under their ETags,
-and a marker row `~m|<ticket>|<revision>` inserted. The marker makes the addition happen
-at most once per revision: a second try finds it and stops, a concurrent one fails the
-transaction and reads again.
+A day's rows are `all` and one per dimension value (`team|sysadmins-developers`), each
+holding its counters as JSON. Every event of a day adds to that day's `all` row, so each
+row is kept as `SHARDS` parts: a ticket always adds to the part its number picks, and
+readers add the parts up. Each part lives in a partition of its own
+(`d|2026-11-27|03`), so a day's writes spread over `SHARDS` partitions instead of
+crowding one (Azure's target is about 2,000 entities a second per partition). Adding a
+ticket's change to a day is one entity group transaction in its part's partition: the
+rows, updated under their ETags, and a marker row `~m|<ticket>|<revision>` inserted. The
+marker makes the addition happen at most once per revision: a second try finds it and
+stops, a concurrent one fails the transaction and reads again. (Desks from before kept
+all parts in one partition per day, `d|2026-11-27`; readers add those rows in too. A fold
+interrupted by the upgrade itself, its marker in the old partition, would be added again:
+`python -m tools.rebuild_reports` recomputes every day from the tickets.)
 
 What a ticket has added (`applied`) and is about to add (`pending`) live in its own
 partition of the tickets table (row `metrics`), which the ticket read brings for free.
@@ -37,6 +44,17 @@ MARKER_PREFIX = "~m|"  # after every dimension row, so a range of rows never rea
 RETRIES = 30
 SHARDS = 8
 SHARD_MARK = ":"  # `team|sysadmins-developers:3`: part 3 of the row (Azure refuses "#" in keys)
+PART_END = "|~"  # after every part's partition of a day: `d|<day>|00` … `d|<day>|07` < `d|<day>|~`
+
+
+def day_partition(day: str, shard: int) -> str:
+    """The partition of a day's part `shard` (its rows and the markers of its tickets)."""
+    return f"{DAY_PREFIX}{day}|{shard:02d}"
+
+
+def day_of(partition: str) -> str:
+    """The day of a partition, in either layout (`d|<day>|<part>`, or the old `d|<day>`)."""
+    return partition[len(DAY_PREFIX):].split("|", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -109,18 +127,15 @@ class ReportStore:
 
     # -- the daily summaries ------------------------------------------------------------
 
-    async def add_to_day(self, day: str, rows: dict[str, Counters], *, marker: str, shard: int = 0) -> bool:
+    async def add_to_day(self, day: str, rows: dict[str, Counters], *, marker: str, shard: int) -> bool:
         """Add counters to a day's rows once per marker; False if the marker was there.
-
-        Every event of a day adds to that day's `all` row, so concurrent handlers would
-        keep losing the race for its ETag: each row is kept as `SHARDS` parts, a ticket
-        always adds to the part its number picks, and readers add the parts up."""
+        The rows are the ticket's part of each (`shard`), in that part's partition."""
         lock = self._locks.setdefault((day, shard % SHARDS), asyncio.Lock())
         async with lock:
             return await self._add_to_day(day, rows, marker=marker, shard=shard % SHARDS)
 
     async def _add_to_day(self, day: str, rows: dict[str, Counters], *, marker: str, shard: int) -> bool:
-        partition = DAY_PREFIX + day
+        partition = day_partition(day, shard)
         marker_key = MARKER_PREFIX + marker
         keys = {f"{row_key(row)}{SHARD_MARK}{shard}": row for row in rows}
         names = [f"r{i}" for i in range(len(keys) + 1)]
@@ -153,8 +168,8 @@ class ReportStore:
     async def read_days(self, first: str, last: str, *, rows: str | None = None
                         ) -> AsyncIterator[tuple[str, str, Counters]]:
         """(day, row, counters) for the days first..last; `rows` a dimension, `all`, or None for all."""
-        clauses = ["PartitionKey ge @lo", "PartitionKey le @hi"]
-        params = {"lo": DAY_PREFIX + first, "hi": DAY_PREFIX + last}
+        clauses = ["PartitionKey ge @lo", "PartitionKey lt @hi"]
+        params = {"lo": DAY_PREFIX + first, "hi": DAY_PREFIX + last + PART_END}
         if rows == "all":
             clauses += ["RowKey ge @rlo", "RowKey lt @rhi"]
             params |= {"rlo": "all" + SHARD_MARK, "rhi": "all" + chr(ord(SHARD_MARK) + 1)}
@@ -168,7 +183,7 @@ class ReportStore:
                                                          select=["PartitionKey", "RowKey", "row", "c"]):
             if entity["RowKey"].startswith(MARKER_PREFIX):
                 continue
-            yield entity["PartitionKey"][len(DAY_PREFIX):], entity["row"], json.loads(entity["c"])
+            yield day_of(entity["PartitionKey"]), entity["row"], json.loads(entity["c"])
 
     async def read_all(self) -> Contribution:
         """Every day's rows, their parts added up."""
@@ -192,7 +207,7 @@ class ReportStore:
 
     async def write_day(self, day: str, rows: dict[str, Counters]) -> None:
         """Write a day's rows outright (the rebuild), 100 to a transaction."""
-        entities = [{"PartitionKey": DAY_PREFIX + day, "RowKey": f"{row_key(row)}{SHARD_MARK}0", "row": row,
+        entities = [{"PartitionKey": day_partition(day, 0), "RowKey": f"{row_key(row)}{SHARD_MARK}0", "row": row,
                      "c": json.dumps(counters)} for row, counters in rows.items()]
         for start in range(0, len(entities), 100):
             await transactions.submit(self._reports,

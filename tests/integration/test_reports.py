@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,7 +26,7 @@ from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import MailInProgress, handle_event
 from shared.reports import metrics, summaries
-from shared.storage.reports import record_from_entity
+from shared.storage.reports import SHARDS, day_partition, record_from_entity
 from shared.tickets import intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email
 
@@ -122,11 +123,34 @@ async def test_a_handler_that_stopped_half_way_is_finished_by_the_next_delivery(
     delta = metrics.difference(wanted, record.applied)
     day = sorted({d for d, _ in delta})[0]
     await desk.reports.add_to_day(day, {row: c for (d, row), c in delta.items() if d == day},
-                                  marker=f"{number}|{record.revision + 1}")
+                                  marker=f"{number}|{record.revision + 1}", shard=int(number))
 
     await deliver_all(desk, number)  # the redelivery
     assert await desk.reports.read_all() == await summaries.expected(desk)
     assert (await desk.reports.read_all())[(day, "all")]["frt_n"] == 1
+
+
+async def test_a_days_parts_are_partitions_of_their_own_and_old_days_still_count(
+        own_desk: Helpdesk):
+    """Tickets add to their own part of a day, each part a partition (so a busy day's
+    writes spread over SHARDS partitions); a day written by an older desk, all parts in
+    one partition `d|<day>`, is still added in."""
+    desk = own_desk
+    numbers = [await new_ticket(desk, f"p{i}") for i in range(6)]
+    for number in numbers:
+        await deliver_all(desk, number)
+    today = desk.clock().date().isoformat()
+    table = desk.clients.table("reports")
+    partitions = {e["PartitionKey"] async for e in table.query_entities(
+        "PartitionKey ge @lo and PartitionKey lt @hi",
+        parameters={"lo": f"d|{today}", "hi": f"d|{today}|~"}, select=["PartitionKey"])}
+    assert partitions == {day_partition(today, int(n) % SHARDS) for n in numbers}
+    assert (await desk.reports.read_all())[(today, "all")]["created"] == 6
+
+    # An older desk's day: one partition, parts as rows.
+    await table.create_entity({"PartitionKey": f"d|{today}", "RowKey": "all:3", "row": "all",
+                               "c": json.dumps({"created": 10})})
+    assert (await desk.reports.read_all())[(today, "all")]["created"] == 16
 
 
 async def test_the_summary_reads_days_and_groups(own_desk: Helpdesk):
