@@ -13,8 +13,10 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
+from functions import auditing
 from functions.deps import helpdesk
 from shared.admin.agents import keep_agent_record
+from shared.admin.apikeys import ApiKey, Scope, check_key, client_address
 from shared.core.auth import Principal, parse_principal, require
 from shared.core.errors import (
     BadRequest,
@@ -79,12 +81,31 @@ async def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
     (shared/admin/agents.py); raises 401/403 as problem JSON through `handles_errors`. The
     principal header counts only where App Service Authentication is on."""
     desk = await helpdesk()
-    who = require(principal(req), role, sign_in_enabled=desk.settings.sign_in_enabled)
-    if req.method.upper() not in SAFE_METHODS and req.headers.get("cookie") \
-            and not req.headers.get(CSRF_HEADER):
-        raise Forbidden(f"A signed-in browser must send the {CSRF_HEADER} header with this request.")
-    await keep_agent_record(who, desk=desk)
+    claimed = principal(req)
+    try:
+        who = require(claimed, role, sign_in_enabled=desk.settings.sign_in_enabled)
+        if req.method.upper() not in SAFE_METHODS and req.headers.get("cookie") \
+                and not req.headers.get(CSRF_HEADER):
+            raise Forbidden(
+                f"A signed-in browser must send the {CSRF_HEADER} header with this request.")
+        await keep_agent_record(who, desk=desk)
+    except Forbidden as error:  # a believed principal was refused: audited writes say so
+        if claimed is not None and desk.settings.sign_in_enabled:
+            await auditing.refused(req, claimed, role, error)
+        raise
+    # Written before the handler changes anything; 503 (and no change) if it cannot be.
+    await auditing.begin_principal(req, who, role)
     return who
+
+
+async def api_key(req: func.HttpRequest, scope: Scope) -> ApiKey:
+    """The API key the request carries, if it may be used here for `scope` (401/403
+    otherwise); the request's audit entry is written before anything is created."""
+    desk = await helpdesk()
+    address = client_address(req.headers.get("x-forwarded-for"))
+    key = await check_key(req.headers.get("x-api-key"), scope, address, keys=desk.apikeys)
+    await auditing.begin_key(req, key)
+    return key
 
 
 def json_body(req: func.HttpRequest, *, optional: bool = False) -> dict[str, Any] | None:
@@ -113,9 +134,11 @@ def wants_html(req: func.HttpRequest) -> bool:
 
 def handles_errors(handler: Handler) -> Handler:
     """Turn `HelpdeskError` into problem JSON, storage that does not answer into 503 with
-    Retry-After, and anything else into a logged, generic 500."""
+    Retry-After, and anything else into a logged, generic 500; complete the request's
+    audit entry with the answer (functions/auditing.py)."""
 
     @functools.wraps(handler)
+    @auditing.recorded
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
             return await handler(req)
