@@ -21,8 +21,8 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.storage.audit import day_key
-from tests.conftest import unique_email
-from tests.e2e.conftest import RunningHost
+from tests.conftest import LocalServices, unique_email
+from tests.e2e.conftest import RunningHost, own_storage, running_host
 from tests.e2e.test_authorization_matrix import ROLES, _normal
 from tests.registry import http_functions
 from tests.support import email_message, wait_for
@@ -370,3 +370,39 @@ def test_every_admin_and_supervisor_write_route_is_audited(
     found = entries(client, actor=user)
     assert [(e["method"], e["route"], e["status"]) for e in found] == [
         (method, "/api/" + route.replace("*", ""), r.status_code)]
+
+
+@pytest.fixture(scope="module")
+def lone(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[RunningHost]:
+    """A host on an Azurite of its own: its audit table is taken away."""
+    workdir = tmp_path_factory.mktemp("audithost")
+    with own_storage(test_services, workdir) as storage, running_host(storage, workdir) as running:
+        yield running
+
+
+def test_no_change_is_made_when_its_entry_cannot_be_written(lone: RunningHost):
+    team = tag("unaudited")
+    requester = unique_email("unaudited")
+    with lone.signed_in(roles="agent,admin", user="lone-admin") as admin:
+        key = admin.post("/api/apikeys", json={"name": "k", "scopes": ["tickets"]}).json()["key"]
+        with TableServiceClient.from_connection_string(lone.storage) as service:
+            service.delete_table("audit")
+            try:
+                r = admin.put(f"/api/directory/teams/{team}", json={"name": "x"})
+                assert r.status_code == 503, r.text
+                assert r.headers["retry-after"]
+                with lone.client() as integration:
+                    r = integration.post("/api/tickets.json", headers={"X-API-Key": key}, json={
+                        "name": "R", "email": requester, "subject": "s", "message": "m"})
+                    assert r.status_code == 503, r.text
+                # Reading needs no entry.
+                teams = admin.get("/api/directory/teams")
+                assert teams.status_code == 200
+                assert team not in {t["id"] for t in teams.json()}
+                assert lone.tickets_of(requester) == []
+            finally:
+                service.create_table_if_not_exists("audit")
+        assert admin.put(f"/api/directory/teams/{team}", json={"name": "x"}).status_code == 200
+        [entry] = entries(admin, target=team)
+        assert entry["status"] == 200

@@ -74,7 +74,7 @@ export async function showAudit(main, params, current) {
   const error = h("div", {class: "notice", role: "alert", hidden: true});
   const csv = `/api/audit.csv${query.toString() ? `?${query}` : ""}`;
   const body = h("tbody", {});
-  const more = h("button", {type: "button", class: "secondary", hidden: true}, "Older entries");
+  const more = h("button", {type: "button", class: "secondary audit-more", hidden: true}, "Older entries");
   const table = h("table", {class: "list", id: "audit-entries"},
     h("caption", {class: "visually-hidden"}, "Audit log entries, newest first"),
     h("thead", {}, h("tr", {}, ["When", "Who", "Action", "Target", "Status", "Summary", "From"]
