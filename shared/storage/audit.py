@@ -133,11 +133,12 @@ class AuditStore:
             return found[:query.limit], keys[query.limit - 1]
         return found, None
 
-    async def prune(self, *, keep_from: date, batch: int = 1000) -> int:
-        """Delete every entry of the days before `keep_from`, whole partitions at a time
-        (100 rows to a transaction); returns how many were deleted."""
+    async def prune(self, *, keep_from: date, batch: int = 1000, most: int = 200_000) -> int:
+        """Delete the entries of the days before `keep_from`, a day after another, 100 rows
+        to a transaction, at most about `most` in one call (the timer's run stays short;
+        the next run goes on); returns how many were deleted."""
         deleted = 0
-        while True:
+        while deleted < most:
             rows = await self._old_rows(keep_from, batch)
             if not rows:
                 return deleted
@@ -157,6 +158,7 @@ class AuditStore:
                             except ResourceNotFoundError:
                                 pass
             deleted += len(rows)
+        return deleted
 
     async def _old_rows(self, keep_from: date, batch: int) -> list[dict[str, Any]]:
         query = self._table.query_entities(
