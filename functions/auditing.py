@@ -116,7 +116,8 @@ def _entry(req: func.HttpRequest, actor: Actor, *, at: datetime, status: int | N
         at=at, actor=actor, method=method, route=op.path if op else clip(path),
         params=params, ticket=params.get("number"), target=params.get("id"),
         status=status, summary=summary,
-        address=client_address(req.headers.get("x-forwarded-for")))
+        address=clip(address, 64) if (address := client_address(
+            req.headers.get("x-forwarded-for"))) else None)
 
 
 def _body_fields(req: func.HttpRequest) -> str:

@@ -72,8 +72,9 @@ def test_each_admin_change_is_recorded_with_who_what_when_and_where(
     assert client.put(f"/api/directory/agents/{ids['agent']}", json={
         "name": "Audited Agent", "email": f"{ids['agent']}@staff.example.com",
         "teams": [ids["team"]]}).status_code == 200
+    # A client's own X-Forwarded-For is not where it is: the front end appends the peer.
     assert client.put(f"/api/directory/categories/{ids['cat']}", json={
-        "name": "Audit category"}).status_code == 200
+        "name": "Audit category"}, headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
     assert client.put(f"/api/directory/canned/{ids['canned']}", json={
         "title": "Audit canned", "body": SECRET}).status_code == 200
     assert client.put(f"/api/directory/rules/{ids['rule']}", json={
@@ -368,8 +369,8 @@ def test_every_admin_and_supervisor_write_route_is_audited(
     r = client.request(method, _probe_path(route, marker), json={})
     assert r.status_code < 500, r.text
     found = entries(client, actor=user)
-    assert [(e["method"], e["route"], e["status"]) for e in found] == [
-        (method, "/api/" + route.replace("*", ""), r.status_code)]
+    assert [(e["method"], _normal(e["route"]), e["status"]) for e in found] == [
+        (method, _normal("/api/" + route), r.status_code)]
 
 
 @pytest.fixture(scope="module")

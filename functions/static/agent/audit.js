@@ -75,7 +75,7 @@ export async function showAudit(main, params, current) {
   const csv = `/api/audit.csv${query.toString() ? `?${query}` : ""}`;
   const body = h("tbody", {});
   const more = h("button", {type: "button", class: "secondary audit-more", hidden: true}, "Older entries");
-  const table = h("table", {class: "list", id: "audit-entries"},
+  const table = h("table", {class: "list", id: "audit-entries", hidden: true},
     h("caption", {class: "visually-hidden"}, "Audit log entries, newest first"),
     h("thead", {}, h("tr", {}, ["When", "Who", "Action", "Target", "Status", "Summary", "From"]
       .map((t) => h("th", {scope: "col"}, t)))), body);
@@ -98,6 +98,7 @@ export async function showAudit(main, params, current) {
     continuation = data.continuation;
     more.hidden = !continuation;
     empty.hidden = body.children.length > 0;
+    table.hidden = !empty.hidden;
   };
   more.addEventListener("click", async () => {
     try {
