@@ -16,9 +16,10 @@ and completed with the answer's status once the handler is done (`recorded`, whi
 `functions.http.handles_errors` applies to every handler). If the entry cannot be
 written, the request is refused with 503 and nothing changes: no change is unaudited.
 If only the completion fails, the change stands and its entry shows no status (logged).
-A refused write by a signed-in person (403: no role, no CSRF header, a removed agent)
-gets a complete entry with its status; requests nobody is known for (401) get none, so
-that anonymous traffic cannot fill the log.
+A refused write by a signed-in person (403: no role, no CSRF header, a removed agent), or
+a real API key refused for its scope or address, gets a complete entry with its status;
+requests nobody is known for (401) get none, so that anonymous traffic cannot fill the
+log.
 
 The client's address is `shared.admin.apikeys.client_address` (the last X-Forwarded-For
 entry, the one App Service's front end adds), as for the rate limits.
@@ -157,8 +158,11 @@ async def begin_principal(req: func.HttpRequest, who: Principal, role: str) -> N
 
 async def begin_key(req: func.HttpRequest, key: ApiKey) -> None:
     """The entry of a request made with an accepted API key (never the key itself)."""
-    await _begin(req, Actor(kind="apikey", id=key.id, name=key.name, roles=list(key.scopes)),
-                 "")
+    await _begin(req, _key(key), "")
+
+
+def _key(key: ApiKey) -> Actor:
+    return Actor(kind="apikey", id=key.id, name=clip(key.name), roles=list(key.scopes))
 
 
 async def refused(req: func.HttpRequest, who: Principal, role: str, error: HelpdeskError
@@ -173,6 +177,17 @@ async def refused(req: func.HttpRequest, who: Principal, role: str, error: Helpd
                                       summary="refused: " + clip(error.detail)))
     except HelpdeskError as exc:
         log.error("audit: a refused %s %s was not recorded: %s", req.method, req.url, exc)
+
+
+async def refused_key(req: func.HttpRequest, key: ApiKey, error: HelpdeskError) -> None:
+    """A complete entry for a real API key refused here (another scope, another
+    address): a key used where it should not be may have leaked. Best effort."""
+    try:
+        desk = await helpdesk()
+        await desk.audit.begin(_entry(req, _key(key), at=desk.clock(), status=error.status,
+                                      summary="refused: " + clip(error.detail)))
+    except HelpdeskError as exc:
+        log.error("audit: a refused use of API key %s was not recorded: %s", key.id, exc)
 
 
 def _outcome(slot: _Slot, response: func.HttpResponse) -> tuple[str | None, str | None,

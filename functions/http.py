@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from functions import auditing
 from functions.deps import helpdesk
 from shared.admin.agents import keep_agent_record
-from shared.admin.apikeys import ApiKey, Scope, check_key, client_address
+from shared.admin.apikeys import ApiKey, Scope, check_key, client_address, split_key
 from shared.core.auth import Principal, parse_principal, require
 from shared.core.errors import (
     BadRequest,
@@ -79,7 +79,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
     """The signed-in agent, their directory record created or refreshed on the way
     (shared/admin/agents.py); raises 401/403 as problem JSON through `handles_errors`. The
-    principal header counts only where App Service Authentication is on."""
+    principal header counts only where App Service Authentication is on. The request's
+    audit entry, if it needs one, is written here (functions/auditing.py)."""
     desk = await helpdesk()
     claimed = principal(req)
     try:
@@ -103,7 +104,14 @@ async def api_key(req: func.HttpRequest, scope: Scope) -> ApiKey:
     otherwise); the request's audit entry is written before anything is created."""
     desk = await helpdesk()
     address = client_address(req.headers.get("x-forwarded-for"))
-    key = await check_key(req.headers.get("x-api-key"), scope, address, keys=desk.apikeys)
+    presented = req.headers.get("x-api-key")
+    try:
+        key = await check_key(presented, scope, address, keys=desk.apikeys)
+    except Forbidden as error:  # a real key, used for another scope or from elsewhere
+        parts = split_key(presented or "")
+        if parts and (known := await desk.apikeys.get(parts[0])) is not None:
+            await auditing.refused_key(req, known, error)
+        raise
     await auditing.begin_key(req, key)
     return key
 

@@ -186,6 +186,9 @@ def test_intake_with_an_api_key_and_the_mail_pipe_are_recorded_by_key(
         assert refused.status_code == 422
         assert integration.post("/api/tickets.json", headers={"X-API-Key": "hd_nope_x"},
                                 json={}).status_code == 401
+        # The mail gateway's key on the ticket API: a real key where it should not be.
+        assert integration.post("/api/tickets.json", headers={
+            "X-API-Key": keys["email"]["key"]}, json={}).status_code == 403
         mail = email_message(unique_email("pipe"), "audited mail", SECRET).as_bytes()
         piped = integration.post("/api/tickets.email", content=mail, headers={
             "X-API-Key": keys["email"]["key"], "content-type": "message/rfc822"})
@@ -197,7 +200,9 @@ def test_intake_with_an_api_key_and_the_mail_pipe_are_recorded_by_key(
                                   "name": "audit tickets", "roles": ["tickets"]}
         assert (entry["method"], entry["route"]) == ("POST", "/api/tickets.json")
         assert entry["address"] == "127.0.0.1"
-    [pipe] = entries(client, actor=keys["email"]["info"]["id"])
+    pipe, wrong = entries(client, actor=keys["email"]["info"]["id"])
+    assert (wrong["route"], wrong["status"], wrong["summary"]) == (
+        "/api/tickets.json", 403, "refused: This API key may not be used for 'tickets'.")
     assert (pipe["route"], pipe["status"], pipe["summary"]) == (
         "POST", "/api/tickets.email", 201, "outcome: created")[1:]
     assert pipe["ticket"] == piped.text.strip()
