@@ -5,10 +5,12 @@ from __future__ import annotations
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from functions import auditing
 from functions.deps import helpdesk
 from functions.http import agent, handles_errors, json_body, json_response
 from shared.admin.dryrun import dry_run
 from shared.automation.rules import Rule
+from shared.core.audit import changed_fields
 from shared.core.directory import Agent, CannedResponse, CategoryDef, Team
 from shared.core.errors import NotFound, ValidationFailed, field_errors
 from shared.core.mailboxes import Mailbox
@@ -50,7 +52,12 @@ async def directory_put(req: func.HttpRequest) -> func.HttpResponse:
         item = model.model_validate({**raw, "id": req.route_params.get("id", "")})
     except ValidationError as exc:
         raise ValidationFailed("Invalid fields.", errors=field_errors(exc)) from None
-    await (await helpdesk()).directory.put(item)
+    desk = await helpdesk()
+    before = await desk.directory.get(model, item.id)  # type: ignore[attr-defined]
+    auditing.note(summary=changed_fields(before.model_dump(mode="json") if before else None,
+                                         item.model_dump(mode="json"),
+                                         item.model_dump(exclude_unset=True)))
+    await desk.directory.put(item)
     return json_response(item)
 
 

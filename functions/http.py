@@ -13,8 +13,10 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
+from functions import auditing
 from functions.deps import helpdesk
 from shared.admin.agents import keep_agent_record
+from shared.admin.apikeys import ApiKey, Scope, check_key, client_address, split_key
 from shared.core.auth import Principal, parse_principal, require
 from shared.core.errors import (
     BadRequest,
@@ -77,14 +79,41 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def agent(req: func.HttpRequest, role: str = "agent") -> Principal:
     """The signed-in agent, their directory record created or refreshed on the way
     (shared/admin/agents.py); raises 401/403 as problem JSON through `handles_errors`. The
-    principal header counts only where App Service Authentication is on."""
+    principal header counts only where App Service Authentication is on. The request's
+    audit entry, if it needs one, is written here (functions/auditing.py)."""
     desk = await helpdesk()
-    who = require(principal(req), role, sign_in_enabled=desk.settings.sign_in_enabled)
-    if req.method.upper() not in SAFE_METHODS and req.headers.get("cookie") \
-            and not req.headers.get(CSRF_HEADER):
-        raise Forbidden(f"A signed-in browser must send the {CSRF_HEADER} header with this request.")
-    await keep_agent_record(who, desk=desk)
+    claimed = principal(req)
+    try:
+        who = require(claimed, role, sign_in_enabled=desk.settings.sign_in_enabled)
+        if req.method.upper() not in SAFE_METHODS and req.headers.get("cookie") \
+                and not req.headers.get(CSRF_HEADER):
+            raise Forbidden(
+                f"A signed-in browser must send the {CSRF_HEADER} header with this request.")
+        await keep_agent_record(who, desk=desk)
+    except Forbidden as error:  # a believed principal was refused: audited writes say so
+        if claimed is not None and desk.settings.sign_in_enabled:
+            await auditing.refused(req, claimed, role, error)
+        raise
+    # Written before the handler changes anything; 503 (and no change) if it cannot be.
+    await auditing.begin_principal(req, who, role)
     return who
+
+
+async def api_key(req: func.HttpRequest, scope: Scope) -> ApiKey:
+    """The API key the request carries, if it may be used here for `scope` (401/403
+    otherwise); the request's audit entry is written before anything is created."""
+    desk = await helpdesk()
+    address = client_address(req.headers.get("x-forwarded-for"))
+    presented = req.headers.get("x-api-key")
+    try:
+        key = await check_key(presented, scope, address, keys=desk.apikeys)
+    except Forbidden as error:  # a real key, used for another scope or from elsewhere
+        parts = split_key(presented or "")
+        if parts and (known := await desk.apikeys.get(parts[0])) is not None:
+            await auditing.refused_key(req, known, error)
+        raise
+    await auditing.begin_key(req, key)
+    return key
 
 
 def json_body(req: func.HttpRequest, *, optional: bool = False) -> dict[str, Any] | None:
@@ -113,9 +142,11 @@ def wants_html(req: func.HttpRequest) -> bool:
 
 def handles_errors(handler: Handler) -> Handler:
     """Turn `HelpdeskError` into problem JSON, storage that does not answer into 503 with
-    Retry-After, and anything else into a logged, generic 500."""
+    Retry-After, and anything else into a logged, generic 500; complete the request's
+    audit entry with the answer (functions/auditing.py)."""
 
     @functools.wraps(handler)
+    @auditing.recorded
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
             return await handler(req)

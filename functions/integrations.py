@@ -20,9 +20,9 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
+from functions import auditing
 from functions.deps import helpdesk
-from functions.http import handles_errors, json_body, json_response
-from shared.admin.apikeys import check_key, client_address
+from functions.http import api_key, handles_errors, json_body, json_response
 from shared.channels.chat import ChatTranscript, receive_chat, verify_signature
 from shared.channels.email import receive_email
 from shared.channels.osticket import translate
@@ -57,11 +57,11 @@ def _text_error(error: HelpdeskError) -> func.HttpResponse:
 @bp.function_name("integrations_osticket")
 @bp.route(route="tickets.json", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @telemetry.traced("integrations_osticket")
+@auditing.recorded
 async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
     try:
         desk = await helpdesk()
-        address = client_address(req.headers.get("x-forwarded-for"))
-        await check_key(req.headers.get("x-api-key"), "tickets", address, keys=desk.apikeys)
+        await api_key(req, "tickets")
         mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         if mimetype != "application/json":
             raise UnsupportedMediaType("Send the ticket as application/json.")
@@ -78,7 +78,7 @@ async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
     except Exception:
         log.exception("unhandled error in the osTicket API")
         return _text(500, "Something went wrong on our side.")
-    return _text(201, created.number)
+    return _text(201, created.number, {"Location": f"/api/tickets/{created.number}"})
 
 
 
@@ -88,8 +88,7 @@ async def integrations_osticket(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 async def integrations_email(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
-    address = client_address(req.headers.get("x-forwarded-for"))
-    await check_key(req.headers.get("x-api-key"), "email", address, keys=desk.apikeys)
+    await api_key(req, "email")
     raw = req.get_body()
     if not raw.strip():
         raise BadRequest("The body must be a raw RFC 822 message.")

@@ -16,11 +16,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from shared.admin.apikeys import ApiKey, ApiKeyRequest, CreatedKey
+from shared.admin.audit import AuditPage
 from shared.admin.dryrun import RuleSample
 from shared.automation.rules import Outcome, Rule
 from shared.channels.chat import ChatResult, ChatTranscript
 from shared.channels.email import EmailResult
 from shared.core.actions import BODIES
+from shared.core.audit import AuditQuery
 from shared.core.directory import Agent, CategoryDef, Team
 from shared.core.lifecycle import Action
 from shared.core.mailboxes import Mailbox
@@ -262,6 +264,16 @@ OPERATIONS: tuple[Operation, ...] = (
               "One row per ticket created in the range (`from`, `to`), with its times and outcome",
               role="supervisor", media="text/csv", errors=(*AGENT_ERRORS, 422),
               params=[p for p in _query_params(ReportQuery) if p["name"] in ("from", "to")]),
+    Operation("get", "/api/audit",
+              "The audit log, newest first: who changed what (admins and supervisors, API "
+              "keys) and who opened a ticket's files; filters from, to, actor, route, method, "
+              "target; paged with continuation",
+              role="admin", response=AuditPage, errors=(*AGENT_ERRORS, 400, 422),
+              params=_query_params(AuditQuery)),
+    Operation("get", "/api/audit.csv", "The audit log as CSV, with the same filters",
+              role="admin", media="text/csv", errors=(*AGENT_ERRORS, 400, 422),
+              params=[p for p in _query_params(AuditQuery)
+                      if p["name"] not in ("limit", "continuation")]),
     Operation("get", "/api/form", "The public web form (HTML)", media="text/html"),
     Operation("get", "/api/static/{path}", "The pages' own stylesheets and scripts",
               media="text/css", errors=(404,), params=[_path_param("path")]),
@@ -334,7 +346,7 @@ MODELS: list[type[BaseModel]] = [
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
     SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, MergeBody, LinkBody,
-    CollaboratorBody, *BODIES.values()]
+    CollaboratorBody, AuditPage, *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:

@@ -25,8 +25,10 @@ from shared.portal.service import REPLIES_PER_HOUR as PORTAL_REPLIES_PER_HOUR
 from shared.sla.clocks import SlaPlan
 from shared.storage.apikeys import ApiKeyStore
 from shared.storage.attachments import AttachmentStore
+from shared.storage.audit import AuditStore
 from shared.storage.clients import (
     ATTACHMENTS_CONTAINER,
+    AUDIT_TABLE,
     DIRECTORY_TABLE,
     ESCALATIONS_QUEUE,
     EVENTS_QUEUE,
@@ -96,6 +98,7 @@ class Helpdesk:
     mail_connector: Connector  # opens IMAP sessions; caches OAuth2 tokens
     dns: TxtLookup  # DKIM keys and DMARC policies, cached (the email channel's sender check)
     presence: PresenceStore  # which agents have a ticket open, who is typing
+    audit: AuditStore  # the audit log (append-only)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -148,6 +151,7 @@ class Helpdesk:
             mail_connector=Connector(secrets or os.environ.get),
             dns=TxtLookup(settings.mail.dns_server),
             presence=PresenceStore(clients.table(PRESENCE_TABLE)),
+            audit=AuditStore(clients.table(AUDIT_TABLE)),
             clock=clock,
         )
 

@@ -105,6 +105,7 @@ var unsetAppSettings = [
   'AzureWebJobsStorage__blobServiceUri'
   'AzureWebJobsStorage__queueServiceUri'
   'AzureWebJobsStorage__tableServiceUri'
+  'HELPDESK_AUDIT_RETENTION_DAYS'
   'HELPDESK_AUTOCLOSE_CLOSE_AFTER_DAYS'
   'HELPDESK_AUTOCLOSE_REMIND_AFTER_DAYS'
   'HELPDESK_AUTOCLOSE_RESOLVE_AFTER_DAYS'

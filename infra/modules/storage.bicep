@@ -40,6 +40,7 @@ var tables = [
   'knowledge'
   'mailboxes'
   'presence'
+  'audit'
 ]
 var queues = [
   'ticket-events'

@@ -149,6 +149,9 @@ class Settings(BaseModel):
     # Signs the requester portal's links (shared/core/links.py); links fail without it.
     portal_secret: str | None = Field(None, min_length=16)
     portal_link_days: int = Field(7, ge=1, le=365)
+    # How long the audit log keeps an entry (whole UTC days); the daily repair timer
+    # deletes older days (functions/automation.py).
+    audit_retention_days: int = Field(365, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -212,7 +215,8 @@ class Settings(BaseModel):
                           ("sign_in_path", "HELPDESK_SIGN_IN_PATH"),
                           ("sign_in_enabled", "WEBSITE_AUTH_ENABLED"),
                           ("portal_secret", "HELPDESK_PORTAL_SECRET"),
-                          ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS")):
+                          ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS"),
+                          ("audit_retention_days", "HELPDESK_AUDIT_RETENTION_DAYS")):
             if (value := get(name)) is not None:
                 raw[key] = value
         try:

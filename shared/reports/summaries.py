@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.core.counters import Contribution, Counters, add_into
+from shared.core.csvcells import safe_cell
 from shared.core.errors import ValidationFailed, field_errors
 from shared.reports import metrics
 from shared.storage.indexing import created_bound
@@ -213,13 +214,6 @@ async def summary(query: ReportQuery, *, desk: Helpdesk, defaulted: bool = False
 CSV_COLUMNS = ["number", "subject", "status", "priority", "category", "channel", "team", "assignee",
                "requester_email", "created_at", "first_response_at", "resolved_at", "closed_at",
                "satisfied"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def safe_cell(value: Any) -> str:
-    """A cell a spreadsheet shows as text: one that could start a formula gets a leading `'`."""
-    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 async def tickets_csv(first: date, last: date, *, desk: Helpdesk) -> AsyncIterator[str]:

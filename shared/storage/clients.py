@@ -55,6 +55,7 @@ REPORTS_TABLE = "reports"
 KB_TABLE = "knowledge"
 MAILBOXES_TABLE = "mailboxes"  # fetched mailboxes' checkpoints, leases, health
 PRESENCE_TABLE = "presence"  # which agents have a ticket open (shared/storage/presence.py)
+AUDIT_TABLE = "audit"  # the audit log, one partition per day (shared/storage/audit.py)
 ATTACHMENTS_CONTAINER = "attachments"
 SEARCH_CONTAINER = "search"  # the search logs (shared/storage/searchlog.py)
 EVENTS_QUEUE = "ticket-events"
@@ -63,7 +64,7 @@ PORTAL_LINKS_QUEUE = "portal-links"
 MAILBOX_FETCH_QUEUE = "mailbox-fetch"  # one message per mailbox to fetch now
 
 TABLES = (TICKETS_TABLE, *INDEX_TABLES, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELIMIT_TABLE,
-          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE)
+          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE, AUDIT_TABLE)
 QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE, MAILBOX_FETCH_QUEUE)
 
 # Seconds. One storage operation answers in milliseconds even under load here; a

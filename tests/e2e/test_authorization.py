@@ -28,7 +28,7 @@ PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_file
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
          "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test",
-         "mailboxes_list", "mailboxes_health"}
+         "mailboxes_list", "mailboxes_health", "audit_list", "audit_csv"}
 SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
 SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events", "email": "someone@example.org"}

@@ -98,6 +98,19 @@ def test_every_endpoint_answers_each_principal_as_documented(callers, name, meth
             assert r.headers["content-type"].startswith("application/problem+json"), principal
 
 
+def test_the_audit_log_has_no_edit_path_for_anyone(callers):
+    """The audit log is read-only over HTTP: the registry has only GETs for it, and no
+    principal can PUT, PATCH, DELETE or POST to it or to an entry."""
+    assert {(fn.route, fn.methods) for fn in http_functions() if fn.route.startswith("audit")} \
+        == {("audit", ("GET",)), ("audit.csv", ("GET",))}
+    assert {op.method for op in OPERATIONS if op.path.startswith("/api/audit")} == {"get"}
+    for principal in PRINCIPALS:
+        for method in ("PUT", "PATCH", "DELETE", "POST"):
+            for path in ("/api/audit", "/api/audit/20260101.1", "/api/audit.csv"):
+                r = callers[principal].request(method, path, json={})
+                assert r.status_code in (404, 405), (principal, method, path, r.status_code)
+
+
 def test_the_matrix_covers_every_documented_operation():
     routes = {(_normal("/api/" + fn.route), m) for fn in http_functions() for m in fn.methods}
     assert routes == set(ROLES)
