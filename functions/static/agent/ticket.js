@@ -548,10 +548,15 @@ async function renderFields(state, box, current) {
   if (!current() || state.view.ticket !== ticket) return;
   const defs = (categories.find((c) => c.id === ticket.category) || {}).fields || [];
   const values = ticket.fields || {};
+  const editable = state.view.allowed_actions.includes("change");
+  // Another action re-renders the page: what the agent is typing here stays unless the
+  // fields themselves (or whether they may be edited) changed.
+  const key = JSON.stringify([ticket.number, ticket.category, values, editable]);
+  if (box.dataset.shown === key) return;
+  box.dataset.shown = key;
   const retired = Object.keys(values).filter((id) => !defs.some((d) => d.id === id));
   box.hidden = !defs.length && !retired.length;
   if (box.hidden) return box.replaceChildren();
-  const editable = state.view.allowed_actions.includes("change");
   const error = h("div", {class: "notice", role: "alert", hidden: true});
   const rows = defs.map((def) => h("div", {class: "field", dataset: {field: def.id}},
     h("label", {for: `tf-${def.id}`}, def.label,
