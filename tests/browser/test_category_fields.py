@@ -191,3 +191,24 @@ def test_agent_only_fields_stay_out_of_the_portal(page: Page, host: RunningHost,
     open_minted_link(page, number, email)
     expect(page.locator(".portal-facts")).to_contain_text("Linux")
     assert "SECRET-ASSET" not in page.content() and "Asset tag" not in page.content()
+
+
+def test_a_queue_is_narrowed_to_a_category_and_a_choice(context: BrowserContext,
+                                                        host: RunningHost, categories: None):
+    numbers = {}
+    with host.client() as client:
+        for os in ("Linux", "Windows"):
+            r = client.post("/api/tickets", json={
+                "name": "Ada", "email": unique_email("bf-queue"), "subject": f"{os} {TAG}",
+                "description": "d", "category": CATEGORY, "fields": {"os": os}})
+            numbers[os] = r.json()["number"]
+    sign_in(context, user=f"bfq-{TAG}", email=f"bfq-{TAG}@staff.example.com")
+    page = context.new_page()
+    page.goto("/api/agent#/queue/unassigned")
+    page.locator("#category-filter").select_option(CATEGORY)
+    page.locator("#filter-os").select_option("Linux")
+    expect(page.locator("table")).to_contain_text(numbers["Linux"])
+    expect(page.locator("table")).not_to_contain_text(numbers["Windows"])
+    assert "field.os=Linux" in page.url
+    page.locator("#filter-os").select_option("")
+    expect(page.locator("table")).to_contain_text(numbers["Windows"])
