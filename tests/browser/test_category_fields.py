@@ -212,3 +212,25 @@ def test_a_queue_is_narrowed_to_a_category_and_a_choice(context: BrowserContext,
     assert "field.os=Linux" in page.url
     page.locator("#filter-os").select_option("")
     expect(page.locator("table")).to_contain_text(numbers["Windows"])
+
+
+def test_an_agent_taking_a_call_fills_in_the_categorys_fields(context: BrowserContext,
+                                                              host: RunningHost, categories: None):
+    sign_in(context, user=f"bfp-{TAG}", email=f"bfp-{TAG}@staff.example.com")
+    page = context.new_page()
+    page.goto("/api/agent#/new")
+    page.get_by_label("Caller's name").fill("Ben")
+    page.get_by_label("Caller's phone").fill("+1 555 0100")
+    page.get_by_label("Subject").fill(f"Phone {TAG}")
+    page.get_by_label("What the caller says").fill("Laptop dead")
+    page.locator("#new-category").select_option(CATEGORY)
+    box = page.locator("fieldset.category-fields")
+    expect(box.get_by_label("Asset tag")).to_be_visible()  # agents see their own fields
+    page.get_by_role("button", name="Create ticket").click()
+    expect(page.locator("#new-error")).to_contain_text("Operating system is required")
+    box.get_by_label("Operating system").select_option("Windows")
+    box.get_by_label("Asset tag").fill("A-1")
+    page.get_by_role("button", name="Create ticket").click()
+    expect(page.locator("h1")).to_contain_text(f"Phone {TAG}")
+    number = page.url.rsplit("/", 1)[-1]
+    assert fields_of(host, number) == {"os": "Windows", "asset": "A-1"}

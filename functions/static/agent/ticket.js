@@ -497,35 +497,37 @@ function fieldText(value) {
 
 /** One input for a field's definition, holding the stored value (a choice no longer
  * offered stays offered to this ticket, marked, so saving keeps it). */
-function fieldInput(def, value) {
+export function fieldInput(def, value, prefix = "") {
   const id = `tf-${def.id}`;
+  const name = `${prefix}${def.id}`;
   if (def.type === "checkbox") {
-    return h("input", {type: "checkbox", id, name: def.id, checked: value === true});
+    return h("input", {type: "checkbox", id, name, checked: value === true});
   }
   if (def.type === "choice" || def.type === "multi-choice") {
     const stored = value === null || value === undefined ? [] : [].concat(value);
     const choices = [...def.choices, ...stored.filter((v) => !def.choices.includes(v))];
     const label = (c) => def.choices.includes(c) ? c : `${c} (no longer offered)`;
     if (def.type === "choice") {
-      return h("select", {id, name: def.id},
+      return h("select", {id, name},
         h("option", {value: ""}, "—"),
         choices.map((c) => h("option", {value: c, selected: stored.includes(c)}, label(c))));
     }
     return h("fieldset", {class: "choices", id, dataset: {multi: def.id}},
       choices.map((c) => h("label", {class: "check"},
-        h("input", {type: "checkbox", name: def.id, value: c, checked: stored.includes(c)}), " ", label(c))));
+        h("input", {type: "checkbox", name, value: c, checked: stored.includes(c)}), " ", label(c))));
   }
   const type = {number: "number", date: "date"}[def.type] || "text";
-  return h("input", {type, id, name: def.id, value: fieldText(value), step: type === "number" ? "any" : null,
+  return h("input", {type, id, name, value: fieldText(value), step: type === "number" ? "any" : null,
                      maxlength: type === "text" ? "1000" : null});
 }
 
-function inputValue(form, def) {
-  if (def.type === "checkbox") return form.elements[def.id].checked;
+export function inputValue(form, def, prefix = "") {
+  const input = form.elements[`${prefix}${def.id}`];
+  if (def.type === "checkbox") return input.checked;
   if (def.type === "multi-choice") {
     return [...form.querySelectorAll(`[data-multi="${def.id}"] input:checked`)].map((i) => i.value);
   }
-  const raw = form.elements[def.id].value.trim();
+  const raw = input.value.trim();
   return raw === "" ? null : raw;
 }
 
