@@ -234,3 +234,40 @@ def test_an_agent_taking_a_call_fills_in_the_categorys_fields(context: BrowserCo
     expect(page.locator("h1")).to_contain_text(f"Phone {TAG}")
     number = page.url.rsplit("/", 1)[-1]
     assert fields_of(host, number) == {"os": "Windows", "asset": "A-1"}
+
+
+def test_an_admin_adds_reorders_and_removes_fields(context: BrowserContext, host: RunningHost,
+                                                   categories: None):
+    sign_in(context, user=f"bfa-{TAG}", email=f"bfa-{TAG}@staff.example.com", roles="agent,admin")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto("/api/agent#/queue/unassigned")
+    page.get_by_role("navigation", name="Queues").get_by_role("link", name="Category fields").click()
+    page.locator("#category-pick").select_option(OTHER)
+    expect(page.get_by_label("Field 1 id")).to_have_value("os")
+    expect(page.get_by_label("Field 1 id")).to_have_attribute("readonly", "")
+    page.get_by_role("button", name="Add a field").click()
+    page.get_by_label("Field 2 id").fill("imei")
+    page.get_by_label("Field 2 label").fill("IMEI")
+    page.get_by_label("Field 2 shown to").select_option("agents")
+    page.get_by_role("button", name="Add a field").click()
+    page.get_by_label("Field 3 id").fill("carrier")
+    page.get_by_label("Field 3 label").fill("Carrier")
+    page.get_by_label("Field 3 type").select_option("choice")  # no choices yet
+    page.get_by_role("button", name="Save fields").click()
+    expect(page.get_by_role("alert")).to_contain_text("fields.2")
+    page.get_by_label("Field 3 choices, one per line").fill("Acme\nGlobex")
+    page.get_by_role("button", name="Up field 3").click()
+    page.get_by_role("button", name="Remove field 1").click()
+    page.get_by_role("button", name="Save fields").click()
+    expect(page.get_by_label("Field 1 id")).to_have_attribute("readonly", "")
+    assert axe_violations(page) == []
+    screenshot(page, "admin-category-fields")
+    with host.signed_in() as agent:
+        listed = agent.get("/api/directory/categories").json()
+    fields = next(c for c in listed if c["id"] == OTHER)["fields"]
+    assert [(f["id"], f["type"], f["visibility"], f.get("choices")) for f in fields] == [
+        ("carrier", "choice", "requester", ["Acme", "Globex"]),
+        ("imei", "text", "agents", [])]
+    assert errors == []
