@@ -229,3 +229,20 @@ def test_the_form_without_javascript_shows_the_fields_in_a_second_step(host: Run
     fields = admin.get(f"/api/tickets/{number}").json()["ticket"]["fields"]
     assert fields == {"os": "Linux", "apps": ["Mail", "Files"], "agree": True,
                       "since": "2026-12-01"}
+
+
+def test_closed_tickets_keep_their_fields_in_the_closed_queue_and_the_export(
+        host: RunningHost, admin: httpx.Client):
+    number = submit(host, {"os": "Linux", "apps": ["Files"]}).json()["number"]
+    assert admin.post(f"/api/tickets/{number}/resolve",
+                      json={"resolution": "Reinstalled."}).status_code == 200
+    assert admin.post(f"/api/tickets/{number}/close", json={}).status_code == 200
+    closed = admin.get("/api/tickets", params={"status": "closed", "field.apps": "files",
+                                               "limit": 200}).json()
+    assert number in [i["number"] for i in closed["items"]]
+    other = admin.get("/api/tickets", params={"status": "closed", "field.apps": "Mail",
+                                              "limit": 200}).json()
+    assert number not in [i["number"] for i in other["items"]]
+    rows = list(csv.DictReader(io.StringIO(admin.get("/api/reports/tickets.csv").text)))
+    mine = next(r for r in rows if r["number"] == number)
+    assert (mine["status"], mine["field.os"], mine["field.apps"]) == ("closed", "Linux", "Files")
