@@ -246,3 +246,13 @@ def test_closed_tickets_keep_their_fields_in_the_closed_queue_and_the_export(
     rows = list(csv.DictReader(io.StringIO(admin.get("/api/reports/tickets.csv").text)))
     mine = next(r for r in rows if r["number"] == number)
     assert (mine["status"], mine["field.os"], mine["field.apps"]) == ("closed", "Linux", "Files")
+
+
+def test_the_rules_dry_run_takes_fields(admin: httpx.Client):
+    sample = {"email": "x@example.org", "subject": "s", "description": "d",
+              "category": CATEGORY, "fields": {"os": "Linux", "asset": "A-1"}}
+    fired = admin.post("/api/rules/test", json=sample)
+    assert fired.status_code == 200, fired.text
+    assert f"fx-linux-{TAG}" in fired.json()["fired"]
+    bad = admin.post("/api/rules/test", json={**sample, "fields": {"os": "BeOS"}})
+    assert bad.status_code == 422 and "fields.os" in bad.text
