@@ -17,6 +17,7 @@ from functions.http import agent, handles_errors, json_body, json_response, want
 from shared.admin.apikeys import client_address
 from shared.automation.engine import RejectedAsSpam
 from shared.core import telemetry
+from shared.core.directory import CategoryDef
 from shared.core.errors import (
     BadRequest,
     HelpdeskError,
@@ -39,6 +40,10 @@ _FORM_KEY_VALUE = re.compile(r"^[0-9a-f]{32}$")
 
 FIELDS = ("name", "email", "subject", "description", "priority", "category", "phone",
           "channel", HONEYPOT, FORM_KEY)
+FIELD_PREFIX = "field."
+# The no-JavaScript form's "Continue" after choosing a category: the form again, with that
+# category's fields, nothing stored (with JavaScript they appear at once).
+STEP = "step"
 
 
 def _json_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[AttachmentUpload]]:
@@ -67,7 +72,15 @@ def _form_fields(req: func.HttpRequest) -> tuple[dict[str, Any], list[Attachment
         form, files = req.form, req.files
     except ValueError as exc:
         raise BadRequest(f"The form data could not be read: {exc}") from None
-    raw = {name: form.get(name) for name in FIELDS if form.get(name) is not None}
+    raw: dict[str, Any] = {name: form.get(name) for name in FIELDS
+                           if form.get(name) is not None}
+    # The category's own fields are `field.<id>`; a multi-choice field's checkboxes
+    # repeat the name (shared/core/fields.py).
+    chosen = {name[len(FIELD_PREFIX):]: values if len(values) > 1 else values[0]
+              for name in form if name.startswith(FIELD_PREFIX)
+              if (values := form.getlist(name))}
+    if chosen:
+        raw["fields"] = chosen
     uploads = []
     for storage in files.getlist("attachments"):
         data = storage.read()
@@ -150,11 +163,25 @@ async def _create_json(req: func.HttpRequest) -> func.HttpResponse:
                          headers={"Location": f"/api/tickets/{created.number}"})
 
 
+def _is_step(req: func.HttpRequest) -> bool:
+    mimetype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return False
+    try:
+        return req.form.get(STEP) == "fields"
+    except ValueError:
+        return False
+
+
 async def _create_from_browser(req: func.HttpRequest) -> func.HttpResponse:
     """The no-JavaScript web form: a readable page for success and for each error."""
     desk = await helpdesk()
     raw: dict[str, Any] = {}
+    categories = await desk.directory.list(CategoryDef)
     try:
+        if _is_step(req):
+            raw, _ = read_submission(req, desk.settings.limits.request_bytes)
+            return web.form_page(desk.settings, categories, values=raw)
         sub = await _read(req, desk)
         raw = sub.raw
         if sub.spam:
@@ -166,9 +193,9 @@ async def _create_from_browser(req: func.HttpRequest) -> func.HttpResponse:
         log.info("web form: submission rejected by a spam rule")
         return web.received_page(desk.settings)
     except HelpdeskError as error:
-        return web.form_page(desk.settings, values=raw, error=error)
+        return web.form_page(desk.settings, categories, values=raw, error=error)
     except Exception:
         log.exception("unhandled error in the web form's submission")
-        return web.form_page(desk.settings, values=raw,
+        return web.form_page(desk.settings, categories, values=raw,
                              error=HelpdeskError("Something went wrong on our side."))
     return web.created_page(desk.settings, created)

@@ -93,13 +93,20 @@ def _path_param(name: str) -> dict[str, Any]:
 
 
 NUMBER = [_path_param("number")]
+# A queue's filters on choice fields are one parameter per field, `field.<its id>`.
+QUEUE_PARAMS = [*(p for p in _query_params(QueueQuery) if p["name"] != "fields"),
+                {"name": "field.<id>", "in": "query", "required": False,
+                 "schema": {"type": "string", "maxLength": 100},
+                 "description": "a choice field's value (a multi-choice field matches when it "
+                                "holds it); up to 5 fields, e.g. field.os=Windows"}]
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}
 
 # The actions agents take, each its own path in the description (one function serves them).
 AGENT_ACTIONS: dict[Action, str] = {
     Action.ASSIGN: "Assign the ticket to an agent (their id, or \"me\" for the caller) and/or "
                    "a team",
-    Action.CHANGE: "Change the ticket's priority and/or category",
+    Action.CHANGE: "Change the ticket's priority, category and/or the category's fields "
+                   "(`fields`: field id → value, null clears)",
     Action.REPLY: "Reply to the requester (emailed): body and/or a canned response, attachments",
     Action.NOTE: "Add an internal note (not shown to the requester)",
     Action.REQUEST_INFO: "Ask the requester a question; the ticket waits (pending)",
@@ -138,7 +145,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/api/apikeys/{id}", "Revoke an API key", role="admin", status=204,
               errors=(*AGENT_ERRORS, 404), params=[_path_param("id")]),
     Operation("get", "/api/tickets", "List a queue", role="agent", response=QueuePage,
-              errors=(*AGENT_ERRORS, 400, 422), params=_query_params(QueueQuery)),
+              errors=(*AGENT_ERRORS, 400, 422), params=QUEUE_PARAMS),
     Operation("get", "/api/tickets/{number}", "A ticket with its thread", role="agent",
               response=AgentTicketView, errors=(*AGENT_ERRORS, 404), params=NUMBER),
     Operation("post", "/api/tickets/{number}/{action}",

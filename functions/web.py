@@ -10,7 +10,9 @@ import azure.functions as func
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from functions.deps import helpdesk
+from shared.core.directory import CategoryDef
 from shared.core.errors import HelpdeskError
+from shared.core.fields import visible
 from shared.core.models import Priority, TicketCreated
 from shared.core.settings import Settings
 
@@ -42,20 +44,33 @@ def html_response(body: str, status: int = 200, headers: dict[str, str] | None =
 
 
 
-def form_page(settings: Settings, *, values: dict[str, Any] | None = None,
+def form_page(settings: Settings, categories: list[CategoryDef], *,
+              values: dict[str, Any] | None = None,
               error: HelpdeskError | None = None) -> func.HttpResponse:
+    """The form; each category's requester fields in a fieldset of their own, the chosen
+    one's shown (a script shows another's when the category changes; without it the
+    form's "Continue" asks for the page again)."""
     field_errors: dict[str, str] = {}
     for item in error.errors if error else []:
-        field_errors.setdefault(item["field"].split(".")[0], item["message"])
+        name = item["field"]
+        field_errors.setdefault(name if name.startswith("fields.") else name.split(".")[0],
+                                item["message"])
+    values = values or {}
+    known = [c.id for c in categories]
+    chosen = values.get("category") if values.get("category") in known \
+        else settings.default_category
+    given = values.get("fields")
     page = _env().get_template("form.html.j2").render(
         # A new key for each page shown: sending this page twice (a double click, a
         # refresh that posts again) makes one ticket (functions/intake.py).
         submission_id=uuid.uuid4().hex,
         helpdesk_name=settings.helpdesk_name,
-        categories=settings.categories,
-        default_category=settings.default_category,
+        categories=categories,
+        chosen_category=chosen,
+        category_fields={c.id: visible(c.fields, "requester") for c in categories},
+        field_values=given if isinstance(given, dict) else {},
         priorities=[p.value for p in Priority],
-        values=values or {},
+        values=values,
         error=error,
         field_errors=field_errors,
         max_attachment_mb=settings.limits.attachment_bytes // (1024 * 1024),
@@ -79,4 +94,6 @@ def received_page(settings: Settings) -> func.HttpResponse:
 @bp.route(route="form", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def web_form(req: func.HttpRequest) -> func.HttpResponse:
     desk = await helpdesk()
-    return form_page(desk.settings)
+    category = req.params.get("category")
+    return form_page(desk.settings, await desk.directory.list(CategoryDef),
+                     values={"category": category} if category else None)

@@ -43,3 +43,24 @@ if (subject && box) {
     timer = setTimeout(suggest, 300);
   });
 }
+
+// The category's own fields: each category's are a fieldset of their own; the chosen
+// one's is shown at once when the category changes, the others hidden and disabled (so
+// their inputs are neither checked nor sent). Without this script the form's "Continue"
+// button asks the server for the page with the chosen category's fields.
+const category = document.getElementById("category");
+const step = document.getElementById("category-step");
+
+function showFields() {
+  for (const set of document.querySelectorAll("fieldset.category-fields")) {
+    const mine = set.dataset.category === category.value;
+    set.hidden = !mine;
+    set.disabled = !mine;
+  }
+}
+
+if (category) {
+  if (step) step.hidden = true;
+  category.addEventListener("change", showFields);
+  showFields();
+}

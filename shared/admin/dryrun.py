@@ -75,9 +75,12 @@ async def dry_run(raw: Mapping[str, Any], *, desk: Helpdesk) -> Outcome:
     except ValidationError as exc:
         errors += field_errors(exc)
     channel = context.channel if context else Channel.WEB
-    categories = [c.id for c in await desk.directory.list(CategoryDef)]
+    defs = await desk.directory.list(CategoryDef)
     try:
-        submission = validate_submission(submission_raw, desk.settings, categories, channel=channel)
+        # The dry run is an admin's: every field of the category may be given.
+        submission = validate_submission(submission_raw, desk.settings, [c.id for c in defs],
+                                         channel=channel, audience=("agent", None),
+                                         definitions={c.id: c.fields for c in defs})
     except ValidationFailed as exc:
         errors += exc.errors
     if errors or context is None:
@@ -87,6 +90,7 @@ async def dry_run(raw: Mapping[str, Any], *, desk: Helpdesk) -> Outcome:
         subject=submission.subject, description=submission.description,
         category=submission.category or "", priority=submission.priority, team=context.team,
         status=context.status.value, tags=context.tags, at=context.at or desk.clock(),
+        fields=submission.fields,
     )
     return evaluate(await rules_for(desk), facts, event=context.event,
                     timezone=desk.settings.timezone)

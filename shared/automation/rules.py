@@ -37,7 +37,7 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import re2
@@ -51,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.core.fields import as_text
 from shared.core.lifecycle import INITIAL, Status
 from shared.core.models import Channel, Priority, Ticket
 
@@ -59,6 +60,12 @@ FieldName = Literal[
     "channel", "requester_email", "requester_domain", "subject", "description", "category",
     "priority", "team", "status", "time_of_day", "weekday",
 ]
+# A category's own field (shared/core/fields.py) is tested as `field.<its id>`: its value
+# as text (a checkbox is "yes" or "no", a date YYYY-MM-DD, a ticket without it ""); a
+# multi-choice field holds for equals/in/contains when one of its values does, and for
+# not_equals/not_contains when none does.
+CUSTOM_FIELD = re.compile(r"^field\.[a-z][a-z0-9_]{0,39}$")
+FIELD_NAMES = frozenset(get_args(FieldName))
 Operator = Literal["equals", "not_equals", "contains", "not_contains", "matches", "in", "before", "after"]
 ActionType = Literal[
     "set_category", "set_priority", "set_team", "set_sla_plan", "assign_agent", "auto_assign",
@@ -162,9 +169,17 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    field: FieldName
+    field: str = Field(description=f"one of {', '.join(sorted(FIELD_NAMES))}, or "
+                       "field.<id> for a category's own field")
     op: Operator
     value: str | list[str]
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, name: str) -> str:
+        if name not in FIELD_NAMES and not CUSTOM_FIELD.match(name):
+            raise ValueError(f"one of {', '.join(sorted(FIELD_NAMES))}, or field.<id>")
+        return name
 
     @field_validator("value")
     @classmethod
@@ -285,6 +300,7 @@ class Facts(BaseModel):
     status: str = INITIAL.value
     tags: list[str] = []
     at: AwareDatetime
+    fields: dict[str, Any] = {}
 
     @classmethod
     def from_ticket(cls, ticket: Ticket, *, at: datetime, tags: Sequence[str] = ()) -> Facts:
@@ -293,6 +309,7 @@ class Facts(BaseModel):
             channel=ticket.channel.value, requester_email=ticket.requester_email,
             subject=ticket.subject, description=ticket.description, category=ticket.category,
             priority=ticket.priority, team=ticket.team, status=ticket.status.value, tags=list(tags), at=at,
+            fields=dict(ticket.fields),
         )
 
 
@@ -367,13 +384,27 @@ def _holds(op: str, expected: str | list[str], actual: str) -> bool:
     return (folded == expected.casefold()) == (op == "equals")
 
 
+_NEGATIVE = frozenset({"not_equals", "not_contains"})
+
+
+def _custom_holds(op: str, expected: str | list[str], value: Any) -> bool:
+    """A condition on a category's field; a multi-choice value holds item by item."""
+    if not isinstance(value, list):
+        return _holds(op, expected, as_text(value))
+    results = [_holds(op, expected, str(item)) for item in value]
+    return all(results) if op in _NEGATIVE else any(results)
+
+
 def _check(condition: Condition, facts: Facts, local: datetime) -> dict[str, Any]:
-    actual = _actual(condition.field, facts, local)
+    custom = condition.field.startswith("field.")
+    raw = facts.fields.get(condition.field[len("field."):]) if custom else None
+    actual = as_text(raw) if custom else _actual(condition.field, facts, local)
     value = condition.value if isinstance(condition.value, str) else list(condition.value)
     checked: dict[str, Any] = {"field": condition.field, "op": condition.op, "value": value,
                                "actual": _clip(actual)}
     try:
-        checked["result"] = _holds(condition.op, condition.value, actual)
+        checked["result"] = _custom_holds(condition.op, condition.value, raw) if custom \
+            else _holds(condition.op, condition.value, actual)
     except UnsupportedPattern as exc:
         _warn_once(str(condition.value), str(exc))
         checked.update(result=False, error=f"this stored pattern is not run: {exc}; fix the rule")

@@ -4,7 +4,10 @@ The request is the one osTicket documents: `name`, `email`, `subject`, `message`
 text, or an RFC 2397 data URL such as `data:text/html,...`), `priority` (osTicket's ids
 1–4 or names), `topicId` (mapped to a category by the `HELPDESK_OSTICKET_TOPICS`
 setting), `source`, `alert`, `autorespond`, `ip`, `phone`, and `attachments` as a list
-of `{"<file name>": "data:<type>;base64,..."}`. Pure: no I/O.
+of `{"<file name>": "data:<type>;base64,..."}`. Any other top-level key is, as in
+osTicket, a field of the help topic's form: it is passed on as one of the category's own
+fields (shared/core/fields.py), and intake refuses, by name, a key that is none of them.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -42,10 +45,7 @@ def _flag(value: Any, default: bool) -> bool:
 
 def translate(body: dict[str, Any], *, topics: dict[str, str]) -> OsTicketRequest:
     errors: list[dict[str, str]] = []
-    unknown = sorted(set(body) - KNOWN)
-    if unknown:
-        errors += [{"field": k, "message": "not a field of osTicket's ticket API"}
-                   for k in unknown]
+    extra = {k: body[k] for k in body if k not in KNOWN}
     message = body.get("message")
     description: str | None = None
     html: str | None = None
@@ -65,6 +65,8 @@ def translate(body: dict[str, Any], *, topics: dict[str, str]) -> OsTicketReques
     elif message is not None:
         errors.append({"field": "message", "message": "a string"})
     raw: dict[str, Any] = {k: body[k] for k in ("name", "email", "subject") if k in body}
+    if extra:
+        raw["fields"] = extra
     if description is not None:
         raw["description"] = description
     if (priority := body.get("priority")) not in (None, ""):

@@ -50,12 +50,20 @@ class AssignBody(ActionBody):
 class ChangeBody(ActionBody):
     priority: Priority | None = Field(None, description="the new priority, or omit")
     category: Short | None = Field(None, description="a category id, or omit")
+    fields: dict[str, Any] | None = Field(
+        None, description="the category's fields to change: field id → new value (null "
+        "or \"\" clears it); the others keep theirs (shared/core/fields.py)")
 
     @model_validator(mode="after")
     def _something(self) -> ChangeBody:
-        if self.priority is None and self.category is None:
-            raise ValueError("give a priority, a category, or both")
+        if self.priority is None and self.category is None and not self.fields:
+            raise ValueError("give a priority, a category, fields, or some of them")
         return self
+
+
+# What `check_edit` (shared/core/fields.py) made of a change's fields: the ticket's new
+# values and what changed, `{id: {from, to}}`.
+FieldEdit = tuple[dict[str, Any], dict[str, dict[str, Any]]]
 
 
 class ReplyBody(ActionBody):
@@ -182,8 +190,10 @@ def apply_action(
     actor: str,
     roles: frozenset[str],
     now: datetime,
+    field_edit: FieldEdit | None = None,
 ) -> tuple[Ticket, ThreadEntry]:
-    """The ticket after the action and the entry recording it; raises `NotAllowed`."""
+    """The ticket after the action and the entry recording it; raises `NotAllowed`.
+    `field_edit`: a change's fields, checked against the category's definitions."""
     before = Status(ticket.status)
     after = decide(action, before, roles)
     changes: dict[str, Any] = {"status": after, "updated_at": now,
@@ -206,6 +216,9 @@ def apply_action(
         if body.category is not None:
             changes["category"] = body.category
             data.update(category=body.category, previous_category=ticket.category)
+        if field_edit is not None:
+            changes["fields"] = field_edit[0]
+            data["fields"] = field_edit[1] or None
     elif isinstance(body, ReplyBody):
         text = body.body
         if ticket.first_response_at is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from shared.core.fields import FieldDef, check_definitions
 
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -49,6 +51,13 @@ class CategoryDef(BaseModel):
     id: Slug
     name: Name
     sla_plan: str | None = Field(None, description="an SLA plan id for this category")
+    fields: list[FieldDef] = Field(default_factory=list, description="the category's own "
+                                   "fields, in the order forms show them (shared/core/fields.py)")
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_fit(cls, fields: list[FieldDef]) -> list[FieldDef]:
+        return check_definitions(fields)
 
 
 class CannedResponse(BaseModel):

@@ -69,6 +69,8 @@ class TicketSubmission(BaseModel):
     description: str = Field(min_length=1)
     priority: Priority = Priority.NORMAL
     category: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict, description="the category's own "
+                                   "fields: field id → value (shared/core/fields.py)")
 
 
 class PhoneSubmission(TicketSubmission):
@@ -187,6 +189,8 @@ class Ticket(BaseModel):
     merged_from: list[str] = Field(default_factory=list,
                                    description="the duplicates merged into this ticket")
     links: list[TicketLink] = Field(default_factory=list)
+    fields: dict[str, Any] = Field(default_factory=dict, description="the category's own "
+                                   "fields' values, by field id (shared/core/fields.py)")
 
 
 class TicketCreated(BaseModel):

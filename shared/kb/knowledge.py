@@ -202,8 +202,10 @@ async def record_resolution(stored: StoredTicket, entry: ThreadEntry, *, desk: H
     to, came_from = entry.data.get("to"), entry.data.get("from")
     t = stored.ticket
     if is_done(to) and not is_done(came_from) and is_done(t.status):
+        # A queue row's summary, less the category fields' values (nothing lists them).
+        shown = {k: v for k, v in summary(t).items() if k != "fields"}
         line = {"id": t.number, "words": ticket_tokens(t.subject, "", t.description),
-                **summary(t), "status": Status.RESOLVED.value}
+                **shown, "status": Status.RESOLVED.value}
     elif is_done(came_from) and not is_done(to) and not is_done(t.status):
         line = {"id": t.number, "gone": True}
     else:

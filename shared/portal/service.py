@@ -18,9 +18,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from shared.core.directory import Agent
+from shared.core.directory import Agent, CategoryDef
 from shared.core.errors import Forbidden, NotFound, ValidationFailed
 from shared.core.events import LinkRequest
+from shared.core.fields import as_text, public_values
 from shared.core.lifecycle import Action, Role, Status, is_closed, may
 from shared.core.links import PortalGrant
 from shared.core.models import AgentTicketView, AttachmentInfo, AttachmentUpload, EntryKind, Ticket
@@ -136,6 +137,7 @@ class PortalView:
     is_requester: bool = True
     collaborators: list[PortalCollaborator] = field(default_factory=list)
     can_add: bool = False
+    details: list[tuple[str, str]] = field(default_factory=list)  # requester fields shown
 
 
 def is_requester(stored: StoredTicket, email: str) -> bool:
@@ -170,8 +172,12 @@ _LABELS = {
 async def portal_view(stored: StoredTicket, *, desk: Helpdesk, viewer: str | None = None
                       ) -> PortalView:
     """The ticket as `viewer` (the requester by default, or a collaborator) sees it: the
-    public thread, their own messages as "You", and who is copied."""
-    ticket = stored.ticket
+    public thread, their own messages as "You", who is copied, and the values of the
+    category's requester fields (the ticket it carries holds no others)."""
+    category = await desk.directory.get(CategoryDef, stored.ticket.category)
+    defs = category.fields if category else []
+    ticket = stored.ticket.model_copy(update={"fields": public_values(defs, stored.ticket.fields)})
+    details = [(d.label, as_text(ticket.fields[d.id])) for d in defs if d.id in ticket.fields]
     requester_email = ticket.requester_email.strip().lower()
     viewer = viewer or requester_email
     requester = viewer == requester_email
@@ -207,7 +213,7 @@ async def portal_view(stored: StoredTicket, *, desk: Helpdesk, viewer: str | Non
                       can_rate=requester and may(Action.RATE, ticket.status, roles),
                       viewer=viewer, is_requester=requester, collaborators=people,
                       can_add=requester and not is_closed(ticket.status)
-                      and len(ticket.cc) < collaborators.MAX_COLLABORATORS)
+                      and len(ticket.cc) < collaborators.MAX_COLLABORATORS, details=details)
 
 
 def public_attachment(stored: StoredTicket, attachment_id: str) -> AttachmentInfo:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.core.counters import Contribution, Counters, add_into
 from shared.core.csvcells import safe_cell
+from shared.core.directory import CategoryDef
 from shared.core.errors import ValidationFailed, field_errors
+from shared.core.fields import as_text
 from shared.reports import metrics
 from shared.storage.indexing import created_bound
 from shared.storage.reports import MetricsRecord, record_from_entity
@@ -222,9 +225,13 @@ async def tickets_csv(first: date, last: date, *, desk: Helpdesk) -> AsyncIterat
     low = created_bound(datetime.combine(first, time(), UTC))
     high = created_bound(datetime.combine(last + timedelta(days=1), time(), UTC))
     active = await desk.tickets.active_rows([], low=low, high=high)
+    # A column per category field (`field.<id>`: an id shared by categories is one
+    # column), in the categories' order; a retired field's values stay on the tickets.
+    field_ids = list(dict.fromkeys(f.id for c in await desk.directory.list(CategoryDef)
+                                   for f in c.fields))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *(f"field.{i}" for i in field_ids)])
     yield out.getvalue()
     after: str | None = None
     while True:
@@ -241,7 +248,9 @@ async def tickets_csv(first: date, last: date, *, desk: Helpdesk) -> AsyncIterat
         out.seek(0)
         out.truncate()
         for row in rows:
-            writer.writerow([safe_cell(row.get(column)) for column in CSV_COLUMNS])
+            values = json.loads(row.get("fields") or "{}") if field_ids else {}
+            writer.writerow([*(safe_cell(row.get(column)) for column in CSV_COLUMNS),
+                             *(safe_cell(as_text(values.get(i))) for i in field_ids)])
         yield out.getvalue()
         if done:
             return

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from shared.core import fields
 from shared.core.lifecycle import Status
 from shared.core.models import AttachmentInfo, Channel, EntryKind, Priority, ThreadEntry, Ticket
 
@@ -70,6 +71,7 @@ def ticket_entity(ticket: Ticket, *, index_keys: list[str], version: int) -> dic
         "merged_from": json.dumps(ticket.merged_from) if ticket.merged_from else None,
         "links": json.dumps([link.model_dump(mode="json") for link in ticket.links])
         if ticket.links else None,
+        "fields": fields.dumps(ticket.fields) if ticket.fields else None,
         "version": version,
     }
     return {k: v for k, v in entity.items() if v is not None}
@@ -116,6 +118,7 @@ def ticket_from_entity(entity: dict[str, Any]) -> Ticket:
         merging_into=entity.get("merging_into") or None,
         merged_from=json.loads(entity.get("merged_from") or "[]"),
         links=json.loads(entity.get("links") or "[]"),
+        fields=json.loads(entity.get("fields") or "{}"),
     )
 
 

@@ -38,6 +38,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
+from shared.core import fields
 from shared.core.lifecycle import is_closed, is_done
 from shared.core.models import Ticket
 from shared.core.words import ticket_tokens
@@ -231,6 +232,10 @@ def summary(ticket: Ticket) -> dict[str, Any]:
             row[name] = value
     if ticket.satisfied is not None:
         row["satisfied"] = "yes" if ticket.satisfied else "no"
+    # The category's fields, for the queues' filters on choice fields (applied to the rows
+    # read, shared/tickets/queues.py) and the export's column per field: one property.
+    if ticket.fields:
+        row["fields"] = fields.dumps(ticket.fields)
     return row
 
 

@@ -98,8 +98,9 @@ async def submit_ticket(
     tickets (a fetched mailbox's team); the rules may still change it. `tags` are the
     channel's own (`sender-not-verified`); the rules see them."""
     settings = desk.settings
-    categories = [c.id for c in await desk.directory.list(CategoryDef)]
-    submission = validate_submission(raw, settings, categories, channel=channel)
+    defs = await desk.directory.list(CategoryDef)
+    submission = validate_submission(raw, settings, [c.id for c in defs], channel=channel,
+                                     definitions={c.id: c.fields for c in defs})
     check_attachments(uploads, settings)
     number = numbering.new_number()
     now = desk.clock()
@@ -109,7 +110,7 @@ async def submit_ticket(
         priority=submission.priority, category=submission.category or "",
         status=INITIAL, channel=channel, created_at=now, updated_at=now, last_seq=1,
         cc=[c.lower() for c in cc or []], phone=getattr(submission, "phone", None),
-        team=team, tags=list(tags or []),
+        team=team, tags=list(tags or []), fields=submission.fields,
     )
 
     key_hash = record

@@ -10,6 +10,13 @@ row and sort them in memory: bounded by the active backlog, whatever the desk's 
 Closed tickets are not in the agents' queues: `status=closed` lists the closed tickets'
 own table, in creation order whatever the sort.
 
+A queue may also ask for values of the categories' choice fields (`field.<id>=<choice>`,
+shared/core/fields.py): the index row carries the ticket's field values as one JSON
+property, which the table service cannot look into, so these conditions are applied to
+the rows read (never one row per field): such a queue reads every active row that meets
+its other conditions, as the `updated` and `due` sorts do; a closed queue pages through
+the closed rows until a page is full.
+
 Counts (the agent page's sidebar, refreshed every 30 seconds per open page) come from one
 read of the active rows (five properties each), each queue's conditions evaluated on
 them; counts stop at `COUNT_CAP` (past it the page shows "1000+").
@@ -23,15 +30,17 @@ import binascii
 import hashlib
 import json
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.core.directory import Agent
 from shared.core.errors import BadRequest, ValidationFailed, field_errors
+from shared.core.fields import FIELD_ID, as_text
 from shared.core.lifecycle import Category, Status, is_closed, statuses
 from shared.core.models import Priority
 from shared.storage.indexing import sort_key
@@ -55,6 +64,9 @@ class QueueQuery(BaseModel):
     sort: Literal["created", "updated", "due"] = "created"
     limit: int = Field(50, ge=1, le=200)
     continuation: str | None = None
+    fields: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=dict, max_length=5, description="choice fields' values: sent as "
+        "`field.<id>=<choice>` (a multi-choice field matches when it holds that choice)")
 
 
 class QueueItem(BaseModel):
@@ -80,8 +92,16 @@ class QueuePage(BaseModel):
 
 
 def parse_query(params: dict[str, str]) -> QueueQuery:
+    plain = {k: v for k, v in params.items() if not k.startswith("field.")}
+    chosen = {k[len("field."):]: v for k, v in params.items() if k.startswith("field.")}
+    bad = [k for k in chosen if not re.match(FIELD_ID, k)]
+    if bad:
+        raise ValidationFailed("Invalid queue filters.", errors=[
+            {"field": f"field.{k}", "message": "not a field id"} for k in bad])
+    if chosen:
+        plain["fields"] = chosen  # type: ignore[assignment]
     try:
-        return QueueQuery.model_validate(params)
+        return QueueQuery.model_validate(plain)
     except ValidationError as exc:
         raise ValidationFailed("Invalid queue filters.", errors=field_errors(exc)) from None
 
@@ -101,13 +121,14 @@ class Plan:
     conditions: list[Condition]
     sort: str
     closed: bool
+    fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def queue(self) -> str:
         """What a continuation token names: the same queue, whatever the time (`overdue`
         compares with now)."""
         shape = [[n, op, "now" if n == "due_at" else v] for n, op, v in self.conditions]
-        text = json.dumps([shape, self.sort, self.closed], default=str)
+        text = json.dumps([shape, self.sort, self.closed, self.fields], default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -132,7 +153,24 @@ def plan(query: QueueQuery, *, me: str, now: datetime) -> Plan:
     if query.overdue:
         conditions.append(("due_at", "lt", now))
     sort = "created" if closed else "due" if query.overdue else query.sort
-    return Plan(conditions, sort, closed)
+    return Plan(conditions, sort, closed, tuple(sorted(query.fields.items())))
+
+
+def fields_match(row: dict[str, Any], wanted: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a row's field values hold each wanted choice (compared case-insensitively;
+    a multi-choice value when one of its choices is it)."""
+    if not wanted:
+        return True
+    try:
+        values = json.loads(row.get("fields") or "{}")
+    except ValueError:
+        return False
+    for name, choice in wanted:
+        value = values.get(name)
+        items = value if isinstance(value, list) else [] if value is None else [value]
+        if choice.casefold() not in {as_text(v).casefold() for v in items}:
+            return False
+    return True
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -157,7 +195,9 @@ async def list_queue(query: QueueQuery, *, me: str, desk: Helpdesk) -> QueuePage
     found = plan(query, me=me, now=desk.clock())
     after = _decode(query.continuation, found.queue) if query.continuation else None
     want = query.limit + 1
-    if found.closed:
+    if found.fields:
+        rows = await _with_fields(found, after=after, want=want, desk=desk)
+    elif found.closed:
         rows = await desk.tickets.closed_rows(found.conditions, after=after, limit=want,
                                               select=ITEM_FIELDS)
     elif found.sort == "created":
@@ -174,6 +214,26 @@ async def list_queue(query: QueueQuery, *, me: str, desk: Helpdesk) -> QueuePage
         continuation=_encode(_key(rows[-1], found.sort), found.queue)
         if more and rows else None,
     )
+
+
+async def _with_fields(found: Plan, *, after: str | None, want: int, desk: Helpdesk
+                       ) -> list[dict[str, Any]]:
+    """A queue with conditions on field values: those are checked on the rows read."""
+    select = [*ITEM_FIELDS, "fields"]
+    if not found.closed:
+        every = [r for r in await desk.tickets.active_rows(found.conditions, select=select)
+                 if fields_match(r, found.fields)]
+        every.sort(key=lambda r: _key(r, found.sort))
+        return [r for r in every if after is None or _key(r, found.sort) > after][:want]
+    rows: list[dict[str, Any]] = []
+    while len(rows) < want:
+        page = await desk.tickets.closed_rows(found.conditions, after=after, limit=1000,
+                                              select=select)
+        rows += [r for r in page if fields_match(r, found.fields)]
+        if len(page) < 1000:
+            break
+        after = page[-1]["RowKey"]
+    return rows[:want]
 
 
 def _key(row: dict[str, Any], sort: str) -> str:

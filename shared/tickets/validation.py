@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.core.errors import PayloadTooLarge, ValidationFailed, field_errors
+from shared.core.fields import Audience, FieldDef, check_submission
 from shared.core.models import AttachmentUpload, Channel, PhoneSubmission, TicketSubmission
 from shared.core.settings import Settings
 from shared.mail.inbound.headers import header_text
@@ -23,10 +24,29 @@ def utf16_units(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+# Who submits on each channel (which fields they may set) and whose required fields are
+# enforced: a requester's on the web form and the API; an agent's when they take a call;
+# an integration's key (osTicket's API) may set agent-only fields but is held only to the
+# requester's; nothing for email and chat, which cannot carry fields.
+AUDIENCES: dict[Channel, tuple[Audience, Audience | None]] = {
+    Channel.WEB: ("requester", "requester"),
+    Channel.PHONE: ("agent", "agent"),
+    Channel.API: ("agent", "requester"),
+    Channel.EMAIL: ("requester", None),
+    Channel.CHAT: ("requester", None),
+}
+
+
 def validate_submission(raw: Mapping[str, Any], settings: Settings,
                         categories: list[str] | tuple[str, ...] | None = None,
-                        *, channel: Channel = Channel.WEB) -> TicketSubmission:
-    """Shape (pydantic), configured limits and known categories, every bad field at once."""
+                        *, channel: Channel = Channel.WEB,
+                        definitions: Mapping[str, list[FieldDef]] | None = None,
+                        audience: tuple[Audience, Audience | None] | None = None
+                        ) -> TicketSubmission:
+    """Shape (pydantic), configured limits, known categories and the category's fields
+    (`definitions`: each category's, by id), every bad field at once. `audience`: who
+    submits and whose required fields count, when not the channel's (`AUDIENCES`)."""
+    who, require = audience or AUDIENCES[channel]
     categories = settings.categories if categories is None else categories
     model = PhoneSubmission if channel is Channel.PHONE else TicketSubmission
     errors: list[dict[str, str]] = []
@@ -50,6 +70,18 @@ def validate_submission(raw: Mapping[str, Any], settings: Settings,
         })
     if submission is not None:
         errors += header_safe(submission)
+        chosen = submission.category or settings.default_category
+        if chosen in categories or not raw.get("fields"):
+            values, bad = check_submission((definitions or {}).get(chosen, []),
+                                           raw.get("fields"), category=chosen,
+                                           audience=who, require=require)
+            errors += bad
+            submission.fields = values
+    elif isinstance(raw.get("fields"), Mapping) or raw.get("fields") is None:
+        # The rest is broken too: still name each bad field of the category at once.
+        chosen = str(raw.get("category") or settings.default_category)
+        errors += check_submission((definitions or {}).get(chosen, []), raw.get("fields"),
+                                   category=chosen, audience=who, require=require)[1]
     if errors or submission is None:
         raise ValidationFailed("The ticket has invalid fields.", errors=errors)
     if not submission.category:

@@ -36,6 +36,7 @@ from shared.core.actions import (
     AssignBody,
     ChangeBody,
     EscalateBody,
+    FieldEdit,
     ReplyBody,
     apply_action,
     moves_version,
@@ -53,6 +54,7 @@ from shared.core.errors import (
     field_errors,
 )
 from shared.core.events import TicketEvent
+from shared.core.fields import check_edit
 from shared.core.lifecycle import Action, NotAllowed, Role, allowed_actions, effective_roles
 from shared.core.models import (
     AgentTicketView,
@@ -251,9 +253,10 @@ async def act(
                              stored)
             if is_merged(stored.ticket) and action is not Action.NOTE:
                 raise _merged(stored.ticket, action, roles)
+            edit = await _field_edit(stored.ticket, body, desk=desk)
             try:
                 ticket, entry = apply_action(stored.ticket, action, body, actor=actor,
-                                             roles=roles, now=desk.clock())
+                                             roles=roles, now=desk.clock(), field_edit=edit)
                 if action in (Action.RESOLVE, Action.CLOSE) and (
                         forced := await _children_done(stored.ticket, body, roles, desk=desk)):
                     entry = entry.model_copy(update={
@@ -329,6 +332,19 @@ async def act(
         blob_names={**stored.blob_names, **{info.id: blob for info, blob in attachments}},
         index_keys=[], etag=etag, version=version)
     return view_of(after)
+
+
+async def _field_edit(ticket: Ticket, body: ActionBody, *, desk: Helpdesk) -> FieldEdit | None:
+    """A change's fields checked against the definitions of the ticket's category (the new
+    one when the same change moves it): 422 naming each bad field."""
+    if not isinstance(body, ChangeBody) or not body.fields:
+        return None
+    category = await desk.directory.get(CategoryDef, body.category or ticket.category)
+    values, changes, errors = check_edit(category.fields if category else [], ticket.fields,
+                                         body.fields)
+    if errors:
+        raise ValidationFailed("The change has invalid fields.", errors=errors)
+    return values, changes
 
 
 def _merged(ticket: Ticket, action: Action, roles: frozenset[str]) -> Conflict:

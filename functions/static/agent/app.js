@@ -1,7 +1,8 @@
 // The agents' page: a hash router over a few views, the queue sidebar with live counts,
 // and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
 // #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>, and for
-// admins #/mailboxes and #/audit?from=&to=&actor=....
+// admins #/mailboxes, #/audit?from=&to=&actor=... and #/categories?id=... (a category's
+// own fields).
 import {me, refreshCounts} from "./state.js";
 import {showQueue, showSearch, moveSelection, openSelection, togglePick} from "./queue.js";
 import {showTicket, ticketShortcut} from "./ticket.js";
@@ -11,6 +12,7 @@ import {destroyCharts} from "./charts.js";
 import {showArticle, showKb} from "./kb.js";
 import {refreshMailboxAlerts, showMailboxes} from "./mailboxes.js";
 import {showAudit} from "./audit.js";
+import {showCategories} from "./categories.js";
 
 const main = document.getElementById("main");
 const COUNT_EVERY_MS = 30_000;
@@ -60,6 +62,9 @@ async function route() {
     } else if (parts[0] === "audit") {
       markCurrent("audit");
       await showAudit(main, params, current);
+    } else if (parts[0] === "categories") {
+      markCurrent("categories");
+      await showCategories(main, params, current);
     } else if (parts[0] === "kb") {
       markCurrent("kb");
       await showKb(main, params.get("q") || "", current);
@@ -144,5 +149,6 @@ setInterval(refreshMailboxAlerts, ALERTS_EVERY_MS);
 if ((document.body.dataset.roles || "").split(",").includes("admin")) {
   document.getElementById("mailboxes-link").hidden = false;
   document.getElementById("audit-link").hidden = false;
+  document.getElementById("categories-link").hidden = false;
 }
 me.load();

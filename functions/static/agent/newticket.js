@@ -1,7 +1,8 @@
 // A ticket taken by phone: the agent types it in on the caller's behalf (channel phone).
 import {api, busy, hideProblem, showProblem} from "./api.js";
-import {announce, h} from "./dom.js";
+import {announce, append, h} from "./dom.js";
 import {directory, refreshCounts} from "./state.js";
+import {fieldInput, inputValue} from "./ticket.js";
 
 const PRIORITIES = ["low", "normal", "high", "urgent"];
 
@@ -17,6 +18,20 @@ export async function showNewTicket(main, current) {
               : h("input", {id, name, "aria-describedby": `${id}-error`, ...attrs})];
   };
   const submit = h("button", {type: "submit"}, "Create ticket");
+  // The chosen category's own fields, agents-only ones too (the caller cannot see them).
+  const fieldsBox = h("fieldset", {class: "category-fields", hidden: true});
+  let defs = [];
+  let categories = [];
+  const showFields = () => {
+    defs = (categories.find((c) => c.id === category.value) || {}).fields || [];
+    fieldsBox.hidden = !defs.length;
+    fieldsBox.replaceChildren();
+    append(fieldsBox, [h("legend", {}, "Details for this category"), defs.map((def) => [
+      h("label", {for: `tf-${def.id}`}, def.label, def.required ? h("span", {class: "hint"}, " (required)") : null,
+        def.visibility === "agents" ? h("span", {class: "hint"}, " (agents only)") : null),
+      fieldInput(def, undefined, "field.")])]);
+  };
+  category.addEventListener("change", showFields);
   const form = h("form", {class: "phone-form", novalidate: true, "aria-labelledby": "new-title"},
     error,
     input("name", "Caller's name", {required: true, maxlength: "200", autocomplete: "off"}),
@@ -27,7 +42,7 @@ export async function showNewTicket(main, current) {
     h("label", {for: "new-priority"}, "Priority"),
     h("select", {name: "priority", id: "new-priority"},
       PRIORITIES.map((p) => h("option", {value: p, selected: p === "normal"}, p))),
-    h("label", {for: "new-category"}, "Category"), category,
+    h("label", {for: "new-category"}, "Category"), category, fieldsBox,
     submit);
   main.replaceChildren(h("h1", {id: "new-title"}, "New ticket taken by phone"), form);
   form.elements.name.focus();
@@ -40,6 +55,12 @@ export async function showNewTicket(main, current) {
       const value = form.elements[name].value.trim();
       if (value) body[name] = value;
     }
+    const fields = {};
+    for (const def of defs) {
+      const value = inputValue(fieldsBox, def, "field.");
+      if (value !== null && value !== false && !(Array.isArray(value) && !value.length)) fields[def.id] = value;
+    }
+    if (Object.keys(fields).length) body.fields = fields;
     busy(submit, async () => {
       try {
         const {data} = await api("/api/tickets", {method: "POST", body});
@@ -59,7 +80,9 @@ export async function showNewTicket(main, current) {
   // After the listener: a click while the categories load submits through it, never as a
   // plain form (which would reload the page and lose what was typed).
   try {
-    for (const c of await directory("categories")) category.append(h("option", {value: c.id}, c.name));
+    categories = await directory("categories");
+    for (const c of categories) category.append(h("option", {value: c.id}, c.name));
+    showFields();
   } catch (err) {
     if (current()) showProblem(error, err);
   }

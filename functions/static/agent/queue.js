@@ -5,7 +5,7 @@
 import {api, showProblem} from "./api.js";
 import {bulkBar} from "./bulk.js";
 import {age, countdown, h, when} from "./dom.js";
-import {me} from "./state.js";
+import {directory, me} from "./state.js";
 
 export const QUEUES = {
   unassigned: {title: "Unassigned", query: {assignee: "none", active: "true"}, sort: "created"},
@@ -56,6 +56,37 @@ export async function showQueue(main, name, params, current) {
       tools.append(h("p", {class: "muted"}, `Team: ${team}`));
     }
   }
+  // Narrowed to a category, and to values of its choice fields (field.<id>), from the
+  // address, so a narrowed queue can be bookmarked and shared.
+  const narrow = new URLSearchParams();
+  for (const [key, value] of params) {
+    if ((key === "category" || /^field\.[a-z][a-z0-9_]{0,39}$/.test(key)) && value) narrow.set(key, value);
+  }
+  for (const [key, value] of narrow) query[key] = value;
+  const go = (changes) => {
+    const next = new URLSearchParams();
+    if (name === "teams" && query.team) next.set("team", query.team);
+    next.set("sort", sort);
+    for (const [key, value] of Object.entries({...Object.fromEntries(narrow), ...changes})) {
+      if (value) next.set(key, value);
+    }
+    location.hash = `#/queue/${name}?${next}`;
+  };
+  const categories = await directory("categories").catch(() => []);
+  if (!current()) return;
+  const chosen = categories.find((c) => c.id === narrow.get("category"));
+  const categoryPicker = h("select", {id: "category-filter"}, h("option", {value: ""}, "Any category"),
+    categories.map((c) => h("option", {value: c.id, selected: c === chosen}, c.name)));
+  categoryPicker.addEventListener("change", () => go({category: categoryPicker.value,
+    ...Object.fromEntries([...narrow.keys()].filter((k) => k.startsWith("field.")).map((k) => [k, ""]))}));
+  tools.append(h("label", {for: "category-filter"}, "Category"), categoryPicker);
+  for (const def of (chosen?.fields || []).filter((f) => f.type === "choice" || f.type === "multi-choice")) {
+    const key = `field.${def.id}`;
+    const select = h("select", {id: `filter-${def.id}`}, h("option", {value: ""}, "Any"),
+      def.choices.map((c) => h("option", {value: c, selected: narrow.get(key) === c}, c)));
+    select.addEventListener("change", () => go({[key]: select.value}));
+    tools.append(h("label", {for: `filter-${def.id}`}, def.label), select);
+  }
   const tokens = [null];  // the continuation token of each page shown so far
   const holder = h("div", {});
   const error = h("div", {class: "notice", role: "alert", hidden: true});
@@ -77,8 +108,10 @@ export async function showQueue(main, name, params, current) {
     shownIndex = index;
     tokens[index + 1] = page.continuation;
     const sorter = queue.fixed ? null : (by) => {
-      const extra = name === "teams" ? `team=${encodeURIComponent(query.team)}&` : "";
-      location.hash = `#/queue/${name}?${extra}sort=${by}`;
+      const next = new URLSearchParams(narrow);
+      if (name === "teams") next.set("team", query.team);
+      next.set("sort", by);
+      location.hash = `#/queue/${name}?${next}`;
     };
     const pager = h("div", {class: "pager"});
     const prev = h("button", {type: "button", class: "secondary", disabled: index === 0}, "Previous");

@@ -31,6 +31,11 @@ export function directory(kind) {
   return lists.get(kind);
 }
 
+/** Read a directory list again next time (after an admin changed it). */
+export function forget(kind) {
+  lists.delete(kind);
+}
+
 /** The sidebar's counts: every 30 seconds and after every action. */
 export async function refreshCounts() {
   try {

@@ -41,7 +41,8 @@ export async function showTicket(main, number, current) {
   const details = h("div", {});
   const links = h("section", {class: "links", "aria-label": "Links"});
   const people = h("section", {class: "collaborators-panel", "aria-labelledby": "collaborators-title"});
-  const aside = h("aside", {"aria-label": "Details"}, details, people, links, similarPanel(number));
+  const fields = h("section", {class: "ticket-fields", "aria-labelledby": "fields-title"});
+  const aside = h("aside", {"aria-label": "Details"}, details, fields, people, links, similarPanel(number));
   const panels = h("div", {});
   const promote = promoteForm(number);
   const merged = h("p", {class: "notice merged", role: "status", hidden: true});
@@ -58,6 +59,7 @@ export async function showTicket(main, number, current) {
     renderActions(state, actions, forms);
     renderThread(state.view, thread);
     renderAside(state.view, details);
+    renderFields(state, fields, current);
     renderMerged(ticket, merged);
     renderCollaborators(state, people);
     renderLinks(state, links);
@@ -340,6 +342,9 @@ function eventText(entry) {
   } else if (entry.kind === "changed") {
     if (d.priority) parts.push(`priority ${d.previous_priority} → ${d.priority}`);
     if (d.category) parts.push(`category ${d.previous_category} → ${d.category}`);
+    for (const [id, change] of Object.entries(d.fields || {})) {
+      parts.push(`${id}: ${fieldText(change.from) || "(empty)"} → ${fieldText(change.to) || "(empty)"}`);
+    }
   } else if (entry.kind === "email_sent") {
     parts.push(`to ${d.to || "?"}: ${entry.body}`);
   } else if (["merging", "merged_into", "merge_cancelled"].includes(entry.kind)) {
@@ -467,6 +472,105 @@ function mergedThread(number) {
     }
   });
   return box;
+}
+
+// -- the category's own fields ----------------------------------------------------------
+
+function fieldText(value) {
+  if (value === null || value === undefined) return "";
+  if (value === true) return "yes";
+  if (value === false) return "no";
+  return Array.isArray(value) ? value.join(", ") : String(value);
+}
+
+/** One input for a field's definition, holding the stored value (a choice no longer
+ * offered stays offered to this ticket, marked, so saving keeps it). */
+export function fieldInput(def, value, prefix = "") {
+  const id = `tf-${def.id}`;
+  const name = `${prefix}${def.id}`;
+  if (def.type === "checkbox") {
+    return h("input", {type: "checkbox", id, name, checked: value === true});
+  }
+  if (def.type === "choice" || def.type === "multi-choice") {
+    const stored = value === null || value === undefined ? [] : [].concat(value);
+    const choices = [...def.choices, ...stored.filter((v) => !def.choices.includes(v))];
+    const label = (c) => def.choices.includes(c) ? c : `${c} (no longer offered)`;
+    if (def.type === "choice") {
+      return h("select", {id, name},
+        h("option", {value: ""}, "—"),
+        choices.map((c) => h("option", {value: c, selected: stored.includes(c)}, label(c))));
+    }
+    return h("fieldset", {class: "choices", id, dataset: {multi: def.id}},
+      choices.map((c) => h("label", {class: "check"},
+        h("input", {type: "checkbox", name, value: c, checked: stored.includes(c)}), " ", label(c))));
+  }
+  const type = {number: "number", date: "date"}[def.type] || "text";
+  return h("input", {type, id, name, value: fieldText(value), step: type === "number" ? "any" : null,
+                     maxlength: type === "text" ? "1000" : null});
+}
+
+export function inputValue(form, def, prefix = "") {
+  const input = form.elements[`${prefix}${def.id}`];
+  if (def.type === "checkbox") return input.checked;
+  if (def.type === "multi-choice") {
+    return [...form.querySelectorAll(`[data-multi="${def.id}"] input:checked`)].map((i) => i.value);
+  }
+  const raw = input.value.trim();
+  return raw === "" ? null : raw;
+}
+
+function same(def, before, after) {
+  if (def.type === "checkbox") return (before === true) === after;
+  if (def.type === "multi-choice") return fieldText(before || []) === fieldText(after);
+  return fieldText(before) === fieldText(after);
+}
+
+/** The ticket's category fields (agent-only ones marked) and the values of retired ones;
+ * edited with the version's ETag, as every action is. */
+async function renderFields(state, box, current) {
+  const {ticket} = state.view;
+  let categories = [];
+  try {
+    categories = await directory("categories");
+  } catch {
+    categories = [];
+  }
+  if (!current() || state.view.ticket !== ticket) return;
+  const defs = (categories.find((c) => c.id === ticket.category) || {}).fields || [];
+  const values = ticket.fields || {};
+  const editable = state.view.allowed_actions.includes("change");
+  // Another action re-renders the page: what the agent is typing here stays unless the
+  // fields themselves (or whether they may be edited) changed.
+  const key = JSON.stringify([ticket.number, ticket.category, values, editable]);
+  if (box.dataset.shown === key) return;
+  box.dataset.shown = key;
+  const retired = Object.keys(values).filter((id) => !defs.some((d) => d.id === id));
+  box.hidden = !defs.length && !retired.length;
+  if (box.hidden) return box.replaceChildren();
+  const error = h("div", {class: "notice", role: "alert", hidden: true});
+  const rows = defs.map((def) => h("div", {class: "field", dataset: {field: def.id}},
+    h("label", {for: `tf-${def.id}`}, def.label,
+      def.visibility === "agents" ? h("span", {class: "hint"}, " (agents only)") : null,
+      def.required ? h("span", {class: "hint"}, " (required)") : null),
+    editable ? fieldInput(def, values[def.id]) : h("p", {}, fieldText(values[def.id]) || "—")));
+  const old = retired.map((id) => h("div", {class: "field retired", dataset: {field: id}},
+    h("span", {}, `${id} (retired): `), fieldText(values[id]),
+    editable ? [" ", h("label", {class: "check"},
+      h("input", {type: "checkbox", name: `clear-${id}`, dataset: {clear: id}}), " clear")] : null));
+  const save = h("button", {type: "submit", class: "secondary"}, "Save fields");
+  const form = h("form", {class: "fields-form", "aria-label": "Fields"}, rows, old, editable ? save : null);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const changed = {};
+    for (const def of defs) {
+      const after = inputValue(form, def);
+      if (!same(def, values[def.id], after)) changed[def.id] = after;
+    }
+    for (const input of form.querySelectorAll("input[data-clear]:checked")) changed[input.dataset.clear] = null;
+    if (!Object.keys(changed).length) return announce("Nothing changed");
+    await busy(save, () => send(state, "change", {fields: changed}, error));
+  });
+  box.replaceChildren(h("h2", {id: "fields-title"}, "Fields"), error, form);
 }
 
 function ticketLink(number) {

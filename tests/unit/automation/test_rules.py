@@ -494,3 +494,35 @@ def test_pattern_guard_never_raises(pattern: str) -> None:
         Condition(field="subject", op="matches", value=pattern)
     except ValidationError:
         pass
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    (cond("field.os", "equals", "linux"), True),
+    (cond("field.os", "not_equals", "Linux"), False),
+    (cond("field.apps", "in", ["Fax", "chat"]), True),
+    (cond("field.apps", "equals", "Files"), False),
+    (cond("field.apps", "not_equals", "Files"), True),
+    (cond("field.apps", "not_contains", "ai"), False),
+    (cond("field.agree", "equals", "yes"), True),
+    (cond("field.seats", "equals", "12"), True),
+    (cond("field.missing", "equals", ""), True),
+    (cond("field.missing", "contains", "x"), False),
+])
+def test_conditions_on_a_categorys_fields(condition: dict[str, Any], expected: bool) -> None:
+    values = {"os": "Linux", "apps": ["Mail", "Chat"], "agree": True, "seats": 12}
+    assert fires(condition, fields=values) is expected
+
+
+def test_a_field_condition_names_a_field_id() -> None:
+    with pytest.raises(ValidationError, match="field.<id>"):
+        rule("r", cond("field.Bad Id", "equals", "x"))
+    with pytest.raises(ValidationError, match="field.<id>"):
+        rule("r", cond("colour", "equals", "x"))
+
+
+def test_a_tickets_fields_are_its_facts() -> None:
+    ticket = Ticket(number="00000001", subject="s", description="d", requester_name="R",
+                    requester_email="r@example.org", priority=Priority.NORMAL,
+                    category="general", status="open", channel=Channel.WEB, created_at=T0,
+                    updated_at=T0, last_seq=1, fields={"os": "Linux"})
+    assert Facts.from_ticket(ticket, at=T0).fields == {"os": "Linux"}

@@ -99,3 +99,28 @@ def test_a_selected_property_a_row_lacks_is_left_at_its_default():
     row = {**summary(ticket("1")), "due_at": None, "overdue": None, "RowKey": "k"}
     shown = item(row)
     assert shown.overdue is False and shown.due_at is None and shown.team is None
+
+
+def test_a_queue_filters_on_choice_fields_of_the_rows_read() -> None:
+    from shared.tickets.queues import fields_match, parse_query
+
+    query = parse_query({"status": "open", "field.os": "linux", "field.apps": "Chat"})
+    assert query.fields == {"os": "linux", "apps": "Chat"}
+    wanted = plan(query, me="grace", now=NOW).fields
+    row = summary(ticket("9", fields={"os": "Linux", "apps": ["Mail", "Chat"]}))
+    assert fields_match(row, wanted)
+    assert not fields_match(summary(ticket("9", fields={"os": "Linux", "apps": ["Mail"]})), wanted)
+    assert not fields_match(summary(ticket("9")), wanted)
+    # The filters are part of the queue a continuation token names.
+    assert plan(query, me="grace", now=NOW).queue != plan(parse_query({"status": "open"}),
+                                                          me="grace", now=NOW).queue
+
+
+def test_a_field_filter_names_a_field_id() -> None:
+    from shared.core.errors import ValidationFailed
+    from shared.tickets.queues import parse_query
+
+    with pytest.raises(ValidationFailed):
+        parse_query({"field.Bad": "x"})
+    with pytest.raises(ValidationFailed):
+        parse_query({f"field.f{i}": "x" for i in range(6)})
