@@ -28,6 +28,8 @@ from shared.storage.attachments import AttachmentStore
 from shared.storage.clients import (
     ATTACHMENTS_CONTAINER,
     DIRECTORY_TABLE,
+    ERASURES_QUEUE,
+    ERASURES_TABLE,
     ESCALATIONS_QUEUE,
     EVENTS_QUEUE,
     IDEMPOTENCY_TABLE,
@@ -44,6 +46,7 @@ from shared.storage.clients import (
     StorageClients,
 )
 from shared.storage.directory import DirectoryStore
+from shared.storage.erasures import ErasureQueue, ErasureStore
 from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.idempotency import IdempotencyStore
 from shared.storage.kb import KnowledgeStore
@@ -95,6 +98,8 @@ class Helpdesk:
     mail_connector: Connector  # opens IMAP sessions; caches OAuth2 tokens
     dns: TxtLookup  # DKIM keys and DMARC policies, cached (the email channel's sender check)
     presence: PresenceStore  # which agents have a ticket open, who is typing
+    erasures: ErasureStore  # requesters' erasure jobs (shared/admin/erasure.py)
+    erasure_runs: ErasureQueue
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -146,6 +151,8 @@ class Helpdesk:
             mail_connector=Connector(secrets or os.environ.get),
             dns=TxtLookup(settings.mail.dns_server),
             presence=PresenceStore(clients.table(PRESENCE_TABLE)),
+            erasures=ErasureStore(clients.table(ERASURES_TABLE)),
+            erasure_runs=ErasureQueue(clients.queue(ERASURES_QUEUE)),
             clock=clock,
         )
 

@@ -149,6 +149,11 @@ class Settings(BaseModel):
     # Signs the requester portal's links (shared/core/links.py); links fail without it.
     portal_secret: str | None = Field(None, min_length=16)
     portal_link_days: int = Field(7, ge=1, le=365)
+    # Erasing a requester (shared/admin/erasure.py): `remove` takes the text of their
+    # messages out, `redact` keeps it with their name and address replaced.
+    erasure_mode: Literal["remove", "redact"] = "remove"
+    # Closed tickets older than this many months are erased by the daily timer; 0: never.
+    retention_months: int = Field(0, ge=0, le=1200)
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -212,7 +217,9 @@ class Settings(BaseModel):
                           ("sign_in_path", "HELPDESK_SIGN_IN_PATH"),
                           ("sign_in_enabled", "WEBSITE_AUTH_ENABLED"),
                           ("portal_secret", "HELPDESK_PORTAL_SECRET"),
-                          ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS")):
+                          ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS"),
+                          ("erasure_mode", "HELPDESK_ERASURE_MODE"),
+                          ("retention_months", "HELPDESK_RETENTION_MONTHS")):
             if (value := get(name)) is not None:
                 raw[key] = value
         try:
