@@ -40,6 +40,7 @@ var tables = [
   'knowledge'
   'mailboxes'
   'presence'
+  'erasures'
 ]
 var queues = [
   'ticket-events'
@@ -50,6 +51,8 @@ var queues = [
   'portal-links-poison'
   'mailbox-fetch'
   'mailbox-fetch-poison'
+  'erasures'
+  'erasures-poison'
 ]
 var containers = [
   'attachments'

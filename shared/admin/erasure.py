@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError
 
 from shared.core.errors import NotFound, ValidationFailed
 from shared.core.models import EntryKind, ThreadEntry, Ticket
@@ -56,6 +56,18 @@ RESUME_AFTER = timedelta(minutes=30)  # a job not done by then is sent to the qu
 # Entries that carry the requester's own words, and the data that points at their files.
 FROM_REQUESTER = frozenset({EntryKind.CREATED, EntryKind.MESSAGE, EntryKind.RATED})
 FILE_KEYS = ("raw_blob", "html_blob")
+
+
+class RequesterRequest(BaseModel):
+    """Whose data: the address, in the body (never in a URL, which logs keep)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class ErasureRequest(RequesterRequest):
+    confirm: str = Field(description="the same address again: an erasure cannot be undone")
 
 
 class ErasureJob(BaseModel):
