@@ -24,7 +24,7 @@ from azure.storage.queue import QueueServiceClient
 from tests.conftest import LocalServices
 from tests.e2e.conftest import RunningHost, own_storage, running_host
 from tests.e2e.test_portal import csrf_of, open_portal
-from tests.support import wait_for
+from tests.support import email_message, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,15 @@ def requester(own_host: RunningHost) -> dict:
             "description": "It drops every hour."})
         assert r.status_code == 201, r.text
         second = r.json()["number"]
+    with host.signed_in(roles="agent,admin") as admin:
+        key = admin.post("/api/apikeys", json={"name": "mx", "scopes": ["email"]}).json()["key"]
+    mail = email_message(email, f"Mail from {name}", f"Regards, {name}", name=name)
+    mail.add_alternative(f"<p>Regards, <b>{name}</b> &lt;{email}&gt;</p>", subtype="html")
+    with host.client() as client:
+        r = client.post("/api/tickets.email", content=bytes(mail), headers={
+            "X-API-Key": key, "content-type": "message/rfc822", "Accept": "application/json"})
+        assert r.status_code == 201, r.text
+        third = r.json()["number"]
     act(host, first, "reply", {"body": f"Hello {name}, could you try again?"})
     act(host, first, "note", {"body": f"Internal: {email} called twice."})
     with open_portal(host, first, email.lower()) as portal:
@@ -132,10 +141,10 @@ def requester(own_host: RunningHost) -> dict:
         assert r.status_code == 303, r.text
         act(host, second, "resolve", {"resolution": "Replaced the router."})
         act(host, second, "close", {})
-        settled(host, [first, second])
+        settled(host, [first, second, third])
         export = portal.get("/api/portal/export")
         refused = portal.get("/api/portal/export", params={"email": "someone@example.org"})
-    return {"email": email, "name": name, "numbers": [first, second], "portal_export": export,
+    return {"email": email, "name": name, "numbers": [first, second, third], "portal_export": export,
             "portal_refused": refused}
 
 
@@ -147,9 +156,9 @@ def unzip(response: httpx.Response) -> dict[str, bytes]:
 
 
 def check_export(files: dict[str, bytes], requester: dict) -> None:
-    first, second = requester["numbers"]
+    first, second, third = requester["numbers"]
     listed = json.loads(files["requester.json"])
-    assert sorted(listed["tickets"]) == sorted([first, second])
+    assert sorted(listed["tickets"]) == sorted([first, second, third])
     ticket = json.loads(files[f"tickets/{first}.json"])
     texts = [e["text"] for e in ticket["thread"]]
     assert any(f"Hello {requester['name']}" in t for t in texts)  # the agent's answer
@@ -165,6 +174,7 @@ def check_export(files: dict[str, bytes], requester: dict) -> None:
         f"From {requester['name']} <{requester['email']}>\n".encode(),
         f"photo by {requester['email']}".encode()])
     assert json.loads(files[f"tickets/{second}.json"])["status"] == "closed"
+    assert "Regards" in json.loads(files[f"tickets/{third}.json"])["description"]
 
 
 def test_an_admin_exports_a_requesters_tickets_thread_files_and_ratings(own_host: RunningHost,
@@ -189,9 +199,15 @@ def test_after_an_erasure_the_address_and_name_are_nowhere_and_the_tickets_still
         own_host: RunningHost, requester: dict):
     email, name = requester["email"], requester["name"]
     needles = [email, email.lower(), email.upper(), name]
-    assert found_in_storage(own_host.storage, needles), "the test's data is not in storage"
+    before = found_in_storage(own_host.storage, needles)
+    # Where the test put them: tickets, index and word rows, the search log, files, the
+    # received email as it came and its HTML, the per-address limits.
+    for place in ("table tickets ", "table ticketrequesters ", "table ticketwords ",
+                  "table ticketindex ", "table ticketclosed ", "table ratelimits ",
+                  "blob search/resolved/", "blob attachments/raw/", "blob attachments/html/"):
+        assert any(hit.startswith(place) for hit in before), (place, before)
     counted = created_count(own_host)
-    assert counted >= 2
+    assert counted >= 3
     with own_host.signed_in(roles="admin", user="admin1", email="admin1@example.com") as admin:
         wrong = admin.post("/api/requesters/erase", json={"email": email, "confirm": "other@x.org"})
         assert wrong.status_code == 422
@@ -202,7 +218,7 @@ def test_after_an_erasure_the_address_and_name_are_nowhere_and_the_tickets_still
         status = wait_for(lambda: (s := admin.get(f"/api/requesters/erasures/{job['id']}").json())
                           ["state"] == "done" and s, timeout=60, interval=0.5,
                           what="the erasure to finish")
-        assert status["tickets"] == 2 and "tickets" in status["steps_done"]
+        assert status["tickets"] == 3 and "tickets" in status["steps_done"]
         view = admin.get(f"/api/tickets/{requester['numbers'][0]}").json()
     assert found_in_storage(own_host.storage, needles) == []
     assert created_count(own_host) == counted
