@@ -37,6 +37,7 @@ from shared.core.models import EntryKind, ThreadEntry, Ticket
 from shared.core.words import ticket_tokens
 from shared.storage import erasures as stores
 from shared.storage.clients import RATELIMIT_TABLE
+from shared.storage.indexing import index_matches
 from shared.storage.tickets import Stale, StoredTicket
 
 if TYPE_CHECKING:
@@ -276,6 +277,25 @@ async def _tickets(run: Run) -> int:
     return done
 
 
+async def _index_check(run: Run) -> int:
+    """A ticket-events handler that read a ticket before it was erased may have written
+    its old rows back since: each erased ticket's rows are compared with its head (as the
+    repair does) and rewritten where they differ, and the address's requester rows that
+    are left are deleted. How many rows were put right."""
+    desk = run.desk
+    fixed = 0
+    for number in run.numbers:
+        stored = await desk.tickets.get(number)
+        if stored is None:
+            continue
+        rows = await desk.tickets.index_rows(stored.ticket)
+        if not index_matches(stored.ticket, rows):
+            fixed += await desk.tickets.write_index(stored.ticket, had=list(rows))
+    if run.job["kind"] == "requester":
+        fixed += await desk.tickets.drop_requester_rows(run.job["address"])
+    return fixed
+
+
 async def _search_logs(run: Run) -> int:
     """The resolved tickets' log: each erased ticket's lines say what its head now says;
     a requester's name and address are replaced in every line."""
@@ -309,6 +329,7 @@ async def _poison(run: Run) -> int:
 # In order: the tickets first (they list what the others look for).
 ERASERS: tuple[Eraser, ...] = (
     Eraser("tickets", _tickets),
+    Eraser("index-check", _index_check),
     Eraser("search-logs", _search_logs),
     Eraser("rate-limits", _rate_limits, scope="address"),
     Eraser("poison-queues", _poison, scope="address"),

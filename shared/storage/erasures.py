@@ -37,6 +37,9 @@ class ErasureStore:
     """The jobs. JSON-valued properties are kept as text and handed back decoded."""
 
     JSON_FIELDS = ("names", "numbers", "steps", "erased")
+    # A string property holds 32K characters: a long list (a requester's thousands of
+    # tickets) is kept in parts `<name>~0`, `<name>~1`, ... within the entity's 1 MiB.
+    PART = 30_000
 
     def __init__(self, table: TableClient) -> None:
         self._table = table
@@ -46,7 +49,12 @@ class ErasureStore:
         for key, value in props.items():
             if value is None:
                 continue
-            entity[key] = json.dumps(value) if key in self.JSON_FIELDS else value
+            if key not in self.JSON_FIELDS:
+                entity[key] = value
+                continue
+            text = json.dumps(value)
+            for i, start in enumerate(range(0, len(text), self.PART)):
+                entity[f"{key}~{i}"] = text[start:start + self.PART]
         return entity
 
     async def save(self, job_id: str, props: dict[str, Any]) -> None:
@@ -58,10 +66,13 @@ class ErasureStore:
             entity = await self._table.get_entity(job_id, JOB)
         except ResourceNotFoundError:
             return None
-        props = {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey")}
+        props = {k: v for k, v in entity.items()
+                 if k not in ("PartitionKey", "RowKey") and "~" not in k}
         for key in self.JSON_FIELDS:
-            if isinstance(props.get(key), str):
-                props[key] = json.loads(props[key])
+            parts = sorted((int(k.split("~")[1]), v) for k, v in entity.items()
+                           if k.startswith(key + "~"))
+            if parts:
+                props[key] = json.loads("".join(v for _, v in parts))
         return props
 
     async def unfinished(self, *, requested_before: datetime) -> list[str]:

@@ -412,6 +412,15 @@ class TicketStore:
                 found.append(head["PartitionKey"])
         return found
 
+    async def drop_requester_rows(self, email: str) -> int:
+        """Delete every requester row an address still has (an erasure's last check: a
+        handler that read a ticket before it was erased may have written one back)."""
+        count = 0
+        for row in await self.requester_rows(email, limit=100_000):
+            await self._delete(f"{REQUESTERS_TABLE}/{row['PartitionKey']}/{row['RowKey']}")
+            count += 1
+        return count
+
     async def replace_words(self, before: Ticket, after: Ticket) -> int:
         """Make the ticket's word rows those of `after`: its rows written, the rows of
         words only `before` had deleted (idempotent, like `write_words`)."""
