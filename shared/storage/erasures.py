@@ -24,7 +24,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
 from shared.storage import failures
-from shared.storage.clients import StorageClients
+from shared.storage.clients import QUEUES, StorageClients
 from shared.storage.keys import key_part
 from shared.storage.searchlog import SearchLogs
 
@@ -131,30 +131,36 @@ def _decoded(content: str) -> str:
 
 @failures.translated
 async def drop_poison(clients: StorageClients, mentions: Callable[[str], bool]) -> int:
-    """Delete the messages of every poison queue whose text `mentions` the erased
-    person; the others become visible again after a short wait. How many were deleted."""
+    """Delete the messages of every poison queue (`<queue>-poison` of each of `QUEUES`)
+    whose text `mentions` the erased person; the others are made visible again at once.
+    How many were deleted."""
     deleted = 0
-    async for queue in clients.queues.list_queues():
-        if not queue.name.endswith("-poison"):
-            continue
-        client = clients.queues.get_queue_client(queue.name)
-        seen: set[str] = set()
-        while len(seen) < MAX_POISON_SCAN:
+    for name in QUEUES:
+        client = clients.queues.get_queue_client(f"{name}-poison")
+        kept: dict[str, Any] = {}  # the others, by id, with their latest receipt
+        while len(kept) + deleted < MAX_POISON_SCAN:
             try:
                 batch = [m async for m in client.receive_messages(max_messages=32,
-                                                                  visibility_timeout=10)]
+                                                                  visibility_timeout=30)]
             except ResourceNotFoundError:
                 break
-            fresh = [m for m in batch if m.id not in seen]
+            fresh = [m for m in batch if m.id not in kept]
+            kept.update((m.id, m) for m in batch if m.id in kept)
             if not fresh:
                 break
             for message in fresh:
-                seen.add(message.id)
-                if mentions(_decoded(message.content)):
-                    try:
-                        await client.delete_message(message)
-                        deleted += 1
-                    except (ResourceNotFoundError, ResourceModifiedError):
-                        pass
+                if not mentions(_decoded(message.content)):
+                    kept[message.id] = message
+                    continue
+                try:
+                    await client.delete_message(message)
+                    deleted += 1
+                except (ResourceNotFoundError, ResourceModifiedError):
+                    pass
+        for message in kept.values():  # visible again at once, for the admins' list and replay
+            try:
+                await client.update_message(message, visibility_timeout=0)
+            except (ResourceNotFoundError, ResourceModifiedError):
+                pass
     return deleted
 

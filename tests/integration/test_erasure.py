@@ -82,6 +82,11 @@ async def test_a_killed_erasure_is_finished_by_its_redelivered_message(own_desk:
     assert found_in_storage(desk.settings.storage.connection_string or "", needles)
 
     before = {n: await desk.tickets.get(n) for n in numbers}
+    # A portal link request that failed five times, and another address's.
+    poison = desk.clients.queue("portal-links-poison")
+    await poison.create_queue()
+    await poison.send_message(f'{{"id": "{"a" * 32}", "number": "1", "email": "{email.lower()}"}}')
+    await poison.send_message(f'{{"id": "{"b" * 32}", "number": "1", "email": "other@example.org"}}')
     job = await erasure.request_erasure({"email": email, "confirm": email}, requested_by="admin1",
                                         desk=desk)
     real = desk.tickets.rewrite
@@ -115,6 +120,9 @@ async def test_a_killed_erasure_is_finished_by_its_redelivered_message(own_desk:
     again = await erasure.run(job.id, desk=desk)  # and once more: nothing changes
     assert again == redelivered
     assert found_in_storage(desk.settings.storage.connection_string or "", needles) == []
+    assert redelivered.erased["poison-queues"] == 1
+    left = [m.content for m in await poison.peek_messages(max_messages=32)]
+    assert len(left) == 1 and "other@example.org" in left[0]  # another person's stays
     for number in numbers:
         stored = await desk.tickets.get(number)
         assert stored is not None
