@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from shared.admin import erasure
+from shared.core.errors import PayloadTooLarge
 from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
+from shared.portal import export
 from shared.storage.clients import EVENTS_QUEUE
 from shared.tickets import intake, workflow
 from tests.conftest import LocalServices, app_env
@@ -179,3 +181,12 @@ async def test_a_job_row_keeps_thousands_of_tickets(desk: Helpdesk):
     await desk.erasures.save(job_id, {"kind": "requester", "numbers": numbers[:2]})
     again = await desk.erasures.get(job_id)
     assert again is not None and again["numbers"] == numbers[:2] and "steps" not in again
+
+
+async def test_an_export_past_its_bound_is_refused_not_cut_short(desk: Helpdesk, monkeypatch):
+    email = f"big.{uuid.uuid4().hex[:8]}@example.org"
+    await new_ticket(desk, email, "Bea Big", files=True)
+    assert (await export.export(email, desk=desk))[:2] == b"PK"
+    monkeypatch.setattr(export, "MAX_BYTES", 10)
+    with pytest.raises(PayloadTooLarge):
+        await export.export(email, desk=desk)
