@@ -20,6 +20,7 @@ from functions import (
     openapi,
     portal,
     reports,
+    requesters,
     static,
     tickets,
     web,
@@ -32,5 +33,6 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, reports.bp,
-                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp, mailboxes.bp, audit.bp):
+                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp, mailboxes.bp, audit.bp,
+                  requesters.bp):
     app.register_functions(blueprint)

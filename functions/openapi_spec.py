@@ -18,6 +18,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from shared.admin.apikeys import ApiKey, ApiKeyRequest, CreatedKey
 from shared.admin.audit import AuditPage
 from shared.admin.dryrun import RuleSample
+from shared.admin.erasure import ErasureJob, ErasureRequest, RequesterRequest
 from shared.automation.rules import Outcome, Rule
 from shared.channels.chat import ChatResult, ChatTranscript
 from shared.channels.email import EmailResult
@@ -241,6 +242,20 @@ OPERATIONS: tuple[Operation, ...] = (
               "context the rules see: event, channel, team, status, tags, at",
               role="admin", request=RuleSample, response=Outcome,
               errors=(*AGENT_ERRORS, 400, 415, 422)),
+    Operation("post", "/api/requesters/export",
+              "Everything the desk holds about an address (the body's `email`), as a ZIP: its "
+              "tickets with their public thread, files and ratings (413 past 50 MB of files)",
+              role="admin", request=RequesterRequest, media="application/zip",
+              errors=(*AGENT_ERRORS, 400, 413, 415, 422)),
+    Operation("post", "/api/requesters/erase",
+              "Erase a requester (`email`, and `confirm` the same address again): a job that "
+              "replaces their name and address everywhere and removes or redacts their words "
+              "and files; 202 with the job (Location: its status)", role="admin",
+              request=ErasureRequest, response=ErasureJob, status=202,
+              errors=(*AGENT_ERRORS, 400, 415, 422)),
+    Operation("get", "/api/requesters/erasures/{id}", "An erasure job's progress (never the address)",
+              role="admin", response=ErasureJob, errors=(*AGENT_ERRORS, 404),
+              params=[_path_param("id")]),
     Operation("get", "/api/me", "The signed-in agent", role="agent", errors=AGENT_ERRORS),
     Operation("post", "/api/kb/articles",
               "Write a knowledge-base article, or promote a resolved ticket's notes (`from_ticket`)",
@@ -308,6 +323,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/portal/ticket/attachments/{id}",
               "Download an attachment of a public entry of the session's ticket",
               media="application/octet-stream", params=[_path_param("id")]),
+    Operation("get", "/api/portal/export",
+              "The session's requester's own export (the ZIP an admin gets for the address); "
+              "takes no parameters (400 with any)", media="application/zip"),
     Operation("post", "/api/portal/ticket/reply",
               "The requester answers (multipart: body, attachments, csrf); 303 to the page",
               status=303, media="text/html"),
@@ -353,7 +371,7 @@ MODELS: list[type[BaseModel]] = [
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
     SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, MergeBody, LinkBody,
-    CollaboratorBody, AuditPage, *BODIES.values()]
+    CollaboratorBody, AuditPage, RequesterRequest, ErasureRequest, ErasureJob, *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:

@@ -45,6 +45,7 @@ from shared.core.models import AttachmentUpload
 from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.portal import service
+from shared.portal.export import export
 from shared.storage.clients import PORTAL_LINKS_QUEUE
 from shared.storage.ratelimit import TooManyRequests
 
@@ -361,6 +362,30 @@ async def portal_attachment(req: func.HttpRequest) -> func.HttpResponse:
                                 f"filename*=UTF-8''{quote(info.filename, safe='')}"),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox",
+        "Cache-Control": "private, no-store",
+    })
+
+
+@bp.function_name("portal_export")
+@bp.route(route="portal/export", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def portal_export(req: func.HttpRequest) -> func.HttpResponse:
+    """The signed-in requester's own export: the address is the session's (proven by the
+    emailed link), never one the request names; a request that names one is refused."""
+    desk = await helpdesk()
+    try:
+        _, grant = _session(req, desk.settings, desk.clock())
+        if req.params:
+            raise BadRequest("The export is of your own address only; it takes no parameters.")
+        await service.open_ticket(grant, desk=desk)
+        data = await export(grant.email, desk=desk)
+    except LinkRefused as refusal:
+        return _refused(desk.settings, refusal)
+    except HelpdeskError as error:
+        return _refused(desk.settings, LinkRefused(error.status, "No export", error.detail))
+    return func.HttpResponse(data, status_code=200, headers={
+        "Content-Type": "application/zip",
+        "Content-Disposition": 'attachment; filename="my-requests.zip"',
+        "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store",
     })
 

@@ -26,6 +26,17 @@ param principalType string = 'User'
 @description('The help desk\'s name in pages and emails.')
 param helpdeskName string = 'Help Desk'
 
+@description('Erasing a requester: `remove` the text of their messages, or keep it `redact`ed.')
+@allowed([
+  'remove'
+  'redact'
+])
+param erasureMode string = 'remove'
+
+@description('Closed tickets older than this many months are erased daily; 0 keeps them.')
+@minValue(0)
+param retentionMonths int = 0
+
 @description('The desk\'s time zone (IANA).')
 param timezone string = 'UTC'
 
@@ -205,6 +216,8 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     helpdeskName: helpdeskName
     timezone: timezone
+    erasureMode: erasureMode
+    retentionMonths: retentionMonths
     mailFrom: empty(smtpHost) ? communication.outputs.senderAddress : smtpMailFrom
     mailFromName: mailFromName
     smtpHost: smtpHost

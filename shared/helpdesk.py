@@ -30,6 +30,8 @@ from shared.storage.clients import (
     ATTACHMENTS_CONTAINER,
     AUDIT_TABLE,
     DIRECTORY_TABLE,
+    ERASURES_QUEUE,
+    ERASURES_TABLE,
     ESCALATIONS_QUEUE,
     EVENTS_QUEUE,
     IDEMPOTENCY_TABLE,
@@ -47,6 +49,7 @@ from shared.storage.clients import (
     StorageClients,
 )
 from shared.storage.directory import DirectoryStore
+from shared.storage.erasures import ErasureQueue, ErasureStore
 from shared.storage.events import EventQueue, LinkQueue
 from shared.storage.idempotency import IdempotencyStore
 from shared.storage.kb import KnowledgeStore
@@ -99,6 +102,8 @@ class Helpdesk:
     dns: TxtLookup  # DKIM keys and DMARC policies, cached (the email channel's sender check)
     presence: PresenceStore  # which agents have a ticket open, who is typing
     audit: AuditStore  # the audit log (append-only)
+    erasures: ErasureStore  # requesters' erasure jobs (shared/admin/erasure.py)
+    erasure_runs: ErasureQueue
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -152,6 +157,8 @@ class Helpdesk:
             dns=TxtLookup(settings.mail.dns_server),
             presence=PresenceStore(clients.table(PRESENCE_TABLE)),
             audit=AuditStore(clients.table(AUDIT_TABLE)),
+            erasures=ErasureStore(clients.table(ERASURES_TABLE)),
+            erasure_runs=ErasureQueue(clients.queue(ERASURES_QUEUE)),
             clock=clock,
         )
 

@@ -91,6 +91,18 @@ param hasSmtpPassword bool = false
 @description('Whether App Service Authentication is configured (its client secret is in Key Vault).')
 param hasAuthClientSecret bool = false
 
+@description('Erasing a requester: remove the text of their messages, or keep it redacted (their name and address replaced).')
+@allowed([
+  'remove'
+  'redact'
+])
+param erasureMode string = 'remove'
+
+@description('Closed tickets older than this many months are erased by the daily timer; 0 keeps them.')
+@minValue(0)
+@maxValue(1200)
+param retentionMonths int = 0
+
 @description('NCRONTAB schedule of the mailbox fetch timer (six fields, UTC).')
 param mailboxFetchSchedule string = '0 * * * * *'
 
@@ -230,6 +242,16 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'HELPDESK_TIMEZONE'
           value: timezone
+        }
+        {
+          // A requester's erasure (shared/admin/erasure.py): remove or redact their words.
+          name: 'HELPDESK_ERASURE_MODE'
+          value: erasureMode
+        }
+        {
+          // Retention: closed tickets erased after this many months (0: never).
+          name: 'HELPDESK_RETENTION_MONTHS'
+          value: string(retentionMonths)
         }
         {
           // The mailbox fetch timer (functions/mailboxes.py): every minute.

@@ -41,6 +41,7 @@ var tables = [
   'mailboxes'
   'presence'
   'audit'
+  'erasures'
 ]
 var queues = [
   'ticket-events'
@@ -51,6 +52,8 @@ var queues = [
   'portal-links-poison'
   'mailbox-fetch'
   'mailbox-fetch-poison'
+  'erasures'
+  'erasures-poison'
 ]
 var containers = [
   'attachments'

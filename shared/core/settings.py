@@ -152,6 +152,11 @@ class Settings(BaseModel):
     # How long the audit log keeps an entry (whole UTC days); the daily repair timer
     # deletes older days (functions/automation.py).
     audit_retention_days: int = Field(365, ge=1, le=3650)
+    # Erasing a requester (shared/admin/erasure.py): `remove` takes the text of their
+    # messages out, `redact` keeps it with their name and address replaced.
+    erasure_mode: Literal["remove", "redact"] = "remove"
+    # Closed tickets older than this many months are erased by the daily timer; 0: never.
+    retention_months: int = Field(0, ge=0, le=1200)
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -216,7 +221,9 @@ class Settings(BaseModel):
                           ("sign_in_enabled", "WEBSITE_AUTH_ENABLED"),
                           ("portal_secret", "HELPDESK_PORTAL_SECRET"),
                           ("portal_link_days", "HELPDESK_PORTAL_LINK_DAYS"),
-                          ("audit_retention_days", "HELPDESK_AUDIT_RETENTION_DAYS")):
+                          ("audit_retention_days", "HELPDESK_AUDIT_RETENTION_DAYS"),
+                          ("erasure_mode", "HELPDESK_ERASURE_MODE"),
+                          ("retention_months", "HELPDESK_RETENTION_MONTHS")):
             if (value := get(name)) is not None:
                 raw[key] = value
         try:

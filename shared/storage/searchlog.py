@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob.aio import ContainerClient
 
 from shared.storage import failures
@@ -100,6 +105,40 @@ class SearchLogs:
             size += len(data)
         if chunk:
             await self._append_bytes(log, b"".join(chunk))
+
+    async def rewrite(self, log: str, line: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int:
+        """Pass every line of the log through `line` (None drops it) and write again each
+        part that changed, in place, only if nothing was appended to it since it was read
+        (its ETag; otherwise it is read again). Readers see the part's new creation time
+        and read the log again from the start. Returns how many parts were rewritten."""
+        rewritten = 0
+        async for listed in self._container.list_blobs(name_starts_with=f"{log}/part-"):
+            blob = self._container.get_blob_client(listed.name)
+            for _ in range(10):
+                stream = await blob.download_blob()
+                etag = stream.properties.etag
+                data = await stream.readall()
+                lines: list[bytes] = []
+                for raw in data.splitlines():
+                    if not raw.strip():
+                        continue
+                    kept = line(json.loads(raw))
+                    if kept is not None:
+                        lines.append(json.dumps(kept, separators=(",", ":"), default=str).encode())
+                new = b"".join(item + b"\n" for item in lines)
+                if new == data:
+                    break
+                try:
+                    await blob.create_append_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
+                except ResourceModifiedError:
+                    continue  # appended to meanwhile: read it again
+                for start in range(0, len(new), MAX_APPEND):
+                    await blob.append_block(new[start:start + MAX_APPEND])
+                rewritten += 1
+                break
+            else:
+                raise RuntimeError(f"could not rewrite {listed.name}: it keeps changing")
+        return rewritten
 
     async def clear(self, log: str) -> None:
         async for blob in self._container.list_blobs(name_starts_with=f"{log}/part-"):

@@ -8,6 +8,7 @@ import asyncio
 import heapq
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -408,6 +409,77 @@ class TicketStore:
             "RowKey ge @lo and RowKey lt @hi",
             parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
             select=["blob_name"])}
+
+    # -- erasure (shared/admin/erasure.py) ----------------------------------------------
+
+    async def numbers_copying(self, address: str) -> list[str]:
+        """The tickets that copy `address` (their `cc`): a scan of the heads, which only an
+        erasure makes."""
+        address = address.strip().lower()
+        found = []
+        async for head in self._tickets.query_entities(
+                "RowKey eq @head", parameters={"head": ent.HEAD}, select=["PartitionKey", "cc"]):
+            if address in json.loads(head.get("cc") or "[]"):
+                found.append(head["PartitionKey"])
+        return found
+
+    async def drop_requester_rows(self, email: str) -> int:
+        """Delete every requester row an address still has (an erasure's last check: a
+        handler that read a ticket before it was erased may have written one back)."""
+        count = 0
+        for row in await self.requester_rows(email, limit=100_000):
+            await self._delete(f"{REQUESTERS_TABLE}/{row['PartitionKey']}/{row['RowKey']}")
+            count += 1
+        return count
+
+    async def replace_words(self, before: Ticket, after: Ticket) -> int:
+        """Make the ticket's word rows those of `after`: its rows written, the rows of
+        words only `before` had deleted (idempotent, like `write_words`)."""
+        count = await self.write_words(after)
+        keep = {row["RowKey"] for row in word_rows(after)}  # one partition: the bucket
+        table = self._tables[WORDS_TABLE]
+        for old in word_rows(before):
+            if old["RowKey"] in keep:
+                continue
+            try:
+                await table.delete_entity(old["PartitionKey"], old["RowKey"])
+            except ResourceNotFoundError:
+                pass
+            self.written[WORDS_TABLE] += 1
+            count += 1
+        return count
+
+    async def rewrite(self, stored: StoredTicket, ticket: Ticket, *, entries: list[ThreadEntry],
+                      drop_attachments: list[str], text: Callable[[str], str]) -> None:
+        """Write an erased ticket over `stored`: the changed `entries`, the attachment
+        records of `drop_attachments` deleted, every other record of the partition (sent
+        mail, metrics) with `text` applied to its strings, and last the head, only if it
+        still has the ETag it was read with (`Stale` otherwise: read it and start again).
+        Each write but the head's is a replace or a delete of a row already gone, so a
+        second run changes nothing."""
+        for entry in entries:
+            await self._tickets.upsert_entity(ent.entry_entity(ticket.number, entry),
+                                              mode=UpdateMode.REPLACE)
+        for attachment_id in drop_attachments:
+            try:
+                await self._tickets.delete_entity(ticket.number, ent.attachment_key(attachment_id))
+            except ResourceNotFoundError:
+                pass
+        async for entity in self._tickets.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": ticket.number}):
+            key = entity["RowKey"]
+            if key == ent.HEAD or key.startswith(ent.ENTRY_PREFIX):
+                continue
+            changed = {k: text(v) if isinstance(v, str) and k not in ("PartitionKey", "RowKey") else v
+                       for k, v in entity.items()}
+            if changed != dict(entity):
+                await self._tickets.upsert_entity(changed, mode=UpdateMode.REPLACE)
+        head = ent.ticket_entity(ticket, index_keys=index_keys(ticket), version=stored.version + 1)
+        try:
+            await self._tickets.update_entity(head, mode=UpdateMode.REPLACE, etag=stored.etag,
+                                              match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError) as exc:
+            raise Stale(ticket.number) from exc
 
     # -- the old layout and the reindex' checkpoint (shared/tickets/reindex.py) -----------
 

@@ -22,13 +22,17 @@ PUBLIC = {"intake_create", "web_form", "health_get", "openapi_get", "static_file
           "portal_renew_link", "portal_ticket",
           "portal_attachment", "portal_reply", "portal_rate",
           "portal_collaborator_add", "portal_collaborator_remove",
+          # The requester's own export: the portal session's address (test_requester_data.py).
+          "portal_export",
           # A collaborator's "stop copying me" link (tests/e2e/test_collaborators.py).
           "portal_unsubscribe_page", "portal_unsubscribe"}
 # Integrations authenticate with an API key or a signature, never a signed-in principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
          "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test",
-         "mailboxes_list", "mailboxes_health", "audit_list", "audit_csv"}
+         "mailboxes_list", "mailboxes_health", "audit_list", "audit_csv",
+         # A requester's data: export, erasure (tests/e2e/test_requester_data.py).
+         "requesters_export", "requesters_erase", "requesters_erasure_status"}
 SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
 SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events", "email": "someone@example.org"}

@@ -32,7 +32,7 @@ SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "ab
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 # The portal's session routes: a link's cookie, whatever principal the browser has.
 PORTAL_SESSION = {"portal_ticket", "portal_attachment", "portal_reply", "portal_rate",
-                  "portal_collaborator_add", "portal_collaborator_remove"}
+                  "portal_collaborator_add", "portal_collaborator_remove", "portal_export"}
 
 
 def _normal(path: str) -> str:

@@ -36,7 +36,7 @@ CHAT_SECRET = b"test-chat-secret"  # tests/e2e/conftest.py LIMITS
 PIPE = str(ROOT / "tools" / "mailpipe.py")
 # Endpoints whose accepted request makes a ticket for the case's address.
 CREATES = {"intake", "webform", "osticket", "email", "mailpipe", "chat"}
-PORTAL = {"portal_reply", "portal_rate", "portal_collaborator"}
+PORTAL = {"portal_reply", "portal_rate", "portal_collaborator", "portal_export"}
 # Endpoints that change a ticket made for the case (a refused request must change nothing).
 CHANGES = PORTAL | {"agent_collaborator"}
 REPEAT = re.compile(r"\$repeat:(\d+):(.)", re.S)
@@ -302,6 +302,7 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             "portal_reply": ("POST", "/api/portal/ticket/reply"),
             "portal_rate": ("POST", "/api/portal/ticket/rating"),
             "portal_collaborator": ("POST", "/api/portal/ticket/collaborators"),
+            "portal_export": ("GET", "/api/portal/export"),
             "unsubscribe": (case.get("method", "GET"),
                             f"/api/portal/unsubscribe/{expand(case.get('path', ''), subs)}"),
             "kb_suggest": ("GET", "/api/kb/suggest"), "help": ("GET", "/api/help"),
@@ -310,6 +311,7 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
             "agent_get": ("GET", case.get("path", "")),
             "admin_get": ("GET", case.get("path", "")),
             "agent_send": (case.get("method", "POST"), case.get("path", "")),
+            "admin_send": (case.get("method", "POST"), case.get("path", "")),
             "agent_post": (case.get("method", "POST"), expand(case.get("path", ""), subs)),
             "agent_collaborator": ("POST", ""),  # on a ticket made for the case, below
         }[endpoint]
@@ -319,8 +321,9 @@ def send(case: dict[str, Any], host: RunningHost, api_key: str, email: str
         if endpoint in ("agent_get", "agent_send"):
             with host.signed_in() as agent:
                 return agent.request(method, path, **kwargs), None, "", None
-        if endpoint == "admin_get":
-            with host.signed_in(roles="agent,admin", user="hostile-admin") as admin:
+        if endpoint in ("admin_get", "admin_send"):
+            with host.signed_in(roles="agent,admin", user="hostile-admin",
+                                email="hostile-admin@example.com") as admin:
                 return admin.request(method, path, **kwargs), None, "", None
         if endpoint == "agent_collaborator":
             number = new_ticket(host, email)
