@@ -22,6 +22,7 @@ from functions import (
     static,
     tickets,
     web,
+    webhooks,
 )
 from shared.core import telemetry
 
@@ -31,5 +32,6 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, reports.bp,
-                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp, mailboxes.bp):
+                  kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp, mailboxes.bp,
+                  webhooks.bp):
     app.register_functions(blueprint)

@@ -41,6 +41,8 @@ from shared.storage.clients import (
     REPORTS_TABLE,
     SEARCH_CONTAINER,
     TICKETS_TABLE,
+    WEBHOOK_DELIVERIES_QUEUE,
+    WEBHOOKS_TABLE,
     StorageClients,
 )
 from shared.storage.directory import DirectoryStore
@@ -54,6 +56,8 @@ from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
 from shared.storage.searchlog import SearchLogs
 from shared.storage.tickets import TicketStore
+from shared.storage.webhooks import DeliveryQueue, WebhookStore
+from shared.webhooks.sender import WebhookSender
 
 
 def default_mailer(settings: Settings) -> Mailer:
@@ -95,6 +99,10 @@ class Helpdesk:
     mail_connector: Connector  # opens IMAP sessions; caches OAuth2 tokens
     dns: TxtLookup  # DKIM keys and DMARC policies, cached (the email channel's sender check)
     presence: PresenceStore  # which agents have a ticket open, who is typing
+    webhooks: WebhookStore  # endpoints, deliveries and their log
+    webhook_deliveries: DeliveryQueue
+    webhook_sender: WebhookSender  # posts deliveries, refusing private addresses off local
+    secret_lookup: Callable[[str], str | None]  # app settings named for secrets
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -106,6 +114,7 @@ class Helpdesk:
                     secrets: Callable[[str], str | None] | None = None) -> Helpdesk:
         """`secrets` looks up the app settings mailboxes name for their credentials
         (default: the environment, where App Service resolves Key Vault references)."""
+        lookup = secrets or os.environ.get
         clients = StorageClients.from_settings(settings.storage, request_hook=request_hook,
                                                response_hook=response_hook)
         await clients.ensure_resources()
@@ -143,13 +152,20 @@ class Helpdesk:
             spent_codes=SpentCodes(clients.table(RATELIMIT_TABLE)),
             mailboxes=MailboxStore(clients.table(MAILBOXES_TABLE)),
             mailbox_fetches=FetchQueue(clients.queue(MAILBOX_FETCH_QUEUE)),
-            mail_connector=Connector(secrets or os.environ.get),
+            mail_connector=Connector(lookup),
             dns=TxtLookup(settings.mail.dns_server),
             presence=PresenceStore(clients.table(PRESENCE_TABLE)),
+            webhooks=WebhookStore(clients.table(WEBHOOKS_TABLE)),
+            webhook_deliveries=DeliveryQueue(clients.queue(WEBHOOK_DELIVERIES_QUEUE)),
+            webhook_sender=WebhookSender(local=settings.local,
+                                         dns_server=settings.mail.dns_server,
+                                         timeout=settings.webhooks.timeout_seconds),
+            secret_lookup=lookup,
             clock=clock,
         )
 
     async def close(self) -> None:
         await self.clients.close()
+        await self.webhook_sender.close()
         if closer := getattr(self.mailer, "close", None):
             await closer()

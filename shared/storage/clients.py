@@ -47,16 +47,19 @@ REPORTS_TABLE = "reports"
 KB_TABLE = "knowledge"
 MAILBOXES_TABLE = "mailboxes"  # fetched mailboxes' checkpoints, leases, health
 PRESENCE_TABLE = "presence"  # which agents have a ticket open (shared/storage/presence.py)
+WEBHOOKS_TABLE = "webhooks"  # endpoints, deliveries, the delivery log (shared/storage/webhooks.py)
 ATTACHMENTS_CONTAINER = "attachments"
 SEARCH_CONTAINER = "search"  # the search logs (shared/storage/searchlog.py)
 EVENTS_QUEUE = "ticket-events"
 ESCALATIONS_QUEUE = "escalations"
 PORTAL_LINKS_QUEUE = "portal-links"
 MAILBOX_FETCH_QUEUE = "mailbox-fetch"  # one message per mailbox to fetch now
+WEBHOOK_DELIVERIES_QUEUE = "webhook-deliveries"  # one message per webhook attempt due
 
 TABLES = (TICKETS_TABLE, *INDEX_TABLES, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELIMIT_TABLE,
-          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE)
-QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE, MAILBOX_FETCH_QUEUE)
+          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE, WEBHOOKS_TABLE)
+QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE, MAILBOX_FETCH_QUEUE,
+          WEBHOOK_DELIVERIES_QUEUE)
 
 # Seconds. One storage operation answers in milliseconds even under load here; a
 # connection that is silent for READ_TIMEOUT belongs to a storage service that stopped.
