@@ -18,7 +18,8 @@ from shared.core.webhooks import EventType
 
 CARD_VERSION = "1.5"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# What makes Markdown structure inside a line: emphasis, links, code, headings, HTML.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#<>~|])")
 
 HEADINGS = {
     EventType.CREATED: "New ticket",
@@ -55,7 +56,7 @@ def card(event: dict[str, Any], *, team_names: dict[str, str] | None = None) -> 
     if kind is EventType.ESCALATED:
         facts.append({"title": "Tier", "value": str(data.get("tier") or "")})
         if data.get("reason"):
-            facts.append({"title": "Reason", "value": plain(str(data["reason"]), 500)})
+            facts.append({"title": "Reason", "value": str(data["reason"])})
     if kind is EventType.SLA_BREACHED:
         facts.append({"title": "Target", "value": str(data.get("target") or "").replace("_", " ")})
         facts.append({"title": "Was due", "value": str(data.get("due_at") or "")})
