@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +41,8 @@ SettingName = Annotated[str, StringConstraints(strip_whitespace=True,
                                                pattern=r"^HELPDESK_WEBHOOK_[A-Z0-9_]{1,100}$")]
 EndpointId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 LOG_SIZE = 100  # attempts kept per endpoint
+ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+EVENT_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,9}-[a-z_]{1,20}\.[a-z_]{1,30}$")
 
 
 class EventType(StrEnum):
@@ -131,6 +134,8 @@ def address_allowed(address: str, *, local: bool) -> bool:
 def check_url(url: str, *, local: bool) -> str:
     """The URL if the desk may call it as far as it can tell without DNS, else UnsafeUrl.
     A name is resolved and its addresses checked at each delivery (shared/webhooks/sender.py)."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise UnsafeUrl("spaces or control characters in the URL")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 from shared.core.directory import Agent, Team
 from shared.core.models import ThreadEntry
 from shared.core.webhooks import (
+    ENDPOINT_ID,
+    EVENT_ID,
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
@@ -101,6 +103,8 @@ async def fan_out(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -
 
 async def deliver(message: DeliveryMessage, *, desk: Helpdesk) -> str:
     """Make the attempt `message` asks for, if it is still due; what became of it."""
+    if not (ENDPOINT_ID.match(message.endpoint) and EVENT_ID.match(message.event_id)):
+        return "gone"
     found = await desk.webhooks.endpoint(message.endpoint)
     got = await desk.webhooks.delivery(message.endpoint, message.event_id)
     if found is None or got is None:

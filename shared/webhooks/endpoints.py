@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from shared.core.directory import Team
 from shared.core.errors import Conflict, NotFound, ValidationFailed
 from shared.core.webhooks import (
+    ENDPOINT_ID,
+    EVENT_ID,
     DeliveryMessage,
     Endpoint,
     EndpointSpec,
@@ -66,7 +68,9 @@ async def create(spec: EndpointSpec, *, by: str, desk: Helpdesk) -> dict[str, An
 
 
 async def _get(endpoint_id: str, *, desk: Helpdesk) -> tuple[Endpoint, str | None]:
-    found = await desk.webhooks.endpoint(endpoint_id)
+    # Ids the desk never makes are not looked up (a key storage would refuse).
+    found = await desk.webhooks.endpoint(endpoint_id) if ENDPOINT_ID.match(endpoint_id) \
+        else None
     if found is None:
         raise NotFound(f"No webhook endpoint {endpoint_id!r}.")
     return found
@@ -101,7 +105,7 @@ async def rotate(endpoint_id: str, *, by: str, desk: Helpdesk) -> dict[str, Any]
 
 
 async def remove(endpoint_id: str, *, desk: Helpdesk) -> None:
-    if not await desk.webhooks.delete(endpoint_id):
+    if not ENDPOINT_ID.match(endpoint_id) or not await desk.webhooks.delete(endpoint_id):
         raise NotFound(f"No webhook endpoint {endpoint_id!r}.")
 
 
@@ -134,7 +138,8 @@ async def deliveries(endpoint_id: str, *, desk: Helpdesk) -> dict[str, Any]:
 async def replay(endpoint_id: str, event_id: str, *, desk: Helpdesk) -> dict[str, Any]:
     """Send a parked (or still retrying) delivery again from its first attempt, now."""
     await _get(endpoint_id, desk=desk)
-    found = await desk.webhooks.delivery(endpoint_id, event_id)
+    found = await desk.webhooks.delivery(endpoint_id, event_id) if EVENT_ID.match(event_id) \
+        else None
     if found is None:
         raise NotFound(f"No delivery {event_id!r} for this endpoint.")
     delivery, etag = found
