@@ -40,6 +40,7 @@ var tables = [
   'knowledge'
   'mailboxes'
   'presence'
+  'webhooks'
 ]
 var queues = [
   'ticket-events'
@@ -50,6 +51,8 @@ var queues = [
   'portal-links-poison'
   'mailbox-fetch'
   'mailbox-fetch-poison'
+  'webhook-deliveries'
+  'webhook-deliveries-poison'
 ]
 var containers = [
   'attachments'
