@@ -1,6 +1,7 @@
 // The agents' page: a hash router over a few views, the queue sidebar with live counts,
 // and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
-// #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>.
+// #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>; for admins
+// #/mailboxes, #/webhooks, #/webhooks/<endpoint id>.
 import {me, refreshCounts} from "./state.js";
 import {showQueue, showSearch, moveSelection, openSelection, togglePick} from "./queue.js";
 import {showTicket, ticketShortcut} from "./ticket.js";
@@ -9,6 +10,7 @@ import {showDashboard} from "./dashboard.js";
 import {destroyCharts} from "./charts.js";
 import {showArticle, showKb} from "./kb.js";
 import {refreshMailboxAlerts, showMailboxes} from "./mailboxes.js";
+import {showWebhook, showWebhooks} from "./webhooks.js";
 
 const main = document.getElementById("main");
 const COUNT_EVERY_MS = 30_000;
@@ -55,6 +57,12 @@ async function route() {
     } else if (parts[0] === "mailboxes") {
       markCurrent("mailboxes");
       await showMailboxes(main, current);
+    } else if (parts[0] === "webhooks" && parts[1]) {
+      markCurrent("webhooks");
+      await showWebhook(main, decodeURIComponent(parts[1]), current);
+    } else if (parts[0] === "webhooks") {
+      markCurrent("webhooks");
+      await showWebhooks(main, current);
     } else if (parts[0] === "kb") {
       markCurrent("kb");
       await showKb(main, params.get("q") || "", current);
@@ -138,5 +146,6 @@ refreshMailboxAlerts();
 setInterval(refreshMailboxAlerts, ALERTS_EVERY_MS);
 if ((document.body.dataset.roles || "").split(",").includes("admin")) {
   document.getElementById("mailboxes-link").hidden = false;
+  document.getElementById("webhooks-link").hidden = false;
 }
 me.load();
