@@ -140,7 +140,7 @@ async def pump(desk: Helpdesk, *, seconds: float, until: Any = None,
     """Run the queue function over the test's queue as the host would (messages as they
     become visible) for up to `seconds`, or until `until()` holds or `count` messages were
     handled; the outcomes."""
-    queue = desk.webhook_deliveries._queue  # noqa: SLF001 - the test's own queue
+    queue = desk.webhook_deliveries._queue  # the test's own queue
     outcomes: list[str] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
