@@ -115,13 +115,14 @@ async def deliver(message: DeliveryMessage, *, desk: Helpdesk) -> str:
     if delivery.state != "pending" or delivery.round != message.round \
             or not message.attempt - 1 <= delivery.attempts <= message.attempt:
         return "stale"
+    if delivery.attempts == message.attempt and delivery.lease_until is None:
+        return "stale"  # this attempt was made and recorded: a duplicate message
+    if delivery.lease_until is not None and delivery.lease_until > now:
+        # An attempt is in flight (or its outcome is being recorded): come back after it.
+        await desk.webhook_deliveries.publish(
+            message, delay=(delivery.lease_until - now).total_seconds() + 1)
+        return "busy"
     if delivery.attempts == message.attempt:
-        if delivery.lease_until is None:
-            return "stale"  # this attempt was made and recorded: a duplicate message
-        if delivery.lease_until > now:
-            await desk.webhook_deliveries.publish(
-                message, delay=(delivery.lease_until - now).total_seconds() + 1)
-            return "busy"
         log.warning("webhook %s/%s: attempt %d was left unfinished; taking it over",
                     endpoint.id, delivery.event_id, message.attempt)
     timeout = desk.settings.webhooks.timeout_seconds

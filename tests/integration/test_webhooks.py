@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -352,3 +353,28 @@ async def test_a_teams_channel_gets_a_card_for_its_team_only(desk: Helpdesk,
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     assert card["body"][1]["text"] == f"#{ticket.number} Printer \\*on fire\\*"
     assert card["actions"][0]["url"].endswith(f"/api/agent#/ticket/{ticket.number}")
+
+
+async def test_an_attempt_whose_handler_died_is_taken_over_once_its_lease_ran_out(
+        desk: Helpdesk, receiver: Receiver):
+    made = await _endpoint(desk, receiver.url)
+    receiver.secret = made["signing_secret"]
+    stored = await _ticket(desk)
+    await delivery.fan_out(stored, _created(stored), desk=desk)
+    event_id = f"{stored.ticket.number}-1-ticket.created"
+    # A handler took attempt 1 and died before it recorded anything.
+    got = await desk.webhooks.delivery(made["id"], event_id)
+    assert got is not None
+    row, etag = got
+    now = desk.clock()
+    etag = await desk.webhooks.save_delivery(row.model_copy(update={
+        "attempts": 1, "lease_until": now + timedelta(seconds=30)}), etag)
+    message = DeliveryMessage(endpoint=made["id"], event_id=event_id)
+    assert await delivery.deliver(message, desk=desk) == "busy"  # its lease still holds
+    got = await desk.webhooks.delivery(made["id"], event_id)
+    assert got is not None
+    await desk.webhooks.save_delivery(got[0].model_copy(update={
+        "lease_until": now - timedelta(seconds=1)}), got[1])
+    assert await delivery.deliver(message, desk=desk) == "delivered"
+    assert await delivery.deliver(message, desk=desk) == "stale"
+    assert len(receiver.accepted) == 1 and len(receiver.requests) == 1
