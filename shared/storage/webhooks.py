@@ -70,9 +70,12 @@ class WebhookStore:
     # -- endpoints ---------------------------------------------------------------------------
 
     async def endpoints(self) -> list[Endpoint]:
-        found = [Endpoint.model_validate_json(e["json"]) async for e in
-                 self._table.query_entities("PartitionKey eq @p", parameters={"p": ENDPOINTS})]
-        return sorted(found, key=lambda e: e.id)
+        return [endpoint for endpoint, _ in await self.endpoints_and_secrets()]
+
+    async def endpoints_and_secrets(self) -> list[tuple[Endpoint, str | None]]:
+        found = [(Endpoint.model_validate_json(e["json"]), e.get("secret") or None) async for e
+                 in self._table.query_entities("PartitionKey eq @p", parameters={"p": ENDPOINTS})]
+        return sorted(found, key=lambda pair: pair[0].id)
 
     async def endpoint(self, endpoint_id: str) -> tuple[Endpoint, str | None] | None:
         """The endpoint and the secret the desk made for it (None when it names a setting)."""

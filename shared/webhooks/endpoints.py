@@ -110,11 +110,8 @@ async def remove(endpoint_id: str, *, desk: Helpdesk) -> None:
 
 
 async def overview(*, desk: Helpdesk) -> list[dict[str, Any]]:
-    shown = []
-    for endpoint in await desk.webhooks.endpoints():
-        found = await desk.webhooks.endpoint(endpoint.id)
-        shown.append(view(endpoint, found[1] if found else None))
-    return shown
+    return [view(endpoint, secret) for endpoint, secret in
+            await desk.webhooks.endpoints_and_secrets()]
 
 
 def _delivery_view(d: Any) -> dict[str, Any]:
