@@ -23,12 +23,15 @@ import pytest
 from aiohttp import web
 
 from shared.core.errors import ValidationFailed
+from shared.core.events import TicketEvent
+from shared.core.lifecycle import Action
 from shared.core.models import EntryKind
 from shared.core.settings import Settings, WebhookSettings
 from shared.core.webhooks import DeliveryMessage, EndpointSpec, verify
 from shared.helpdesk import Helpdesk
+from shared.notifications.notify import handle_escalation, handle_event
 from shared.storage.webhooks import DeliveryQueue, WebhookStore
-from shared.tickets import intake
+from shared.tickets import intake, workflow
 from shared.webhooks import delivery, endpoints
 from shared.webhooks.sender import WebhookSender
 from tests.conftest import LocalServices, app_env, unique_email
@@ -378,3 +381,32 @@ async def test_an_attempt_whose_handler_died_is_taken_over_once_its_lease_ran_ou
     assert await delivery.deliver(message, desk=desk) == "delivered"
     assert await delivery.deliver(message, desk=desk) == "stale"
     assert len(receiver.accepted) == 1 and len(receiver.requests) == 1
+
+
+async def test_an_escalation_reaches_the_teams_channel_of_the_team_escalated_to_once(
+        desk: Helpdesk, receiver: Receiver):
+    """An agent's escalation travels on both the ticket-events and the escalations queue:
+    both handlers fan it out, and the channel gets one card."""
+    made = await _endpoint(desk, receiver.url, format="teams", teams=["senior-support"],
+                           events=["ticket.escalated"])
+    receiver.secret = made["signing_secret"]
+    stored = await _ticket(desk, subject="Database slow")
+    number = stored.ticket.number
+    await workflow.act(number, Action.ESCALATE, workflow.parse_body(Action.ESCALATE, {
+        "tier": "senior-support", "reason": "Needs a DBA"}),
+        actor="a1", roles=frozenset({"agent"}), if_match=None, desk=desk)
+    stored = await desk.tickets.get(number)
+    assert stored is not None
+    escalated = next(e for e in stored.thread if e.kind == EntryKind.ESCALATED)
+    event = TicketEvent(ticket=number, seq=escalated.seq, kind="escalated", indexed=True)
+    await handle_escalation(event, desk=desk)
+    await handle_event(event, desk=desk)
+    # The second fan-out found the delivery not yet attempted and queued it again (its
+    # first fan-out might have died before queuing it): the spare message is dropped.
+    assert sorted(await pump(desk, seconds=5, count=2)) == ["delivered", "stale"]
+    assert len(receiver.requests) == 1
+    [message] = receiver.accepted
+    card = message["attachments"][0]["content"]
+    assert card["body"][0]["text"] == "Escalated to Senior Support"
+    facts = {f["title"]: f["value"] for f in card["body"][2]["facts"]}
+    assert facts["Reason"] == "Needs a DBA" and facts["Tier"] == "senior-support"
