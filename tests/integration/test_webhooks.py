@@ -318,19 +318,32 @@ async def test_forged_addresses_are_refused_outside_local(test_services: LocalSe
         local_dns.addresses[private] = ["10.0.0.5"]
         local_dns.addresses[loop] = ["127.0.0.1"]
         local_dns.addresses[mixed] = ["93.184.215.14", "169.254.169.254"]
+        six = f"six-{uuid.uuid4().hex[:6]}.example.com"
+        local_dns.addresses[six] = ["fd00::5"]
         stored = await _ticket(desk)
         made = [await _endpoint(desk, f"https://{name}:{receiver.port}/hook")
-                for name in (private, loop, mixed)]
-        assert len(await delivery.fan_out(stored, _created(stored), desk=desk)) == 3
-        outcomes = await pump(desk, seconds=10, count=3)
+                for name in (private, loop, mixed, six)]
+        assert len(await delivery.fan_out(stored, _created(stored), desk=desk)) == 4
+        outcomes = await pump(desk, seconds=10, count=4)
         outcomes += await pump(desk, seconds=2)
-        assert outcomes == ["refused"] * 3
+        assert outcomes == ["refused"] * 4
         assert receiver.requests == []
-        for endpoint, address in zip(made, ("10.0.0.5", "127.0.0.1", "169.254.169.254"),
-                                     strict=True):
+        for endpoint, address in zip(made, ("10.0.0.5", "127.0.0.1", "169.254.169.254",
+                                            "fd00::5"), strict=True):
             log = await endpoints.deliveries(endpoint["id"], desk=desk)
             [parked] = log["parked"]
             assert address in parked["last_error"] and "not a public address" in parked["last_error"]
+
+        # A name with public addresses only passes the guard (the connection itself fails
+        # here, no route out): it fails as any unreachable receiver does, and waits.
+        public = f"public-{uuid.uuid4().hex[:6]}.example.com"
+        local_dns.addresses[public] = ["93.184.215.14"]
+        open_ = await _endpoint(desk, f"https://{public}:{receiver.port}/hook")
+        assert len(await delivery.fan_out(stored, _created(stored), desk=desk)) == 1
+        assert await pump(desk, seconds=10, count=1) == ["failed"]
+        log = await endpoints.deliveries(open_["id"], desk=desk)
+        assert "not a public address" not in (log["attempts"][0]["error"] or "")
+        assert log["retrying"] and not log["parked"]
     finally:
         await desk.close()
 
