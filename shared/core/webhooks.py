@@ -36,7 +36,8 @@ TIMESTAMP_HEADER = "X-Helpdesk-Timestamp"
 EVENT_ID_HEADER = "X-Helpdesk-Event-Id"
 EVENT_TYPE_HEADER = "X-Helpdesk-Event"
 TOLERANCE_SECONDS = 300
-SECRET_PREFIX = "HELPDESK_WEBHOOK_"
+# Only settings named so may hold a signing secret: an endpoint cannot be pointed at
+# another of the app's secrets (the storage connection string) and sign with it.
 SettingName = Annotated[str, StringConstraints(strip_whitespace=True,
                                                pattern=r"^HELPDESK_WEBHOOK_[A-Z0-9_]{1,100}$")]
 EndpointId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -113,7 +114,6 @@ class UnsafeUrl(ValueError):
 # Azure's platform address (DNS, health probes, the VM agent's wire server): public in
 # form, never a receiver.
 AZURE_PLATFORM = ipaddress.ip_address("168.63.129.16")
-METADATA = ipaddress.ip_address("169.254.169.254")
 
 
 def address_allowed(address: str, *, local: bool) -> bool:
