@@ -24,6 +24,7 @@ from functions import (
     static,
     tickets,
     web,
+    webhooks,
 )
 from shared.core import telemetry
 
@@ -34,5 +35,5 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for blueprint in (intake.bp, integrations.bp, tickets.bp, directory.bp, apikeys.bp,
                   admin.bp, automation.bp, notifications.bp, web.bp, static.bp, reports.bp,
                   kb.bp, health.bp, openapi.bp, agentui.bp, portal.bp, mailboxes.bp, audit.bp,
-                  requesters.bp):
+                  requesters.bp, webhooks.bp):
     app.register_functions(blueprint)

@@ -29,6 +29,7 @@ from shared.core.lifecycle import Action
 from shared.core.mailboxes import Mailbox
 from shared.core.models import AgentTicketView, PhoneSubmission, TicketCreated, TicketSubmission
 from shared.core.relations import LinkBody, MergeBody
+from shared.core.webhooks import EndpointSpec
 from shared.kb.knowledge import Article, ArticleEdit, ArticleInput, Similar
 from shared.reports.summaries import ReportQuery
 from shared.tickets.bulk import BulkOutcome, BulkRequest
@@ -236,6 +237,35 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/poison/{queue}/replay",
               "Put poison messages (all, or `ids`) back on their queue", role="admin",
               errors=(*AGENT_ERRORS, 404, 415, 422), params=[_path_param("queue")]),
+    Operation("get", "/api/webhooks",
+              "Outbound webhook endpoints (docs/webhooks.md): URL without its query, events, "
+              "filters, whether the signing secret is stored or an app setting",
+              role="admin", errors=AGENT_ERRORS),
+    Operation("post", "/api/webhooks",
+              "Register a webhook endpoint (format json, or teams for a Teams channel's "
+              "Workflows URL): https outside local, no literal private address; the answer "
+              "carries `signing_secret`, shown this once (unless `secret_setting` names it)",
+              role="admin", request=EndpointSpec, status=201,
+              errors=(*AGENT_ERRORS, 400, 409, 415, 422)),
+    Operation("put", "/api/webhooks/{id}",
+              "Change an endpoint (the URL as shown keeps the stored one); the secret stays",
+              role="admin", request=EndpointSpec,
+              errors=(*AGENT_ERRORS, 400, 404, 415, 422), params=[_path_param("id")]),
+    Operation("delete", "/api/webhooks/{id}",
+              "Remove an endpoint with its deliveries and log", role="admin", status=204,
+              errors=(*AGENT_ERRORS, 404), params=[_path_param("id")]),
+    Operation("post", "/api/webhooks/{id}/secret",
+              "A new signing secret, shown once (409 when the secret is an app setting)",
+              role="admin", errors=(*AGENT_ERRORS, 404, 409), params=[_path_param("id")]),
+    Operation("get", "/api/webhooks/{id}/deliveries",
+              "The endpoint's delivery log (last 100 attempts: outcome, response code, "
+              "duration, error) and its parked and retrying deliveries",
+              role="admin", errors=(*AGENT_ERRORS, 404), params=[_path_param("id")]),
+    Operation("post", "/api/webhooks/{id}/deliveries/{event}/replay",
+              "Send a parked (or retrying) delivery again from its first attempt: 202; 409 "
+              "when it was delivered or an attempt is under way",
+              role="admin", status=202, errors=(*AGENT_ERRORS, 404, 409),
+              params=[_path_param("id"), _path_param("event")]),
     Operation("post", "/api/rules/test",
               "Dry run: which rules fire on a sample ticket and what they do. The sample is "
               "what POST /api/tickets takes, with its defaults (name optional), plus the "
@@ -371,7 +401,8 @@ MODELS: list[type[BaseModel]] = [
     CategoryDef, Problem, ApiKey, ApiKeyRequest, CreatedKey, ChatTranscript, ChatResult,
     EmailResult, RuleSample, Outcome, Rule, Article, ArticleEdit, ArticleInput, Similar, QueueCounts,
     SearchResult, Mailbox, BulkRequest, BulkOutcome, Heartbeat, Presence, MergeBody, LinkBody,
-    CollaboratorBody, AuditPage, RequesterRequest, ErasureRequest, ErasureJob, *BODIES.values()]
+    CollaboratorBody, AuditPage, RequesterRequest, ErasureRequest, ErasureJob, EndpointSpec,
+    *BODIES.values()]
 
 
 def _responses() -> set[type[BaseModel]]:

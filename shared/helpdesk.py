@@ -46,6 +46,8 @@ from shared.storage.clients import (
     REPORTS_TABLE,
     SEARCH_CONTAINER,
     TICKETS_TABLE,
+    WEBHOOK_DELIVERIES_QUEUE,
+    WEBHOOKS_TABLE,
     StorageClients,
 )
 from shared.storage.directory import DirectoryStore
@@ -60,6 +62,8 @@ from shared.storage.ratelimit import RateLimiter
 from shared.storage.reports import ReportStore
 from shared.storage.searchlog import SearchLogs
 from shared.storage.tickets import TicketStore
+from shared.storage.webhooks import DeliveryQueue, WebhookStore
+from shared.webhooks.sender import WebhookSender
 
 
 def default_mailer(settings: Settings) -> Mailer:
@@ -104,6 +108,10 @@ class Helpdesk:
     audit: AuditStore  # the audit log (append-only)
     erasures: ErasureStore  # requesters' erasure jobs (shared/admin/erasure.py)
     erasure_runs: ErasureQueue
+    webhooks: WebhookStore  # endpoints, deliveries and their log
+    webhook_deliveries: DeliveryQueue
+    webhook_sender: WebhookSender  # posts deliveries, refusing private addresses off local
+    secret_lookup: Callable[[str], str | None]  # app settings named for secrets
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -115,6 +123,7 @@ class Helpdesk:
                     secrets: Callable[[str], str | None] | None = None) -> Helpdesk:
         """`secrets` looks up the app settings mailboxes name for their credentials
         (default: the environment, where App Service resolves Key Vault references)."""
+        lookup = secrets or os.environ.get
         clients = StorageClients.from_settings(settings.storage, request_hook=request_hook,
                                                response_hook=response_hook)
         await clients.ensure_resources()
@@ -153,16 +162,23 @@ class Helpdesk:
             spent_codes=SpentCodes(clients.table(RATELIMIT_TABLE)),
             mailboxes=MailboxStore(clients.table(MAILBOXES_TABLE)),
             mailbox_fetches=FetchQueue(clients.queue(MAILBOX_FETCH_QUEUE)),
-            mail_connector=Connector(secrets or os.environ.get),
+            mail_connector=Connector(lookup),
             dns=TxtLookup(settings.mail.dns_server),
             presence=PresenceStore(clients.table(PRESENCE_TABLE)),
             audit=AuditStore(clients.table(AUDIT_TABLE)),
             erasures=ErasureStore(clients.table(ERASURES_TABLE)),
             erasure_runs=ErasureQueue(clients.queue(ERASURES_QUEUE)),
+            webhooks=WebhookStore(clients.table(WEBHOOKS_TABLE)),
+            webhook_deliveries=DeliveryQueue(clients.queue(WEBHOOK_DELIVERIES_QUEUE)),
+            webhook_sender=WebhookSender(local=settings.local,
+                                         dns_server=settings.mail.dns_server,
+                                         timeout=settings.webhooks.timeout_seconds),
+            secret_lookup=lookup,
             clock=clock,
         )
 
     async def close(self) -> None:
         await self.clients.close()
+        await self.webhook_sender.close()
         if closer := getattr(self.mailer, "close", None):
             await closer()

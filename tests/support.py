@@ -223,12 +223,14 @@ class LocalDovecot:
 
 class LocalDns:
     """A DNS server on a loopback UDP port answering TXT questions from `records` (name →
-    TXT strings), NXDOMAIN otherwise: the desk's resolver (HELPDESK_DNS_SERVER) asks it
-    for DKIM keys and DMARC policies over the wire, as it asks a real one. `asked`
+    TXT strings) and A/AAAA questions from `addresses` (name → IPv4 and IPv6 addresses),
+    NXDOMAIN otherwise: the desk's resolver (HELPDESK_DNS_SERVER) asks it for DKIM keys,
+    DMARC policies and webhook hosts over the wire, as it asks a real one. `asked`
     counts the questions per name."""
 
     def __init__(self) -> None:
         self.records: dict[str, list[str]] = {}
+        self.addresses: dict[str, list[str]] = {}
         self.asked: dict[str, int] = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -249,13 +251,21 @@ class LocalDns:
             name = question.name.to_text().rstrip(".").lower()
             self.asked[name] = self.asked.get(name, 0) + 1
             texts = self.records.get(name)
-            if question.rdtype == dns.rdatatype.TXT and texts:
+            addresses = self.addresses.get(name)
+            if question.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and addresses:
+                wanted = [a for a in addresses
+                          if (":" in a) == (question.rdtype == dns.rdatatype.AAAA)]
+                if wanted:
+                    rdtype = "AAAA" if question.rdtype == dns.rdatatype.AAAA else "A"
+                    response.answer.append(dns.rrset.from_text(question.name, 300, "IN",
+                                                               rdtype, *wanted))
+            elif question.rdtype == dns.rdatatype.TXT and texts:
                 # A TXT string holds at most 255 bytes: longer ones (keys) go in parts.
                 rdatas = [" ".join(f'"{t[i:i + 250]}"' for i in range(0, len(t), 250))
                           for t in texts]
                 response.answer.append(dns.rrset.from_text(question.name, 300, "IN", "TXT",
                                                            *rdatas))
-            elif not texts:
+            elif not texts and not addresses:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             self._sock.sendto(response.to_wire(), client)
 

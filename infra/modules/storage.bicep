@@ -42,6 +42,7 @@ var tables = [
   'presence'
   'audit'
   'erasures'
+  'webhooks'
 ]
 var queues = [
   'ticket-events'
@@ -54,6 +55,8 @@ var queues = [
   'mailbox-fetch-poison'
   'erasures'
   'erasures-poison'
+  'webhook-deliveries'
+  'webhook-deliveries-poison'
 ]
 var containers = [
   'attachments'

@@ -125,6 +125,23 @@ class MailboxSettings(BaseModel):
     lease_seconds: float = Field(180, ge=5)
 
 
+# Seconds before each retry of a failed webhook delivery: the 11th attempt is made about
+# 23.9 hours after the first; when it fails too the delivery is parked for an admin.
+WEBHOOK_RETRY_DELAYS = (30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 28800)
+
+
+class WebhookSettings(BaseModel):
+    """Outbound webhooks (shared/webhooks/). Not app settings: tests shorten them."""
+
+    retry_delays: tuple[int, ...] = WEBHOOK_RETRY_DELAYS
+    timeout_seconds: float = Field(10, gt=0, le=60)
+
+
+def _is_development_storage(connection_string: str | None) -> bool:
+    text = (connection_string or "").replace(" ", "").lower()
+    return "usedevelopmentstorage=true" in text or "accountname=devstoreaccount1;" in text
+
+
 class Settings(BaseModel):
     storage: StorageSettings
     mail: MailSettings = MailSettings()
@@ -157,6 +174,12 @@ class Settings(BaseModel):
     erasure_mode: Literal["remove", "redact"] = "remove"
     # Closed tickets older than this many months are erased by the daily timer; 0: never.
     retention_months: int = Field(0, ge=0, le=1200)
+    # Running locally (`make run`, the tests): the storage is the emulator's development
+    # account and App Service's WEBSITE_INSTANCE_ID is absent. Only then may a webhook
+    # use http and reach loopback or private addresses (shared/core/webhooks.py); on
+    # Azure, where App Service always sets WEBSITE_INSTANCE_ID, never.
+    local: bool = False
+    webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")
     def _default_is_listed(self) -> Settings:
@@ -226,6 +249,8 @@ class Settings(BaseModel):
                           ("retention_months", "HELPDESK_RETENTION_MONTHS")):
             if (value := get(name)) is not None:
                 raw[key] = value
+        raw["local"] = _is_development_storage(get("AzureWebJobsStorage")) and \
+            get("WEBSITE_INSTANCE_ID") is None
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:

@@ -28,7 +28,8 @@ NEGATIVE_TTL = 300.0
 MAX_ENTRIES = 10_000
 
 
-def _server(spec: str) -> tuple[str, int]:
+def server_address(spec: str) -> tuple[str, int]:
+    """"host", "host:port" or "[v6]:port" as (host, port); port 53 by default."""
     if spec.startswith("["):  # [::1]:53
         host, _, port = spec[1:].partition("]:")
         return host.rstrip("]"), int(port or 53)
@@ -45,7 +46,7 @@ class TxtLookup:
     def __init__(self, server: str | None = None, *, timeout: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if server:
-            host, port = _server(server)
+            host, port = server_address(server)
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [host]
             self._resolver.port = port

@@ -37,6 +37,7 @@ from shared.reports import summaries
 from shared.storage.ratelimit import RateLimiter
 from shared.storage.tickets import StoredTicket
 from shared.tickets import workflow
+from shared.webhooks import delivery as webhooks
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk
@@ -145,11 +146,14 @@ async def handle_event(event: TicketEvent, *, desk: Helpdesk) -> None:
         # The search words: written here, once, off the intake request (rewriting them
         # on a repeated delivery changes nothing).
         await desk.tickets.write_words(stored.ticket)
+    entry = next((e for e in stored.thread
+                  if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
+    if entry is not None:
+        # Before the emails: a webhook's receiver need not wait on the mail server.
+        await webhooks.fan_out(stored, entry, desk=desk)
     await _mail_for(event, stored, desk=desk)
     if event.kind == EntryKind.CREATED.value:
         await _rule_replies(stored, desk=desk)
-    entry = next((e for e in stored.thread
-                  if e.seq == event.seq and e.kind != EntryKind.EMAIL_SENT), None)
     if entry is not None:
         await knowledge.record_resolution(stored, entry, desk=desk)
     await summaries.fold(stored, desk=desk)
@@ -387,6 +391,9 @@ async def handle_escalation(event: TicketEvent, *, desk: Helpdesk) -> None:
                   if e.seq == event.seq and e.kind == EntryKind.ESCALATED), None)
     if entry is None:
         raise NotFound(f"event {event.id} is not an escalation")
+    # An escalation by the SLA comes only this way; one by an agent also through the
+    # ticket-events queue, and the fan-out delivers it once either way.
+    await webhooks.fan_out(stored, entry, desk=desk)
     team_id = entry.data.get("team", "")
     team = await desk.directory.get(Team, team_id)
     members = [a for a in await desk.directory.list(Agent)

@@ -57,6 +57,7 @@ MAILBOXES_TABLE = "mailboxes"  # fetched mailboxes' checkpoints, leases, health
 PRESENCE_TABLE = "presence"  # which agents have a ticket open (shared/storage/presence.py)
 AUDIT_TABLE = "audit"  # the audit log, one partition per day (shared/storage/audit.py)
 ERASURES_TABLE = "erasures"  # requesters' erasure jobs and their checkpoints (shared/storage/erasures.py)
+WEBHOOKS_TABLE = "webhooks"  # endpoints, deliveries, the delivery log (shared/storage/webhooks.py)
 ATTACHMENTS_CONTAINER = "attachments"
 SEARCH_CONTAINER = "search"  # the search logs (shared/storage/searchlog.py)
 EVENTS_QUEUE = "ticket-events"
@@ -64,11 +65,13 @@ ESCALATIONS_QUEUE = "escalations"
 PORTAL_LINKS_QUEUE = "portal-links"
 MAILBOX_FETCH_QUEUE = "mailbox-fetch"  # one message per mailbox to fetch now
 ERASURES_QUEUE = "erasures"  # one message per erasure job to run (or to continue)
+WEBHOOK_DELIVERIES_QUEUE = "webhook-deliveries"  # one message per webhook attempt due
 
 TABLES = (TICKETS_TABLE, *INDEX_TABLES, IDEMPOTENCY_TABLE, DIRECTORY_TABLE, RATELIMIT_TABLE,
-          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE, AUDIT_TABLE, ERASURES_TABLE)
+          REPORTS_TABLE, KB_TABLE, MAILBOXES_TABLE, PRESENCE_TABLE, AUDIT_TABLE, ERASURES_TABLE,
+          WEBHOOKS_TABLE)
 QUEUES = (EVENTS_QUEUE, ESCALATIONS_QUEUE, PORTAL_LINKS_QUEUE, MAILBOX_FETCH_QUEUE,
-          ERASURES_QUEUE)
+          ERASURES_QUEUE, WEBHOOK_DELIVERIES_QUEUE)
 
 # Seconds. One storage operation answers in milliseconds even under load here; a
 # connection that is silent for READ_TIMEOUT belongs to a storage service that stopped.

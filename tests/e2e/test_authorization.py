@@ -32,10 +32,14 @@ ADMIN = {"directory_put", "directory_delete", "apikeys_create", "apikeys_list",
          "apikeys_revoke", "admin_poison_list", "admin_poison_replay", "rules_test",
          "mailboxes_list", "mailboxes_health", "audit_list", "audit_csv",
          # A requester's data: export, erasure (tests/e2e/test_requester_data.py).
-         "requesters_export", "requesters_erase", "requesters_erasure_status"}
+         "requesters_export", "requesters_erase", "requesters_erasure_status",
+         # Outbound webhooks (tests/e2e/test_webhooks.py).
+         "webhooks_list", "webhooks_create", "webhooks_put", "webhooks_delete",
+         "webhooks_rotate", "webhooks_deliveries", "webhooks_replay"}
 SUPERVISOR = {"reports_summary", "reports_tickets_csv"}
 SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
-          "queue": "ticket-events", "email": "someone@example.org"}
+          "queue": "ticket-events", "email": "someone@example.org",
+          "event": "12345674-1-ticket.created"}
 
 
 def endpoints():

@@ -27,7 +27,7 @@ from tests.registry import http_functions
 PRINCIPALS = ("anonymous", "requester", "agent", "supervisor", "admin")
 SAMPLE = {"number": "12345674", "other": "12345674", "action": "note", "id": "abc", "kind": "teams",
           "queue": "ticket-events", "token": "abc", "path": "ui.css",
-          "email": "someone@example.org"}
+          "email": "someone@example.org", "event": "12345674-1-ticket.created"}
 # Integrations authenticate with an API key or a signature, never with a principal.
 KEYED = {"integrations_osticket", "integrations_email", "integrations_chat"}
 # The portal's session routes: a link's cookie, whatever principal the browser has.

@@ -1,8 +1,8 @@
 // The agents' page: a hash router over a few views, the queue sidebar with live counts,
 // and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
 // #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>, and for
-// admins #/mailboxes, #/audit?from=&to=&actor=... and #/categories?id=... (a category's
-// own fields).
+// admins #/mailboxes, #/audit?from=&to=&actor=..., #/categories?id=... (a category's
+// own fields), #/webhooks and #/webhooks/<endpoint id>.
 import {me, refreshCounts} from "./state.js";
 import {showQueue, showSearch, moveSelection, openSelection, togglePick} from "./queue.js";
 import {showTicket, ticketShortcut} from "./ticket.js";
@@ -13,6 +13,7 @@ import {showArticle, showKb} from "./kb.js";
 import {refreshMailboxAlerts, showMailboxes} from "./mailboxes.js";
 import {showAudit} from "./audit.js";
 import {showCategories} from "./categories.js";
+import {showWebhook, showWebhooks} from "./webhooks.js";
 
 const main = document.getElementById("main");
 const COUNT_EVERY_MS = 30_000;
@@ -65,6 +66,12 @@ async function route() {
     } else if (parts[0] === "categories") {
       markCurrent("categories");
       await showCategories(main, params, current);
+    } else if (parts[0] === "webhooks" && parts[1]) {
+      markCurrent("webhooks");
+      await showWebhook(main, decodeURIComponent(parts[1]), current);
+    } else if (parts[0] === "webhooks") {
+      markCurrent("webhooks");
+      await showWebhooks(main, current);
     } else if (parts[0] === "kb") {
       markCurrent("kb");
       await showKb(main, params.get("q") || "", current);
@@ -150,5 +157,6 @@ if ((document.body.dataset.roles || "").split(",").includes("admin")) {
   document.getElementById("mailboxes-link").hidden = false;
   document.getElementById("audit-link").hidden = false;
   document.getElementById("categories-link").hidden = false;
+  document.getElementById("webhooks-link").hidden = false;
 }
 me.load();
