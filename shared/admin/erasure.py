@@ -327,11 +327,18 @@ async def _poison(run: Run) -> int:
     return await stores.drop_poison(run.desk.clients, lambda text: who.address in text.lower())
 
 
+async def _webhook_deliveries(run: Run) -> int:
+    """Deliveries of the erased tickets still kept for replay or retry (their bodies hold
+    the subject): removed, so no receiver is sent them after the erasure."""
+    return await run.desk.webhooks.drop_deliveries_of(set(run.numbers))
+
+
 # In order: the tickets first (they list what the others look for).
 ERASERS: tuple[Eraser, ...] = (
     Eraser("tickets", _tickets),
     Eraser("index-check", _index_check),
     Eraser("search-logs", _search_logs),
+    Eraser("webhook-deliveries", _webhook_deliveries),
     Eraser("rate-limits", _rate_limits, scope="address"),
     Eraser("poison-queues", _poison, scope="address"),
 )

@@ -170,6 +170,23 @@ class WebhookStore:
                     pass
         return removed
 
+    async def drop_deliveries_of(self, numbers: set[str]) -> int:
+        """Remove every endpoint's deliveries of these tickets, whatever their state (an
+        erasure: their bodies hold the ticket's subject); the log lines stay (they hold
+        no text). How many were removed."""
+        removed = 0
+        async for entity in self._table.query_entities(
+                "PartitionKey ge @lo and PartitionKey lt @hi",
+                parameters={"lo": _deliveries(""), "hi": "d}"},
+                select=["PartitionKey", "RowKey", "ticket"]):
+            if entity.get("ticket") in numbers:
+                try:
+                    await self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+                    removed += 1
+                except ResourceNotFoundError:
+                    pass
+        return removed
+
     # -- the delivery log --------------------------------------------------------------------
 
     async def log(self, endpoint: str, attempt: Attempt) -> None:

@@ -18,6 +18,7 @@ from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload
 from shared.core.settings import Settings
+from shared.core.webhooks import Delivery
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
 from shared.portal import export
@@ -116,8 +117,8 @@ async def test_a_killed_erasure_is_finished_by_its_redelivered_message(own_desk:
 
     redelivered = await erasure.run(job.id, desk=desk)  # the message comes back
     assert redelivered is not None and redelivered.state == "done"
-    assert redelivered.steps_done == ["tickets", "index-check", "search-logs", "rate-limits",
-                                      "poison-queues"]
+    assert redelivered.steps_done == ["tickets", "index-check", "search-logs",
+                                      "webhook-deliveries", "rate-limits", "poison-queues"]
     assert redelivered.erased["index-check"] >= 2, redelivered  # the live row and the requester row
     again = await erasure.run(job.id, desk=desk)  # and once more: nothing changes
     assert again == redelivered
@@ -155,12 +156,22 @@ async def test_retention_erases_a_ticket_closed_long_ago_and_keeps_a_recent_one(
     open_one = await new_ticket(desk, old_email, f"Olga Old{tag}")
     await drain_events(desk)
     clock.now += timedelta(days=30)  # the old ticket closed 330 days ago, the recent 30
+    # A webhook delivery of each ticket kept for replay (its body holds the subject).
+    for number in (old, recent):
+        await desk.webhooks.add_delivery(Delivery(
+            endpoint=f"hook{tag}", event_id=f"{number}-1-ticket.created",
+            event_type="ticket.created", ticket=number, body='{"subject": "..."}',
+            created_at=clock.now, state="parked"))
 
     job = await erasure.retention(desk=desk)
     assert job is not None and job.kind == "retention" and job.tickets == 1
     done = await erasure.run(job.id, desk=desk)
     assert done is not None and done.state == "done"
-    assert done.steps_done == ["tickets", "index-check", "search-logs"]  # not the address-wide erasers
+    # Not the address-wide erasers.
+    assert done.steps_done == ["tickets", "index-check", "search-logs", "webhook-deliveries"]
+    assert done.erased["webhook-deliveries"] == 1
+    assert await desk.webhooks.delivery(f"hook{tag}", f"{old}-1-ticket.created") is None
+    assert await desk.webhooks.delivery(f"hook{tag}", f"{recent}-1-ticket.created") is not None
     erased, kept, still_open = [await desk.tickets.get(n) for n in (old, recent, open_one)]
     assert erased is not None and erased.ticket.requester_email.endswith("@erased.invalid")
     assert erased.ticket.description == "[removed]" and erased.ticket.status == "closed"
