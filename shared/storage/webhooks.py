@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from shared.core.webhooks import LOG_SIZE, Attempt, Delivery, DeliveryMessage, E
 from shared.storage import failures
 
 ENDPOINTS = "endpoint"
+CACHE_SECONDS = 10.0  # as the directory's (shared/storage/directory.py)
 _MAX_MS = 10 ** 13
 
 
@@ -66,11 +68,24 @@ def _delivery(entity: dict[str, Any]) -> Delivery:
 class WebhookStore:
     def __init__(self, table: TableClient) -> None:
         self._table = table
+        # The endpoints as every ticket event's fan-out reads them: kept `CACHE_SECONDS`
+        # (as the directory is), so that a desk without webhooks spends no request per
+        # event; this instance's own changes drop it at once, other instances' within
+        # `CACHE_SECONDS`.
+        self._cached: tuple[float, list[Endpoint]] | None = None
 
     # -- endpoints ---------------------------------------------------------------------------
 
     async def endpoints(self) -> list[Endpoint]:
         return [endpoint for endpoint, _ in await self.endpoints_and_secrets()]
+
+    async def recent_endpoints(self) -> list[Endpoint]:
+        """The endpoints, as read at most `CACHE_SECONDS` ago (the events' fan-out)."""
+        if self._cached is not None and time.monotonic() - self._cached[0] < CACHE_SECONDS:
+            return self._cached[1]
+        found = await self.endpoints()
+        self._cached = (time.monotonic(), found)
+        return found
 
     async def endpoints_and_secrets(self) -> list[tuple[Endpoint, str | None]]:
         found = [(Endpoint.model_validate_json(e["json"]), e.get("secret") or None) async for e
@@ -86,6 +101,7 @@ class WebhookStore:
         return Endpoint.model_validate_json(entity["json"]), entity.get("secret") or None
 
     async def create(self, endpoint: Endpoint, secret: str | None) -> None:
+        self._cached = None
         try:
             await self._table.create_entity({"PartitionKey": ENDPOINTS, "RowKey": endpoint.id,
                                              "json": endpoint.model_dump_json(),
@@ -94,12 +110,14 @@ class WebhookStore:
             raise EndpointExists(endpoint.id) from None
 
     async def replace(self, endpoint: Endpoint, secret: str | None) -> None:
+        self._cached = None
         await self._table.upsert_entity({"PartitionKey": ENDPOINTS, "RowKey": endpoint.id,
                                          "json": endpoint.model_dump_json(),
                                          "secret": secret or ""}, mode=UpdateMode.REPLACE)
 
     async def delete(self, endpoint_id: str) -> bool:
         """The endpoint, its deliveries and its log; whether it existed."""
+        self._cached = None
         try:
             await self._table.get_entity(ENDPOINTS, endpoint_id, select=["RowKey"])
         except ResourceNotFoundError:

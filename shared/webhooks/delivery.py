@@ -75,7 +75,7 @@ async def fan_out(stored: StoredTicket, entry: ThreadEntry, *, desk: Helpdesk) -
     kinds = event_types(entry)
     if not kinds:
         return []
-    endpoints = [e for e in await desk.webhooks.endpoints() if e.enabled]
+    endpoints = [e for e in await desk.webhooks.recent_endpoints() if e.enabled]
     wanted = [(kind, e) for kind in kinds for e in endpoints
               if matches(e, kind, stored.ticket, entry)]
     if not wanted:
