@@ -238,3 +238,8 @@ async def submit(table: TableClient, operations: Iterable[tuple[Any, ...]]
         raise decoded
     return [extract_batch_part_metadata(p) for p in parts]
 
+
+def error_code(exc: TableTransactionError) -> str | None:
+    """The storage error code of a failed transaction (the SDK sets it at run time; its
+    stubs do not declare it)."""
+    return getattr(exc, "error_code", None)
