@@ -410,7 +410,7 @@ class TicketStore:
             parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
             select=["blob_name"])}
 
-    # -- erasure (shared/admin/erasure.py) ----------------------------------------------
+    # -- erasure (shared/admin/erasure.py, erasers.py) ----------------------------------
 
     async def numbers_copying(self, address: str) -> list[str]:
         """The tickets that copy `address` (their `cc`): a scan of the heads, which only an
