@@ -21,7 +21,7 @@ from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.core.models import AttachmentUpload
 from shared.notifications import notify
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from shared.tickets.queues import QueueQuery, list_queue
 from shared.tickets.views import read_ticket
 
@@ -64,7 +64,7 @@ async def measure() -> dict[str, Any]:
         body = {"name": "B", "email": "b@example.org", "subject": "s", "description": "d"}
         warm = await intake.submit_ticket(body, [], desk=desk)  # caches filled
         number = warm.number
-        await workflow.act(number, Action.NOTE, workflow.parse_body(Action.NOTE, {"body": "w"}),
+        await workflow.act(number, Action.NOTE, actionbodies.parse_body(Action.NOTE, {"body": "w"}),
                            actor="a", roles=frozenset({"agent"}), if_match=None, desk=desk)
         results: dict[str, Any] = {}
         created: dict[str, str] = {}
@@ -78,12 +78,12 @@ async def measure() -> dict[str, Any]:
             lambda: intake.submit_ticket(body, [upload], desk=desk))
         results["agent action (note)"] = await counter.count(
             lambda: workflow.act(number, Action.NOTE,
-                                 workflow.parse_body(Action.NOTE, {"body": "n"}),
+                                 actionbodies.parse_body(Action.NOTE, {"body": "n"}),
                                  actor="a", roles=frozenset({"agent"}), if_match=None,
                                  desk=desk))
         results["agent action (assign: status and queues change)"] = await counter.count(
             lambda: workflow.act(created["n"], Action.ASSIGN,
-                                 workflow.parse_body(Action.ASSIGN, {"team": "service-desk"}),
+                                 actionbodies.parse_body(Action.ASSIGN, {"team": "service-desk"}),
                                  actor="a", roles=frozenset({"agent"}), if_match=None,
                                  desk=desk))
         results["queue page"] = await counter.count(

@@ -50,7 +50,7 @@ from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.storage.events import EventQueue
 from shared.storage.tickets import NumberTaken
-from shared.tickets import workflow
+from shared.tickets import actionbodies, workflow
 from shared.tickets.views import read_ticket
 
 CLIENTS = (1, 4, 16, 64)
@@ -204,7 +204,7 @@ async def long_ticket(entries: int, samples: int) -> dict[str, float]:
             desk=desk)).number
         while (await desk.tickets.get(number)).ticket.last_seq < entries:  # type: ignore[union-attr]
             await workflow.act(number, Action.NOTE,
-                               workflow.parse_body(Action.NOTE, {"body": "n" * 300}),
+                               actionbodies.parse_body(Action.NOTE, {"body": "n" * 300}),
                                actor="a", roles=frozenset({"agent"}), if_match=None, desk=desk)
 
         async def view() -> None:

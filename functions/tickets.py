@@ -16,10 +16,11 @@ from shared.core.models import AgentTicketView
 from shared.core.numbering import is_valid
 from shared.core.relations import LinkBody, MergeBody
 from shared.tickets import collaborators, presence, relations
+from shared.tickets.actionbodies import parse_action, parse_body, parse_model
 from shared.tickets.bulk import act_on_many
 from shared.tickets.queues import list_queue, parse_query
 from shared.tickets.views import for_agent, read_attachment, read_ticket, with_links
-from shared.tickets.workflow import act, parse_action, parse_body, parse_model
+from shared.tickets.workflow import act
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

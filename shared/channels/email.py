@@ -46,9 +46,10 @@ from shared.mail import messageids
 from shared.mail.inbound.message import MailParseError, ParsedEmail, parse_email
 from shared.mail.inbound.senders import SenderCheck, Verdict, check_sender
 from shared.tickets import collaborators
+from shared.tickets.actionbodies import parse_body
 from shared.tickets.idempotency import record_key
 from shared.tickets.intake import submit_ticket
-from shared.tickets.workflow import act, parse_body
+from shared.tickets.workflow import act
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

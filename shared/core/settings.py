@@ -169,7 +169,7 @@ class Settings(BaseModel):
     # How long the audit log keeps an entry (whole UTC days); the daily repair timer
     # deletes older days (functions/automation.py).
     audit_retention_days: int = Field(365, ge=1, le=3650)
-    # Erasing a requester (shared/admin/erasure.py): `remove` takes the text of their
+    # Erasing a requester (shared/admin/erasers.py): `remove` takes the text of their
     # messages out, `redact` keeps it with their name and address replaced.
     erasure_mode: Literal["remove", "redact"] = "remove"
     # Closed tickets older than this many months are erased by the daily timer; 0: never.

@@ -250,7 +250,7 @@ class TicketStore(TicketIndex):
             parameters={"lo": ent.ATTACHMENT_PREFIX, "hi": ent.ATTACHMENT_PREFIX[:-1] + "."},
             select=["blob_name"])}
 
-    # -- erasure (shared/admin/erasure.py) ----------------------------------------------
+    # -- erasure (shared/admin/erasure.py, erasers.py) ----------------------------------
 
     async def numbers_copying(self, address: str) -> list[str]:
         """The tickets that copy `address` (their `cc`): a scan of the heads, which only an

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from shared.core.directory import AutoClose, Team
 from shared.core.errors import HelpdeskError, StorageFailed
 from shared.core.lifecycle import Action, Category, Status, is_waiting, statuses
-from shared.tickets.workflow import act, parse_body
+from shared.tickets.actionbodies import parse_body
+from shared.tickets.workflow import act
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from shared.core.errors import HelpdeskError, ValidationFailed, field_errors
 from shared.core.lifecycle import Action
 from shared.core.numbering import is_valid
-from shared.tickets.workflow import Precondition, act, check_references, for_actor, parse_body
+from shared.tickets.actionbodies import check_references, for_actor, parse_body
+from shared.tickets.workflow import Precondition, act
 
 if TYPE_CHECKING:
     from shared.helpdesk import Helpdesk

@@ -17,33 +17,24 @@ The desk's own jobs may send a storage ETag instead: the head exactly as they re
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import random
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
-
 from shared.automation.engine import apply_rules
 from shared.core.actions import (
-    BODIES,
     ActionBody,
-    AssignBody,
     ChangeBody,
-    EscalateBody,
     FieldEdit,
     ReplyBody,
     apply_action,
     moves_version,
 )
-from shared.core.directory import Agent, CannedResponse, CategoryDef, Team, render_canned
+from shared.core.directory import CategoryDef
 from shared.core.errors import (
-    BadRequest,
     Conflict,
     HelpdeskError,
     NotFound,
@@ -51,7 +42,6 @@ from shared.core.errors import (
     StorageFailed,
     StorageUnavailable,
     ValidationFailed,
-    field_errors,
 )
 from shared.core.events import TicketEvent
 from shared.core.fields import check_edit
@@ -68,6 +58,14 @@ from shared.core.relations import children, is_merged, links_back, open_children
 from shared.sla import flow
 from shared.storage.failures import SETTLE_TIMEOUT
 from shared.storage.tickets import Stale, StoredTicket
+from shared.tickets.actionbodies import (
+    SYSTEM_ACTIONS,
+    check_references,
+    decode_uploads,
+    expand_canned,
+    for_actor,
+    parse_body,
+)
 from shared.tickets.validation import check_attachments
 from shared.tickets.views import version_tag, view_of
 
@@ -77,94 +75,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRIES = 40
-# Taken by the requester or the desk itself, never through the agents' action endpoint.
-SYSTEM_ACTIONS = {Action.REQUESTER_REPLY, Action.REMIND, Action.RATE}
-
-
-def parse_action(name: str) -> Action:
-    try:
-        action = Action(name)
-    except ValueError:
-        action = None
-    if action is None or action in SYSTEM_ACTIONS:
-        agent_actions = [a.value for a in Action if a not in SYSTEM_ACTIONS]
-        raise NotFound(f"No action {name!r}; one of: {', '.join(agent_actions)}.")
-    return action
-
-
-def parse_body(action: Action, raw: Mapping[str, Any] | None) -> ActionBody:
-    try:
-        return BODIES[action].model_validate(dict(raw or {}))
-    except ValidationError as exc:
-        raise ValidationFailed(f"The {action.value} request has invalid fields.",
-                               errors=field_errors(exc)) from None
-
-
-def parse_model(model: type[ActionBody], raw: Mapping[str, Any] | None, *, what: str
-                ) -> Any:
-    """A request body of its own model (merge, link), or 422 naming each bad field."""
-    try:
-        return model.model_validate(dict(raw or {}))
-    except ValidationError as exc:
-        raise ValidationFailed(f"The {what} request has invalid fields.",
-                               errors=field_errors(exc)) from None
-
-
-def _uploads(body: ActionBody) -> list[AttachmentUpload]:
-    if not isinstance(body, ReplyBody):
-        return []
-    uploads = []
-    for i, item in enumerate(body.attachments):
-        try:
-            data = base64.b64decode(item.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest(f"attachments[{i}].data is not base64.",
-                             errors=[{"field": f"attachments.{i}.data",
-                                      "message": "not base64"}]) from None
-        uploads.append(AttachmentUpload(filename=item.filename,
-                                        content_type=item.content_type, data=data))
-    return uploads
-
-
-def for_actor(body: ActionBody, actor: str) -> ActionBody:
-    """`body` with "me" (as the queue filters take it) standing for the one who acts."""
-    if isinstance(body, AssignBody) and body.agent == "me":
-        return body.model_copy(update={"agent": actor})
-    return body
-
-
-async def check_references(body: ActionBody, *, desk: Helpdesk) -> None:
-    """422 when the body names a team, agent or category the directory does not have."""
-    errors = []
-    if isinstance(body, AssignBody):
-        if body.team is not None and await desk.directory.get(Team, body.team) is None:
-            errors.append({"field": "team", "message": f"no team {body.team!r}"})
-        if body.agent is not None and await desk.directory.get(Agent, body.agent) is None:
-            errors.append({"field": "agent", "message": f"no agent {body.agent!r}"})
-    if isinstance(body, ChangeBody) and body.category is not None \
-            and await desk.directory.get(CategoryDef, body.category) is None:
-        errors.append({"field": "category", "message": f"no category {body.category!r}"})
-    if isinstance(body, EscalateBody) and await desk.directory.get(Team, body.tier) is None:
-        errors.append({"field": "tier", "message": f"no team {body.tier!r}"})
-    if errors:
-        raise ValidationFailed("The request names something that does not exist.",
-                               errors=errors)
-
-
-async def _expand_canned(number: str, body: ReplyBody, *, actor: str, desk: Helpdesk
-                         ) -> ReplyBody:
-    canned = await desk.directory.get(CannedResponse, body.canned or "")
-    if canned is None:
-        raise ValidationFailed("No such canned response.",
-                               errors=[{"field": "canned", "message": f"no {body.canned!r}"}])
-    stored = await _load(number, desk=desk)
-    agent = await desk.directory.get(Agent, actor)
-    text = render_canned(canned.body, {
-        "requester_name": stored.ticket.requester_name, "number": stored.ticket.number,
-        "subject": stored.ticket.subject, "agent_name": agent.name if agent else actor})
-    combined = "\n\n".join(part for part in (text, body.body) if part)
-    return body.model_copy(update={"body": combined, "canned": None})
-
 
 _ROUNDING = timedelta(microseconds=1)
 _VERSION_TAG = re.compile(r'(?:W/)?"v(\d+)"')
@@ -237,8 +147,8 @@ async def act(
     body = for_actor(body, actor)
     await check_references(body, desk=desk)
     if isinstance(body, ReplyBody) and body.canned:
-        body = await _expand_canned(number, body, actor=actor, desk=desk)
-    uploads = [*_uploads(body), *(uploads or [])]
+        body = await expand_canned(number, body, actor=actor, desk=desk)
+    uploads = [*decode_uploads(body), *(uploads or [])]
     check_attachments(uploads, desk.settings)
 
     precondition = if_match if isinstance(if_match, Precondition) \

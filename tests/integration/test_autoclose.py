@@ -11,7 +11,7 @@ from shared.core.events import TicketEvent
 from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
-from shared.tickets import autoclose, intake, workflow
+from shared.tickets import actionbodies, autoclose, intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev, wait_for
 
@@ -31,7 +31,7 @@ async def pending_ticket(desk: Helpdesk, email: str) -> str:
         {"name": "R", "email": email, "subject": "Abandoned?", "description": "d"}, [],
         desk=desk)
     await workflow.act(created.number, Action.REQUEST_INFO,
-                       workflow.parse_body(Action.REQUEST_INFO, {"question": "Which?"}),
+                       actionbodies.parse_body(Action.REQUEST_INFO, {"question": "Which?"}),
                        actor="a1", roles=frozenset({"agent"}), if_match=None, desk=desk)
     return created.number
 

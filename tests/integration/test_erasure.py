@@ -23,7 +23,7 @@ from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_event
 from shared.portal import export
 from shared.storage.clients import EVENTS_QUEUE
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import LocalServices, app_env
 from tests.e2e.conftest import own_storage
 from tests.e2e.test_requester_data import found_in_storage
@@ -66,7 +66,7 @@ async def new_ticket(desk: Helpdesk, email: str, name: str, *, files: bool = Fal
 
 
 async def act(desk: Helpdesk, number: str, action: Action, body: dict) -> None:
-    await workflow.act(number, action, workflow.parse_body(action, body), actor="a1",
+    await workflow.act(number, action, actionbodies.parse_body(action, body), actor="a1",
                        roles=AGENT, if_match=None, desk=desk)
 
 

@@ -20,7 +20,7 @@ from shared.storage.indexing import (
     WORDS_TABLE,
     index_keys,
 )
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import unique_email
 
 AGENT = frozenset({"agent"})
@@ -36,7 +36,7 @@ async def counted(desk: Helpdesk, work) -> Counter[str]:
 
 
 async def act(desk: Helpdesk, number: str, action: Action, body: dict) -> Counter[str]:
-    return await counted(desk, workflow.act(number, action, workflow.parse_body(action, body),
+    return await counted(desk, workflow.act(number, action, actionbodies.parse_body(action, body),
                                             actor="a1", roles=AGENT, if_match=None,
                                             desk=desk))
 

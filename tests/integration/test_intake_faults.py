@@ -21,7 +21,7 @@ from shared.core.settings import Settings
 from shared.helpdesk import Helpdesk
 from shared.storage.events import EventQueue
 from shared.storage.indexing import index_keys
-from shared.tickets import intake, repair, workflow
+from shared.tickets import actionbodies, intake, repair, workflow
 from shared.tickets.idempotency import CLAIM_TIMEOUT
 from shared.tickets.views import version_tag
 from tests.conftest import LocalServices, app_env, unique_email
@@ -173,7 +173,7 @@ async def test_an_action_cut_off_is_applied_once_and_the_repair_fixes_its_index(
     desk, email = faulty.desk, unique_email("action")
     number = (await intake.submit_ticket(body(email), [], desk=desk)).number
     etag = (await desk.tickets.get(number)).etag  # type: ignore[union-attr]
-    assign = workflow.parse_body(Action.ASSIGN, {"team": "senior-support"})
+    assign = actionbodies.parse_body(Action.ASSIGN, {"team": "senior-support"})
     # The assignment lands; then storage stops answering before the index and the event.
     faulty.faults.fail(index_write)  # the ticket's transaction passes, the index's write fails
     faulty.faults.fail(event_send, times=2)

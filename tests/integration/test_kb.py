@@ -13,7 +13,7 @@ from shared.core.lifecycle import Action
 from shared.helpdesk import Helpdesk
 from shared.kb import knowledge
 from shared.kb.searchindex import SearchIndexes
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import unique_email
 from tests.integration.test_reports import deliver_all
 
@@ -26,7 +26,7 @@ def word() -> str:
 async def resolved_ticket(desk: Helpdesk, subject: str, description: str, resolution: str) -> str:
     number = (await intake.submit_ticket({"name": "R", "email": unique_email("kb"), "subject": subject,
                                           "description": description}, [], desk=desk)).number
-    await workflow.act(number, Action.RESOLVE, workflow.parse_body(Action.RESOLVE, {"resolution": resolution}),
+    await workflow.act(number, Action.RESOLVE, actionbodies.parse_body(Action.RESOLVE, {"resolution": resolution}),
                        actor="agent1", roles=frozenset({"agent"}), if_match=None, desk=desk)
     await deliver_all(desk, number)  # what the queue handler does: the resolution is logged
     return number
@@ -101,7 +101,7 @@ async def test_similar_lists_resolved_tickets_that_share_words(desk: Helpdesk):
     numbers = [t.number for t in found.tickets]
     assert numbers[0] == alike and fresh not in numbers
     # reopened, it is no longer offered as an answer
-    await workflow.act(alike, Action.REOPEN, workflow.parse_body(Action.REOPEN, {"comment": "again"}),
+    await workflow.act(alike, Action.REOPEN, actionbodies.parse_body(Action.REOPEN, {"comment": "again"}),
                        actor="agent1", roles=frozenset({"agent"}), if_match=None, desk=desk)
     await deliver_all(desk, alike)
     assert alike not in [t.number for t in (await knowledge.similar(fresh, desk=desk)).tickets]

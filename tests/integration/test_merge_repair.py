@@ -9,7 +9,7 @@ from shared.core.lifecycle import Action
 from shared.core.models import EntryKind
 from shared.core.relations import MergeBody, start_merge
 from shared.helpdesk import Helpdesk
-from shared.tickets import intake, relations, repair, workflow
+from shared.tickets import actionbodies, intake, relations, repair, workflow
 from tests.conftest import unique_email
 
 
@@ -38,7 +38,7 @@ async def test_the_repair_finishes_a_merge_that_stopped_after_its_intent(desk: H
     duplicate, target = await new_ticket(desk, requester), await new_ticket(desk)
     await stopped_after_intent(desk, duplicate, target)
     # Meanwhile the duplicate takes no action but notes.
-    view = await workflow.act(duplicate, Action.NOTE, workflow.parse_body(
+    view = await workflow.act(duplicate, Action.NOTE, actionbodies.parse_body(
         Action.NOTE, {"body": "waiting"}), actor="a2", roles=frozenset({"agent"}),
         if_match=None, desk=desk)
     assert view.ticket.merging_into == target
@@ -72,7 +72,7 @@ async def test_the_same_merge_again_finishes_it(desk: Helpdesk):
 async def test_a_target_closed_in_between_makes_the_merge_give_up(desk: Helpdesk):
     duplicate, target = await new_ticket(desk), await new_ticket(desk)
     await stopped_after_intent(desk, duplicate, target)
-    await workflow.act(target, Action.CLOSE, workflow.parse_body(Action.CLOSE, {}),
+    await workflow.act(target, Action.CLOSE, actionbodies.parse_body(Action.CLOSE, {}),
                        actor="s1", roles=frozenset({"supervisor"}), if_match=None, desk=desk)
     report = await repair.repair(desk, grace=timedelta(0))
     assert duplicate in report.merges_finished

@@ -66,7 +66,7 @@ async def test_a_reply_delivered_twice_sends_each_participant_one_copy(desk: Hel
     """The requester's copy shows the collaborators on Cc and goes to the requester alone;
     each collaborator's copy is its own email, recorded under its own key, so a
     redelivered event sends none of them again."""
-    from shared.tickets import collaborators, workflow
+    from shared.tickets import actionbodies, collaborators, workflow
 
     requester, first, second = (unique_email("nreq"), unique_email("ncc1"),
                                 unique_email("ncc2"))
@@ -77,7 +77,7 @@ async def test_a_reply_delivered_twice_sends_each_participant_one_copy(desk: Hel
         await collaborators.add(created.number, address, actor="agent1", via="agent",
                                 if_match=None, desk=desk)
     view = await workflow.act(created.number, workflow.Action.REPLY,
-                              workflow.parse_body(workflow.Action.REPLY, {"body": "Answer"}),
+                              actionbodies.parse_body(workflow.Action.REPLY, {"body": "Answer"}),
                               actor="agent1", roles=frozenset({"agent"}), if_match=None,
                               desk=desk)
     [reply] = [e for e in view.thread if e.kind == EntryKind.REPLY]

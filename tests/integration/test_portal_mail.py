@@ -17,7 +17,7 @@ from shared.notifications.notify import handle_event
 from shared.portal import service
 from shared.storage.clients import RATELIMIT_TABLE
 from shared.storage.ratelimit import RateLimiter
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev
 
@@ -47,7 +47,7 @@ async def test_the_acknowledgement_and_every_update_carry_a_link_to_the_ticket(
     steps = [(Action.REQUEST_INFO, {"question": "Which one?"}),
              (Action.RESOLVE, {"resolution": "Fixed."}), (Action.CLOSE, {})]
     for action, body in steps:
-        view = await workflow.act(created.number, action, workflow.parse_body(action, body),
+        view = await workflow.act(created.number, action, actionbodies.parse_body(action, body),
                                   actor="a1", roles=frozenset({"agent"}), if_match=None,
                                   desk=desk)
         entry = [e for e in view.thread if e.kind == ENTRY_KINDS[action]][-1]

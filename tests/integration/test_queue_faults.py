@@ -30,7 +30,7 @@ from shared.mail.mailer import MailError
 from shared.notifications.notify import handle_escalation, handle_event, message_id
 from shared.portal import service
 from shared.storage.events import EventQueue
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email
 from tests.support import MailDev, wait_for
 
@@ -198,7 +198,7 @@ async def test_escalation_email_once(faulty: Faulty, maildev: MailDev, step: str
                    teams=["senior-support"])
     await desk.directory.put(member)
     number, _ = await new_ticket(desk)
-    view = await workflow.act(number, Action.ESCALATE, workflow.parse_body(
+    view = await workflow.act(number, Action.ESCALATE, actionbodies.parse_body(
         Action.ESCALATE, {"tier": "senior-support", "reason": "hard"}), actor="lead",
         roles=frozenset({"agent"}), if_match=None, desk=desk)
     seq = max(e.seq for e in view.thread if e.kind.value == "escalated")
@@ -239,7 +239,7 @@ async def test_ticket_counted_once(faulty: Faulty, step: str):
     number, _ = await new_ticket(desk, category)
     event = TicketEvent(ticket=number, seq=1, kind="created", indexed=True)
     await handle_event(event, desk=desk)  # the acknowledgement, and the first fold
-    await workflow.act(number, Action.RESOLVE, workflow.parse_body(
+    await workflow.act(number, Action.RESOLVE, actionbodies.parse_body(
         Action.RESOLVE, {"resolution": "done"}), actor="lead", roles=frozenset({"agent"}),
         if_match=None, desk=desk)
     stored = await desk.tickets.get(number)

@@ -11,7 +11,7 @@ from shared.core.lifecycle import Action
 from shared.core.models import EntryKind
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_escalation, handle_event
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import unique_email
 from tests.support import MailDev, wait_for
 
@@ -30,7 +30,7 @@ async def test_each_event_delivered_twice_sends_one_email(desk: Helpdesk, mailde
         desk=desk)).number
 
     async def do(action: Action, body: dict) -> None:
-        await workflow.act(number, action, workflow.parse_body(action, body), actor="lead",
+        await workflow.act(number, action, actionbodies.parse_body(action, body), actor="lead",
                            roles=frozenset({"agent"}), if_match=None, desk=desk)
 
     await do(Action.ASSIGN, {"agent": owner.id})

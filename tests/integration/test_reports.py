@@ -27,7 +27,7 @@ from shared.helpdesk import Helpdesk
 from shared.notifications.notify import MailInProgress, handle_event
 from shared.reports import metrics, summaries
 from shared.storage.reports import SHARDS, day_partition, record_from_entity
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import LocalServices, app_env, unique_email
 
 
@@ -47,7 +47,7 @@ async def new_ticket(desk: Helpdesk, subject: str = "s") -> str:
 
 
 async def act(desk: Helpdesk, number: str, action: Action, body: dict) -> None:
-    await workflow.act(number, action, workflow.parse_body(action, body), actor="agent1",
+    await workflow.act(number, action, actionbodies.parse_body(action, body), actor="agent1",
                        roles=frozenset({"agent"}), if_match=None, desk=desk)
 
 

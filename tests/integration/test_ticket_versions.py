@@ -17,7 +17,7 @@ from shared.core.models import EntryKind
 from shared.helpdesk import Helpdesk
 from shared.sla import flow
 from shared.storage.tickets import TicketStore
-from shared.tickets import autoclose, intake, workflow
+from shared.tickets import actionbodies, autoclose, intake, workflow
 from shared.tickets.views import read_ticket
 from tests.conftest import unique_email
 
@@ -49,7 +49,7 @@ async def urgent_ticket(desk: Helpdesk) -> str:
 
 
 def note(body: str) -> workflow.ActionBody:
-    return workflow.parse_body(Action.NOTE, {"body": body})
+    return actionbodies.parse_body(Action.NOTE, {"body": body})
 
 
 async def test_an_sla_warning_between_read_and_write_is_written_around(desk: Helpdesk):
@@ -90,13 +90,13 @@ async def test_another_agent_between_read_and_write_makes_a_412(desk: Helpdesk):
 
     async def other_agent() -> None:
         await workflow.act(number, Action.ASSIGN,
-                           workflow.parse_body(Action.ASSIGN, {"team": "senior-support"}),
+                           actionbodies.parse_body(Action.ASSIGN, {"team": "senior-support"}),
                            actor="a2", roles=AGENT, if_match=held.etag, desk=desk)
 
     racing = dataclasses.replace(desk, tickets=InterposedStore(desk.tickets, other_agent))
     with pytest.raises(PreconditionFailed) as refused:
         await workflow.act(number, Action.ASSIGN,
-                           workflow.parse_body(Action.ASSIGN, {"team": "service-desk"}),
+                           actionbodies.parse_body(Action.ASSIGN, {"team": "service-desk"}),
                            actor="a1", roles=AGENT, if_match=held.etag, desk=racing)
 
     stored = await desk.tickets.get(number)
@@ -115,7 +115,7 @@ async def test_a_breach_that_escalates_is_a_new_version(desk: Helpdesk):
     # The agent decided on a ticket that was not escalated yet: told, with the current one.
     with pytest.raises(PreconditionFailed) as refused:
         await workflow.act(number, Action.ASSIGN,
-                           workflow.parse_body(Action.ASSIGN, {"team": "service-desk"}),
+                           actionbodies.parse_body(Action.ASSIGN, {"team": "service-desk"}),
                            actor="a1", roles=AGENT, if_match=held.etag, desk=desk)
     assert refused.value.extra["current"]["ticket"]["status"] == "escalated"
 
@@ -125,11 +125,11 @@ async def test_the_desks_own_jobs_still_act_only_on_the_head_they_read(desk: Hel
     makes no new version, so two overlapping runs must not both send one."""
     number = await urgent_ticket(desk)
     await workflow.act(number, Action.REQUEST_INFO,
-                       workflow.parse_body(Action.REQUEST_INFO, {"question": "Which one?"}),
+                       actionbodies.parse_body(Action.REQUEST_INFO, {"question": "Which one?"}),
                        actor="a1", roles=AGENT, if_match=None, desk=desk)
     stored = await desk.tickets.get(number)
     assert stored is not None
-    remind = workflow.parse_body(Action.REMIND, {})
+    remind = actionbodies.parse_body(Action.REMIND, {})
     first = await workflow.act(number, Action.REMIND, remind, actor=autoclose.ACTOR,
                                roles=autoclose.ROLES, if_match=stored.etag, desk=desk)
     assert first.etag == f'W/"v{stored.version}"'  # no new version for agents

@@ -31,7 +31,7 @@ from shared.core.webhooks import DeliveryMessage, EndpointSpec, verify
 from shared.helpdesk import Helpdesk
 from shared.notifications.notify import handle_escalation, handle_event
 from shared.storage.webhooks import DeliveryQueue, WebhookStore
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from shared.webhooks import delivery, endpoints
 from shared.webhooks.sender import WebhookSender
 from tests.conftest import LocalServices, app_env, unique_email
@@ -405,7 +405,7 @@ async def test_an_escalation_reaches_the_teams_channel_of_the_team_escalated_to_
     receiver.secret = made["signing_secret"]
     stored = await _ticket(desk, subject="Database slow")
     number = stored.ticket.number
-    await workflow.act(number, Action.ESCALATE, workflow.parse_body(Action.ESCALATE, {
+    await workflow.act(number, Action.ESCALATE, actionbodies.parse_body(Action.ESCALATE, {
         "tier": "senior-support", "reason": "Needs a DBA"}),
         actor="a1", roles=frozenset({"agent"}), if_match=None, desk=desk)
     stored = await desk.tickets.get(number)

@@ -16,7 +16,7 @@ from shared.notifications.notify import handle_event
 from shared.storage.clients import INDEX_TABLES
 from shared.storage.events import EventQueue
 from shared.storage.tickets import TicketStore
-from shared.tickets import intake, workflow
+from shared.tickets import actionbodies, intake, workflow
 from tests.conftest import unique_email
 
 
@@ -27,7 +27,7 @@ async def new_ticket(desk: Helpdesk, email: str) -> str:
 
 
 async def agent_act(desk: Helpdesk, number: str, action: Action, body: dict):
-    return await workflow.act(number, action, workflow.parse_body(action, body), actor="a1",
+    return await workflow.act(number, action, actionbodies.parse_body(action, body), actor="a1",
                               roles=frozenset({"agent"}), if_match=None, desk=desk)
 
 

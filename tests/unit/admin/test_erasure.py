@@ -10,16 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.admin.erasure import (
+from shared.admin.erasers import (
     ERASED_NAME,
     Identity,
     erase_entry,
     erase_ticket,
     is_erased,
-    months_before,
-    parse_address,
     replacement_address,
 )
+from shared.admin.erasure import months_before, parse_address
 from shared.core.errors import ValidationFailed
 from shared.core.lifecycle import Status
 from shared.core.models import Channel, EntryKind, Priority, ThreadEntry, Ticket

@@ -7,7 +7,7 @@ import re
 from functions.openapi_spec import spec
 from shared.core.actions import BODIES
 from shared.core.lifecycle import Action
-from shared.tickets.workflow import SYSTEM_ACTIONS
+from shared.tickets.actionbodies import SYSTEM_ACTIONS
 from tests.registry import http_functions
 
 
