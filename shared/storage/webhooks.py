@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -176,28 +177,24 @@ class WebhookStore:
 
     async def prune_deliveries(self, endpoint: str, *, before: datetime) -> int:
         """Remove delivered deliveries created before `before` (their log lines stay)."""
-        removed = 0
-        async for entity in self._table.query_entities(
-                "PartitionKey eq @p and state eq @s",
-                parameters={"p": _deliveries(endpoint), "s": "delivered"}):
-            if _delivery(entity).created_at < before:
-                try:
-                    await self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
-                    removed += 1
-                except ResourceNotFoundError:
-                    pass
-        return removed
+        return await self._delete_where(
+            "PartitionKey eq @p and state eq @s", {"p": _deliveries(endpoint), "s": "delivered"},
+            lambda entity: _delivery(entity).created_at < before)
 
     async def drop_deliveries_of(self, numbers: set[str]) -> int:
         """Remove every endpoint's deliveries of these tickets, whatever their state (an
         erasure: their bodies hold the ticket's subject); the log lines stay (they hold
         no text). How many were removed."""
+        return await self._delete_where(
+            "PartitionKey ge @lo and PartitionKey lt @hi", {"lo": _deliveries(""), "hi": "d}"},
+            lambda entity: entity.get("ticket") in numbers)
+
+    async def _delete_where(self, query: str, parameters: dict[str, Any],
+                            wanted: Callable[[dict[str, Any]], bool]) -> int:
+        """Delete the entities of `query` that are `wanted` (one gone meanwhile is fine)."""
         removed = 0
-        async for entity in self._table.query_entities(
-                "PartitionKey ge @lo and PartitionKey lt @hi",
-                parameters={"lo": _deliveries(""), "hi": "d}"},
-                select=["PartitionKey", "RowKey", "ticket"]):
-            if entity.get("ticket") in numbers:
+        async for entity in self._table.query_entities(query, parameters=parameters):
+            if wanted(entity):
                 try:
                     await self._table.delete_entity(entity["PartitionKey"], entity["RowKey"])
                     removed += 1
