@@ -25,7 +25,10 @@ number of its own (every string property's copy of the number replaced), so it h
 the rows a real ticket of that kind has, whatever the storage layout is. The copies are
 written through the SDK as upserts, grouped by table and partition, 100 to a transaction,
 `--concurrency` transactions at a time. Rows that name no ticket (the report counters, the
-rate limits) are the templates' alone. The copies share their template's times and words.
+rate limits) are the templates' alone. The copies share their template's words and times
+of day; each has a requester of its own, closed ones are spread back over the days (about
+200 a day), and index rows sit in the partitions their own numbers pick (`Copy`). Keys
+that sort newest first keep the template's time.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,7 @@ from bench.stack import CpuMeter, Stack, drained, stack
 from devtools.seed import AGENTS
 from devtools.seed import seed as seed_sample_data
 from shared.core import numbering
+from shared.storage.indexing import ACTIVE, bucket, requester_partition
 
 CLIENTS = (1, 4, 16)
 TEAMS = ("service-desk", "senior-support", "sysadmins-developers", "vendor-support")
@@ -76,6 +81,8 @@ class Template:
     kind: str  # new, open or closed
     number: str
     rows: list[tuple[str, dict[str, Any]]]  # (table, entity)
+    requester: str = ""  # its requester's address
+    made: datetime = datetime.min  # when it was made (every time of it is that day's)
 
 
 def agent_of(team: str) -> str:
@@ -102,14 +109,60 @@ def make_templates(running: Stack) -> list[Template]:
         agent.close()
         public.close()
     tables = settled(running.storage)
+    heads = tables.get("tickets", {})
     return [Template(kind, number,
                      [(table, dict(entity)) for table, rows in tables.items()
-                      for (pk, rk), entity in rows.items() if number in pk or number in rk])
+                      for (pk, rk), entity in rows.items() if number in pk or number in rk],
+                     requester=str(heads[(number, "ticket")]["requester_email"]),
+                     made=heads[(number, "ticket")]["created_at"])
             for kind, number in made]
 
 
-def renumbered(entity: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-    return {k: v.replace(old, new) if isinstance(v, str) else v for k, v in entity.items()}
+@dataclass(frozen=True)
+class Copy:
+    """How one stored ticket differs from its template: its number, its own requester
+    (so requester rows spread over partitions as a real desk's do), and how many days
+    before the template it was made (so closed rows spread over day partitions). Every
+    copy of a template string is replaced, keys and values alike; the index rows move to
+    the partitions the new number picks (`bucket`), so a copy is where a real ticket with
+    that number would be."""
+
+    number: str
+    days_back: int
+
+    def requester(self) -> str:
+        return f"stored-{self.number}@example.org"
+
+
+def _day_strings(at: datetime) -> tuple[str, str]:
+    return at.strftime("%Y-%m-%d"), at.strftime("%Y%m%d")
+
+
+def renumbered(entity: dict[str, Any], template: Template, copy: Copy) -> dict[str, Any]:
+    """A template's entity as the copy's: number, requester, buckets and days replaced."""
+    shift = timedelta(days=copy.days_back)
+    swaps = [(template.number, copy.number),
+             (f"{ACTIVE}|{bucket(template.number)}", f"{ACTIVE}|{bucket(copy.number)}")]
+    if template.requester:
+        swaps += [(template.requester, copy.requester()),
+                  (requester_partition(template.requester), copy.requester())]
+    if copy.days_back:
+        swaps += list(zip(_day_strings(template.made), _day_strings(template.made - shift),
+                          strict=True))
+
+    def value(v: Any) -> Any:
+        if isinstance(v, str):
+            for a, b in swaps:
+                v = v.replace(a, b)
+            return v
+        if isinstance(v, datetime):
+            return v - shift
+        return v
+
+    out = {k: value(v) for k, v in entity.items()}
+    if entity["PartitionKey"] == bucket(template.number):  # a search word row
+        out["PartitionKey"] = bucket(copy.number)
+    return out
 
 
 def stored_number(i: int) -> str:
@@ -135,8 +188,10 @@ async def store(storage: str, templates: list[Template], count: int, active: int
             else:
                 template = rng.choice(kinds["closed"])
             number = stored_number(i)
+            # Closed tickets spread back over the days, about 200 a day; active ones recent.
+            copy = Copy(number, days_back=0 if i in active_ones else 1 + i // 200)
             for table, entity in template.rows:
-                row = renumbered(entity, template.number, number)
+                row = renumbered(entity, template, copy)
                 pending[(table, row["PartitionKey"])].append(
                     ("upsert", row, {"mode": UpdateMode.REPLACE}))
             for where in list(pending):
