@@ -1,6 +1,6 @@
 // The JSON API as the page uses it: every call says it comes from this page (the CSRF
 // header the app demands of cookie-authenticated changes) and problem JSON becomes an
-// ApiError that a form can show.
+// ApiError that a form can show. `{blob: true}` answers a file (a ZIP) as a Blob.
 import {h} from "./dom.js";
 
 export class ApiError extends Error {
@@ -11,7 +11,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, {method = "GET", body, headers = {}} = {}) {
+export async function api(path, {method = "GET", body, headers = {}, blob = false} = {}) {
   const init = {
     method,
     credentials: "same-origin",
@@ -28,6 +28,7 @@ export async function api(path, {method = "GET", body, headers = {}} = {}) {
     throw new ApiError(0, {title: "Network error", detail: "The help desk could not be reached. Check your connection and try again."});
   }
   const type = response.headers.get("Content-Type") || "";
+  if (blob && response.ok) return {data: await response.blob(), etag: null, status: response.status};
   const data = type.includes("json") ? await response.json().catch(() => ({})) : {};
   if (response.status === 401) {
     throw new ApiError(401, {title: "Signed out", detail: "Your session has ended: reload the page to sign in again."});

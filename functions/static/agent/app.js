@@ -2,7 +2,8 @@
 // and the keyboard shortcuts. Routes: #/queue/<name>, #/ticket/<number>, #/new,
 // #/search?q=..., #/dashboard?from=&to=..., #/kb?q=..., #/kb/<article id>, and for
 // admins #/mailboxes, #/audit?from=&to=&actor=..., #/categories?id=... (a category's
-// own fields), #/webhooks and #/webhooks/<endpoint id>.
+// own fields), #/webhooks, #/webhooks/<endpoint id> and #/requesters (a requester's data:
+// the address is typed in the view, never carried in the hash).
 import {me, refreshCounts} from "./state.js";
 import {showQueue, showSearch, moveSelection, openSelection, togglePick} from "./queue.js";
 import {showTicket, ticketShortcut} from "./ticket.js";
@@ -14,6 +15,7 @@ import {refreshMailboxAlerts, showMailboxes} from "./mailboxes.js";
 import {showAudit} from "./audit.js";
 import {showCategories} from "./categories.js";
 import {showWebhook, showWebhooks} from "./webhooks.js";
+import {showRequesters} from "./requesters.js";
 
 const main = document.getElementById("main");
 const COUNT_EVERY_MS = 30_000;
@@ -72,6 +74,9 @@ async function route() {
     } else if (parts[0] === "webhooks") {
       markCurrent("webhooks");
       await showWebhooks(main, current);
+    } else if (parts[0] === "requesters") {
+      markCurrent("requesters");
+      await showRequesters(main, current);
     } else if (parts[0] === "kb") {
       markCurrent("kb");
       await showKb(main, params.get("q") || "", current);
@@ -158,5 +163,6 @@ if ((document.body.dataset.roles || "").split(",").includes("admin")) {
   document.getElementById("audit-link").hidden = false;
   document.getElementById("categories-link").hidden = false;
   document.getElementById("webhooks-link").hidden = false;
+  document.getElementById("requesters-link").hidden = false;
 }
 me.load();
