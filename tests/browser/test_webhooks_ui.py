@@ -16,15 +16,7 @@ from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_agent_ui import agent_page
 from tests.conftest import unique_email
 from tests.e2e.conftest import RunningHost
-from tests.e2e.test_webhooks import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+from tests.e2e.test_webhooks import Receiver, receiver  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ def _remove_all_named(admin_api: httpx.Client, name: str) -> None:
 
 
 def test_an_admin_registers_an_endpoint_and_reads_its_delivery_log(
-        context: BrowserContext, host: RunningHost, receiver: Receiver,
+        context: BrowserContext, host: RunningHost, receiver: Receiver,  # noqa: F811
         admin_api: httpx.Client):
     name = f"CRM {uuid.uuid4().hex[:6]}"
     page = agent_page(context, "hook-admin-ui", roles="agent,admin")
@@ -95,7 +87,7 @@ def test_an_admin_registers_an_endpoint_and_reads_its_delivery_log(
 
 
 def test_a_delivery_waiting_for_a_retry_can_be_replayed(
-        context: BrowserContext, host: RunningHost, receiver: Receiver,
+        context: BrowserContext, host: RunningHost, receiver: Receiver,  # noqa: F811
         admin_api: httpx.Client):
     # Its secret is an app setting that is not set: every attempt fails, and waits.
     name = f"Unsigned {uuid.uuid4().hex[:6]}"
