@@ -135,6 +135,14 @@ def own_storage(test_services: LocalServices, workdir: Path) -> Iterator[LocalSe
                             maildev_url=test_services.maildev_url)
 
 
+@contextmanager
+def host_of_its_own(test_services: LocalServices, workdir: Path) -> Iterator[RunningHost]:
+    """A local host on an Azurite of its own (`own_storage`), for a module whose data must
+    not meet the other tests'."""
+    with own_storage(test_services, workdir) as storage, running_host(storage, workdir) as running:
+        yield running
+
+
 _session_hosts: list[RunningHost] = []
 
 

@@ -22,7 +22,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.storage.audit import day_key
 from tests.conftest import LocalServices, unique_email
-from tests.e2e.conftest import RunningHost, own_storage, running_host
+from tests.e2e.conftest import RunningHost, host_of_its_own
 from tests.e2e.test_authorization_matrix import ROLES, _normal
 from tests.registry import http_functions
 from tests.support import email_message, wait_for
@@ -383,7 +383,7 @@ def lone(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[RunningHost]:
     """A host on an Azurite of its own: its audit table is taken away."""
     workdir = tmp_path_factory.mktemp("audithost")
-    with own_storage(test_services, workdir) as storage, running_host(storage, workdir) as running:
+    with host_of_its_own(test_services, workdir) as running:
         yield running
 
 

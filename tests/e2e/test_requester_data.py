@@ -22,7 +22,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from tests.conftest import LocalServices
-from tests.e2e.conftest import RunningHost, own_storage, running_host
+from tests.e2e.conftest import RunningHost, host_of_its_own
 from tests.e2e.test_portal import csrf_of, open_portal
 from tests.support import email_message, wait_for
 
@@ -31,7 +31,7 @@ from tests.support import email_message, wait_for
 def own_host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[RunningHost]:
     workdir = tmp_path_factory.mktemp("requester-data")
-    with own_storage(test_services, workdir) as storage, running_host(storage, workdir) as running:
+    with host_of_its_own(test_services, workdir) as running:
         yield running
 
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import LocalServices
-from tests.e2e.conftest import RunningHost, own_storage, running_host
+from tests.e2e.conftest import RunningHost, host_of_its_own
 
 
 @pytest.fixture(scope="module")
 def host(test_services: LocalServices, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[RunningHost]:
     workdir = tmp_path_factory.mktemp("fuzz")
-    with own_storage(test_services, workdir) as own, running_host(own, workdir) as running:
+    with host_of_its_own(test_services, workdir) as running:
         yield running
