@@ -243,7 +243,7 @@ def azurite(
         "--blobHost", "127.0.0.1", "--blobPort", str(blob),
         "--queueHost", "127.0.0.1", "--queuePort", str(queue),
         "--tableHost", "127.0.0.1", "--tablePort", str(table),
-        "--skipApiVersionCheck", "--loose", "--silent",
+        "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
     ]
     if location is None:
         args.append("--inMemoryPersistence")

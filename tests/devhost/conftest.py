@@ -69,7 +69,8 @@ def _listening_ports(pid: int) -> set[int]:
 
 def _start_azurite(log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     ports = free_ports(3)
-    args = ["node", str(AZURITE_JS), "--skipApiVersionCheck", "--loose", "--inMemoryPersistence"]
+    args = ["node", str(AZURITE_JS), "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",
+            "--disableTelemetry"]
     args.append("--silent")
     for service, port in zip(("blob", "queue", "table"), ports, strict=True):
         args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]

@@ -39,6 +39,7 @@ class MakeRun:
     out: Path
     err: Path
     tree: list[psutil.Process]
+    data: Path
 
     def output(self) -> str:
         return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
@@ -66,7 +67,7 @@ def make_run(tmp_path: Path) -> Iterator[MakeRun]:
         process = subprocess.Popen(["make", "--no-print-directory", "-o", "install", "run"],
                                    cwd=ROOT, env=run_env(ports, data),
                                    stdout=stdout, stderr=stderr, start_new_session=True)
-    run = MakeRun(process, ports, out, err, [])
+    run = MakeRun(process, ports, out, err, [], data)
     try:
         deadline = time.monotonic() + 180
         while "The help desk is running" not in run.output():
@@ -120,6 +121,10 @@ def test_the_run_serves_on_the_ports_it_was_given(make_run: MakeRun) -> None:
     commands = [" ".join(p.cmdline()) for p in make_run.tree]
     assert any("azurite" in c for c in commands) and any("maildev" in c for c in commands)
     assert any("devhost" in c for c in commands) and any("dovecot" in c for c in commands)
+    # Azurite reports nothing to Microsoft from a user's machine: its telemetry, on unless
+    # turned off, would have written the instance id it reports under to its data folder.
+    assert (make_run.data / "azurite" / "__azurite_db_table__.json").exists()
+    assert not (make_run.data / "azurite" / "AzuriteConfig").exists()
     # The sample mailbox takes a message from the mail drop, on this run's IMAP port.
     dropped = subprocess.run(
         [sys.executable, "-m", "tools.mail_drop", "--subject", "Dropped", "--body", "Hi."],
