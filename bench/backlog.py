@@ -1,6 +1,7 @@
 """Intake and the agents' queue page on a desk that already holds tickets (issue 21).
 
     python -m bench.backlog [--sizes 1000 5000 20000] [--clients 1 4 16] [--memory]
+                            [--keep DIR] [--reuse DIR/20000 --sizes 20000]
     python -m bench.backlog --queue-case [--stored 1000 100000] [--active 1000 2000]
 
 The first form is the desk as `make run` keeps it: Azurite with its data on disk (a
@@ -9,8 +10,11 @@ tickets already stored, all of them active (`--active` fewer). For each size it 
 intake (`POST /api/tickets`, as `bench.intake` does) at each of `--clients`, osTicket's
 API (`POST /api/tickets.json`) at 16 clients, the CPU every process tree of the stack
 spends per intake (until the queue functions have handled what the intakes queued), and
-the agents' queue page (`GET /api/tickets`) p50 and p95. `--memory` runs the same on an
-Azurite that keeps its data in memory, for comparison.
+the agents' queue page (`GET /api/tickets`) p50 and p95, and on disk Azurite's save
+stall (`save_stall`). `--memory` runs the same on an Azurite that keeps its data in
+memory, for comparison. Seeding 20,000 tickets takes about half an hour: `--keep DIR`
+leaves a copy of each seeded desk in `DIR/<size>`, and `--reuse DIR/<size>` measures a
+copy of it again without seeding.
 
 `--queue-case` times the queue page on in-memory Azurites: `--stored` tickets of which
 `--active` are still active (the others closed), pairwise: by default 1,000 stored all
@@ -38,6 +42,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -317,15 +322,50 @@ def data_size_mb(location: Path | None) -> float | None:
     return round(sum(f.stat().st_size for f in location.rglob("*") if f.is_file()) / 2**20, 1)
 
 
+def save_stall(running: Stack, seconds: float = 12) -> dict[str, float]:
+    """How long Azurite stops answering while it saves its table database.
+
+    On disk, LokiJS writes Azurite's whole table database as JSON (`autosaveInterval:
+    5000` in its `LokiTableMetadataStore`) within 5 s of a change, and Azurite answers no
+    request meanwhile. One entity is written, then one entity is read back to back for
+    `seconds`: the longest read is the save's stall."""
+    from azure.data.tables import TableServiceClient as SyncService
+
+    with SyncService.from_connection_string(running.storage) as service:
+        table = service.create_table_if_not_exists("benchstall")
+        table.upsert_entity({"PartitionKey": "stall", "RowKey": "probe", "at": time.time()})
+        reads, started = [], time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            t0 = time.perf_counter()
+            table.get_entity("stall", "probe")
+            reads.append((time.perf_counter() - t0) * 1000)
+        service.delete_table("benchstall")
+    return {"longest_read_ms": round(max(reads)), "median_read_ms": round(statistics.median(reads), 1)}
+
+
 def stocked_desk(count: int, *, on_disk: bool, clients: list[int], split: bool,
-                 samples: int) -> dict[str, Any]:
-    """Every figure of one backlog size, on a stack of its own."""
+                 samples: int, keep: Path | None = None, reuse: Path | None = None
+                 ) -> dict[str, Any]:
+    """Every figure of one backlog size, on a stack of its own. `keep`: a copy of the
+    seeded Azurite folder is left there; `reuse`: such a copy is measured instead of
+    seeding (it is copied first, so it stays as it was)."""
     location = Path(tempfile.mkdtemp(prefix="bench-backlog-")) / "azurite" if on_disk else None
+    if reuse is not None and location is not None:
+        shutil.copytree(reuse, location)
     with stack(split=split, location=location) as running:
-        result: dict[str, Any] = {"stored": count, "azurite": "on disk" if on_disk else "in memory",
-                                  "seeding": prepared(running, count, count)}
+        result: dict[str, Any] = {"stored": count, "azurite": "on disk" if on_disk else "in memory"}
+        if reuse is not None:
+            check_stored(running, count)
+            result["seeding"] = {"tickets": count, "seconds": 0, "reused": str(reuse)}
+        else:
+            result["seeding"] = prepared(running, count, count)
         time.sleep(6)  # Azurite's next save (every 5 s) of what the seeding wrote
         result["data_mb_after_seeding"] = data_size_mb(location)
+        if keep is not None and location is not None:
+            shutil.copytree(location, keep / f"{count}", dirs_exist_ok=True)
+        if location is not None:
+            result["save_stall"] = save_stall(running)
+            print(result["save_stall"], flush=True)
         result["queue_page"] = queue_pages(running, samples)
         print(result["queue_page"], flush=True)
         result["intake"] = [intake_cell(running, c) for c in clients]
@@ -382,12 +422,13 @@ def markdown(cells: list[dict[str, Any]], cases: list[dict[str, Any]]) -> str:
                 lines.append(f"| {cell['stored']:,} stored, {cell['azurite']}, {name} | "
                              + " | ".join(str(cpu.get(role, "")) for role in roles)
                              + f" | {cpu['total']} |")
-        lines += ["", "| queue page p50 / p95 ms | " + " | ".join(QUEUES) + " |",
-                  "| --- |" + " --- |" * len(QUEUES)]
+        lines += ["", "| queue page p50 / p95 ms | " + " | ".join(QUEUES)
+                  + " | Azurite's save stall, ms |", "| --- |" + " --- |" * (len(QUEUES) + 1)]
         for cell in cells:
+            stall = cell.get("save_stall", {}).get("longest_read_ms", "")
             lines.append(f"| {cell['stored']:,} stored, {cell['azurite']} | " + " | ".join(
                 f"{cell['queue_page'][q]['p50_ms']} / {cell['queue_page'][q]['p95_ms']}"
-                for q in QUEUES) + " |")
+                for q in QUEUES) + f" | {stall} |")
     if cases:
         lines += ["", "| queue page p50 / p95 ms, in memory | seeded in | " + " | ".join(QUEUES)
                   + " |", "| --- | --- |" + " --- |" * len(QUEUES)]
@@ -417,6 +458,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--single-host", action="store_true",
                         help="one host runs HTTP and the queue functions (default: two, as Azure scales them)")
+    parser.add_argument("--keep", type=Path,
+                        help="leave a copy of each seeded on-disk desk in KEEP/<size>")
+    parser.add_argument("--reuse", type=Path,
+                        help="measure a copy of a desk kept by --keep (one --sizes: its count) "
+                        "instead of seeding one")
     parser.add_argument("--json", default="bench/results/backlog.json")
     args = parser.parse_args()
     os.environ.setdefault("NODE_OPTIONS", "--max-old-space-size=16384")
@@ -437,9 +483,12 @@ def main() -> None:
             print(cases[-1], flush=True)
             save()
     else:
+        if args.reuse and (len(args.sizes) != 1 or args.memory):
+            parser.error("--reuse measures one kept on-disk desk: give its size as the one --sizes")
         for size in args.sizes:
             cells.append(stocked_desk(size, on_disk=not args.memory, clients=args.clients,
-                                      split=split, samples=args.samples))
+                                      split=split, samples=args.samples, keep=args.keep,
+                                      reuse=args.reuse))
             save()
     print(markdown(cells, cases))
 
