@@ -124,17 +124,10 @@ class TicketIndex:
             select = [*select, "RowKey"]
 
         async def one(partition: str) -> list[dict[str, Any]]:
-            clauses = ["PartitionKey eq @pk"]
-            parameters: dict[str, Any] = {"pk": partition}
-            if after is not None:
-                clauses.append("RowKey gt @after")
-                parameters["after"] = after
-            if low is not None:
-                clauses.append("RowKey ge @low")
-                parameters["low"] = low
-            if high is not None:
-                clauses.append("RowKey lt @high")
-                parameters["high"] = high
+            clauses, parameters = key_bounds(("PartitionKey eq @pk", "pk", partition),
+                                             ("RowKey gt @after", "after", after),
+                                             ("RowKey ge @low", "low", low),
+                                             ("RowKey lt @high", "high", high))
             return await read_rows(table, clauses, parameters, conditions, limit=limit,
                                    select=select)
 
@@ -157,17 +150,11 @@ class TicketIndex:
                           ) -> list[dict[str, Any]]:
         """Closed tickets' rows in created order (the partitions are days and every key
         starts with its day, so one query over the day range is in key order)."""
-        clauses: list[str] = []
-        parameters: dict[str, Any] = {}
-        if after is not None:
-            clauses += ["PartitionKey ge @afterday", "RowKey gt @after"]
-            parameters.update(afterday=after[:8], after=after)
-        if first_day is not None:
-            clauses.append("PartitionKey ge @first")
-            parameters["first"] = first_day
-        if end_day is not None:
-            clauses.append("PartitionKey lt @end")
-            parameters["end"] = end_day
+        clauses, parameters = key_bounds(
+            ("PartitionKey ge @afterday", "afterday", None if after is None else after[:8]),
+            ("RowKey gt @after", "after", after),
+            ("PartitionKey ge @first", "first", first_day),
+            ("PartitionKey lt @end", "end", end_day))
         return await read_rows(self._tables[CLOSED_TABLE], clauses, parameters, conditions,
                                limit=limit, select=select)
 
@@ -290,6 +277,13 @@ def _parsed(key: str) -> tuple[str, str, str]:
     if parsed is None:
         raise ValueError(f"not an index address: {key!r}")
     return parsed
+
+
+def key_bounds(*bounds: tuple[str, str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The query clauses and parameters of the bounds that are given: each bound is
+    (clause, its parameter's name, value), left out when the value is None."""
+    given = [(clause, name, value) for clause, name, value in bounds if value is not None]
+    return [clause for clause, _, _ in given], {name: value for _, name, value in given}
 
 
 async def read_rows(table: TableClient, clauses: list[str], parameters: dict[str, Any],
