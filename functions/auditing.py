@@ -33,7 +33,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -91,7 +91,6 @@ class _Slot:
     summary: str | None = None
     target: str | None = None
     ticket: str | None = None
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 _slot: ContextVar[_Slot | None] = ContextVar("audit_slot", default=None)
