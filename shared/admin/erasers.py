@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.core.models import EntryKind, ThreadEntry, Ticket
@@ -64,7 +65,9 @@ class Identity:
     names: tuple[str, ...]
     replacement: str
 
+    @cached_property
     def _patterns(self) -> list[tuple[re.Pattern[str], str]]:
+        """Built once per identity: `scrub` runs on every text of every ticket."""
         found = [(re.compile(re.escape(self.address), re.IGNORECASE), self.replacement)]
         for name in sorted(set(self.names), key=len, reverse=True):
             if len(name.strip()) >= 2 and name.strip() != ERASED_NAME:
@@ -73,7 +76,7 @@ class Identity:
         return found
 
     def scrub(self, text: str) -> str:
-        for pattern, replacement in self._patterns():
+        for pattern, replacement in self._patterns:
             text = pattern.sub(replacement, text)
         return text
 
