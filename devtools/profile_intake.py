@@ -318,7 +318,7 @@ async def _settled(mail: httpx.AsyncClient, running: Stack, expected: int) -> No
 
 
 AREAS = (  # (what a path contains, the area it is counted in), first match wins
-    ("/email/", "stdlib email (MIME: the tables SDK's transactions)"),
+    ("/email/", "stdlib email (composing mail, HTTP dates; transactions: shared/storage)"),
     ("azure/data/tables", "azure.data.tables"), ("azure/storage", "azure.storage (queue, blob)"),
     ("azure/core", "azure.core (pipeline, policies, serialisation)"),
     ("aiohttp", "aiohttp"), ("yarl", "aiohttp"), ("multidict", "aiohttp"),
